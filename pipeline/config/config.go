@@ -1,0 +1,241 @@
+// Package config loads the environments file (fargate.yaml): the app to build, the ECR
+// repository, signing and scanning policy, and each environment the pipeline deploys to.
+// Loading is strict: an unknown key, a missing required field, an unknown environment name,
+// or a malformed region, account ID, duration or severity is an error that names the file,
+// the line, the field and what was expected.
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Environment names the pipeline knows. The set is closed: the Dagger module exposes it as
+// an enum, so `--env` can only take one of these.
+const (
+	EnvLocal   = "local"
+	EnvPreprod = "preprod"
+	EnvProd    = "prod"
+)
+
+// KnownEnvironments lists the environment names in deployment order.
+func KnownEnvironments() []string { return []string{EnvLocal, EnvPreprod, EnvProd} }
+
+// File is a loaded, validated environments file.
+type File struct {
+	// Path is where the file was read from (for error messages and relative paths).
+	Path string `yaml:"-"`
+
+	App          App                    `yaml:"app"`
+	Registry     Registry               `yaml:"registry"`
+	Signing      Signing                `yaml:"signing"`
+	Scan         Scan                   `yaml:"scan"`
+	Policy       Policy                 `yaml:"policy"`
+	Environments map[string]Environment `yaml:"environments"`
+}
+
+// App describes the image to build.
+type App struct {
+	// Name is the service name, a DNS label (lowercase letters, digits, dashes).
+	Name string `yaml:"name"`
+	// Context is the build context, relative to the environments file. Default ".".
+	Context string `yaml:"context"`
+	// Dockerfile is relative to the build context. Default "Dockerfile".
+	Dockerfile string `yaml:"dockerfile"`
+	// Platforms to build: linux/amd64 and/or linux/arm64. Default [linux/amd64].
+	Platforms []string `yaml:"platforms"`
+	// Port the container listens on. Default 8080.
+	Port int `yaml:"port"`
+	// HealthPath is the HTTP liveness path. Default /healthz.
+	HealthPath string `yaml:"healthPath"`
+	// BuildArgs are passed to the Docker build (base image overrides for mirrors, ...).
+	BuildArgs map[string]string `yaml:"buildArgs"`
+}
+
+// Registry describes the ECR repository images are published to.
+type Registry struct {
+	// Repository is the ECR repository name.
+	Repository string `yaml:"repository"`
+	// KMSKey is the customer-managed KMS key (ARN, alias/NAME or key ID) that encrypts the
+	// repository. Empty means AWS-managed encryption (reported as a low-severity finding).
+	KMSKey string `yaml:"kmsKey"`
+	// KeepImages is how many images the lifecycle policy keeps. Default 50.
+	KeepImages int `yaml:"keepImages"`
+}
+
+// Signing modes.
+const (
+	SignKey     = "key"
+	SignKMS     = "kms"
+	SignKeyless = "keyless"
+)
+
+// Signing says how images are signed and which identity verification expects.
+type Signing struct {
+	// Mode is key, kms or keyless. Default key.
+	Mode string `yaml:"mode"`
+	// KMSKey is the cosign KMS URI, awskms:///alias/NAME or awskms:///arn:... (mode kms).
+	KMSKey string `yaml:"kmsKey"`
+	// PublicKey is the path of the cosign public key, relative to the file (mode key, optional:
+	// the key pair given to the function is used otherwise).
+	PublicKey string `yaml:"publicKey"`
+	// CertificateIdentity and CertificateOIDCIssuer are what keyless verification expects.
+	CertificateIdentity   string `yaml:"certificateIdentity"`
+	CertificateOIDCIssuer string `yaml:"certificateOidcIssuer"`
+}
+
+// Scan is the vulnerability gate.
+type Scan struct {
+	// FailOn lists the severities that fail the gate. Default [CRITICAL, HIGH].
+	FailOn []string `yaml:"failOn"`
+	// IgnoreUnfixed ignores findings that have no fixed version yet.
+	IgnoreUnfixed bool `yaml:"ignoreUnfixed"`
+	// IgnoreFile is a .trivyignore(.yaml) file relative to the environments file; every entry
+	// needs a reason and an expiry date.
+	IgnoreFile string `yaml:"ignoreFile"`
+}
+
+// Policy configures the security rules.
+type Policy struct {
+	// Threshold is the lowest severity that fails check and deploy. Default high.
+	Threshold string `yaml:"threshold"`
+	// RequiredTags are tag keys every task definition, service and cluster must carry.
+	RequiredTags []string `yaml:"requiredTags"`
+	// Suppressions silence one rule on one resource, with a reason, until a date.
+	Suppressions []Suppression `yaml:"suppressions"`
+}
+
+// Suppression silences one finding until it expires.
+type Suppression struct {
+	Rule     string `yaml:"rule"`
+	Resource string `yaml:"resource"`
+	Reason   string `yaml:"reason"`
+	Expires  Date   `yaml:"expires"`
+}
+
+// Environment is one deployment target.
+type Environment struct {
+	// Name is the environment's key in the file.
+	Name string `yaml:"-"`
+
+	Region    string `yaml:"region"`
+	AccountID string `yaml:"accountId"`
+	Cluster   string `yaml:"cluster"`
+	Service   string `yaml:"service"`
+	// TaskDefinition is the task definition file, relative to the environments file.
+	TaskDefinition string `yaml:"taskDefinition"`
+	// Container is the container whose image the pipeline sets.
+	Container string `yaml:"container"`
+	// Approval requires a named approver to deploy.
+	Approval bool `yaml:"approval"`
+	// PromoteFrom names the environment whose running image this one deploys (no rebuild).
+	PromoteFrom string `yaml:"promoteFrom"`
+	// WaitTimeout bounds the wait for the rollout. Default 15m.
+	WaitTimeout Duration `yaml:"waitTimeout"`
+	// CircuitBreaker turns on ECS's deployment circuit breaker with rollback. Default true.
+	CircuitBreaker *bool `yaml:"circuitBreaker"`
+	// ExecEnabled says whether ECS Exec may be on (never in prod).
+	ExecEnabled bool `yaml:"execEnabled"`
+	// Scan overrides the file-level scan gate for this environment.
+	Scan *Scan `yaml:"scan"`
+	// Tags are added to the registered task definition.
+	Tags map[string]string `yaml:"tags"`
+	// Network describes the service's network, for policy checks before deploy.
+	Network *Network `yaml:"network"`
+	// Infra is the CloudFormation stack of the environment's landing zone.
+	Infra *Infra `yaml:"infra"`
+}
+
+// Network is what the environments file says of the service's network.
+type Network struct {
+	Subnets        []string `yaml:"subnets"`
+	SecurityGroups []string `yaml:"securityGroups"`
+	AssignPublicIP bool     `yaml:"assignPublicIp"`
+}
+
+// Infra names the environment's CloudFormation stack.
+type Infra struct {
+	// Template is relative to the environments file.
+	Template   string            `yaml:"template"`
+	StackName  string            `yaml:"stackName"`
+	Parameters map[string]string `yaml:"parameters"`
+}
+
+// IsLocal reports whether the environment runs without AWS (`--env local`).
+func (e Environment) IsLocal() bool { return e.Name == EnvLocal }
+
+// CircuitBreakerEnabled reports whether the deployment circuit breaker is on (default true).
+func (e Environment) CircuitBreakerEnabled() bool {
+	return e.CircuitBreaker == nil || *e.CircuitBreaker
+}
+
+// Timeout is the rollout wait timeout.
+func (e Environment) Timeout() time.Duration { return e.WaitTimeout.Duration }
+
+// ScanGate returns the environment's scan gate: its own, or the file's.
+func (f *File) ScanGate(env Environment) Scan {
+	if env.Scan != nil {
+		return *env.Scan
+	}
+	return f.Scan
+}
+
+// Environment returns the named environment, or an error listing the defined ones.
+func (f *File) Environment(name string) (Environment, error) {
+	env, ok := f.Environments[name]
+	if !ok {
+		return Environment{}, fmt.Errorf("%s: environment %q is not defined (defined: %s)",
+			f.Path, name, strings.Join(f.EnvironmentNames(), ", "))
+	}
+	return env, nil
+}
+
+// EnvironmentNames lists the defined environments in deployment order.
+func (f *File) EnvironmentNames() []string {
+	var names []string
+	for _, n := range KnownEnvironments() {
+		if _, ok := f.Environments[n]; ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// Summary renders the file as a short human-readable table, one environment a line.
+func (f *File) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: app %s, repository %s, platforms %s, signing %s\n",
+		f.Path, f.App.Name, f.Registry.Repository, strings.Join(f.App.Platforms, ","), f.Signing.Mode)
+	for _, name := range f.EnvironmentNames() {
+		e := f.Environments[name]
+		if e.IsLocal() {
+			fmt.Fprintf(&b, "  %-8s local run (no AWS), task definition %s, container %s, timeout %s\n",
+				name, e.TaskDefinition, e.Container, e.Timeout())
+			continue
+		}
+		extra := []string{}
+		if e.Approval {
+			extra = append(extra, "approval required")
+		}
+		if e.PromoteFrom != "" {
+			extra = append(extra, "promotes from "+e.PromoteFrom)
+		}
+		if !e.CircuitBreakerEnabled() {
+			extra = append(extra, "circuit breaker OFF")
+		}
+		sort.Strings(extra)
+		account := e.AccountID
+		if account == "" {
+			account = "(any account)"
+		}
+		fmt.Fprintf(&b, "  %-8s %s %s cluster %s service %s, task definition %s, container %s, timeout %s",
+			name, e.Region, account, e.Cluster, e.Service, e.TaskDefinition, e.Container, e.Timeout())
+		if len(extra) > 0 {
+			fmt.Fprintf(&b, " [%s]", strings.Join(extra, "; "))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,65 @@
+package fakeaws_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/internal/fakeaws"
+)
+
+func TestJSONOperationAndFaults(t *testing.T) {
+	srv := fakeaws.New(t)
+	srv.HandleJSON("ecs", "ListClusters", func([]byte) (any, error) {
+		return map[string]any{"clusterArns": []string{"arn:aws:ecs:eu-west-1:111122223333:cluster/a"}}, nil
+	})
+	client := ecs.NewFromConfig(srv.Config(t))
+
+	// Two throttles then success: the SDK retries through them.
+	srv.FailNext("ecs", "ListClusters", fakeaws.Throttling(), fakeaws.ServerError())
+	out, err := client.ListClusters(context.Background(), &ecs.ListClustersInput{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"arn:aws:ecs:eu-west-1:111122223333:cluster/a"}, out.ClusterArns)
+	assert.Equal(t, 3, srv.Calls("ecs", "ListClusters"))
+
+	// A client error is not retried and keeps its code.
+	srv.FailNext("ecs", "ListClusters", fakeaws.Errorf("AccessDeniedException", "not allowed"))
+	_, err = client.ListClusters(context.Background(), &ecs.ListClustersInput{})
+	var apiErr smithy.APIError
+	require.True(t, errors.As(err, &apiErr))
+	assert.Equal(t, "AccessDeniedException", apiErr.ErrorCode())
+	assert.Equal(t, 4, srv.Calls("ecs", "ListClusters"))
+}
+
+func TestQueryOperationAndError(t *testing.T) {
+	srv := fakeaws.New(t)
+	srv.HandleQuery("sts", "GetCallerIdentity", func(url.Values) (string, error) {
+		return `<Account>111122223333</Account><Arn>arn:aws:iam::111122223333:user/ci</Arn><UserId>AIDA</UserId>`, nil
+	})
+	client := sts.NewFromConfig(srv.Config(t))
+	out, err := client.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, "111122223333", aws.ToString(out.Account))
+
+	srv.FailNext("sts", "GetCallerIdentity", fakeaws.Errorf("ExpiredToken", "token expired"))
+	_, err = client.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	var apiErr smithy.APIError
+	require.True(t, errors.As(err, &apiErr))
+	assert.Equal(t, "ExpiredToken", apiErr.ErrorCode())
+}
+
+func TestUnknownOperationIsAnError(t *testing.T) {
+	srv := fakeaws.New(t)
+	client := ecs.NewFromConfig(srv.Config(t))
+	_, err := client.ListClusters(context.Background(), &ecs.ListClustersInput{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "UnknownOperationException")
+}
