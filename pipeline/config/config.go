@@ -105,6 +105,16 @@ type Policy struct {
 	RequiredTags []string `yaml:"requiredTags"`
 	// Suppressions silence one rule on one resource, with a reason, until a date.
 	Suppressions []Suppression `yaml:"suppressions"`
+	// IAMPolicies are policy documents (JSON files, relative to the environments file) that
+	// check evaluates: the task role's, the execution role's, the pipeline role's.
+	IAMPolicies []IAMPolicy `yaml:"iamPolicies"`
+}
+
+// IAMPolicy is one IAM policy document file and the role it belongs to.
+type IAMPolicy struct {
+	File string `yaml:"file"`
+	// Role is task, execution, or other (any other role, e.g. the pipeline's).
+	Role string `yaml:"role"`
 }
 
 // Suppression silences one finding until it expires.

@@ -335,6 +335,22 @@ func (v *validator) check(f *File) {
 		}
 	}
 
+	for i, pol := range f.Policy.IAMPolicies {
+		p := fmt.Sprintf("policy.iamPolicies[%d]", i)
+		if pol.File == "" {
+			v.add(p+".file", "required (an IAM policy document JSON file)")
+		} else {
+			v.relPath(p+".file", pol.File)
+		}
+		switch pol.Role {
+		case "task", "execution", "other":
+		case "":
+			f.Policy.IAMPolicies[i].Role = "other"
+		default:
+			v.add(p+".role", "unknown role %q (expected task, execution or other)", pol.Role)
+		}
+	}
+
 	// environments
 	if len(f.Environments) == 0 {
 		v.add("environments", "required: at least one of %s", strings.Join(KnownEnvironments(), ", "))

@@ -1,0 +1,613 @@
+// Fargate takes a service from a git checkout to Amazon ECS Fargate, securely, with the same
+// command on a laptop and in CI.
+//
+// The pipeline: a multi-stage, non-root image build; a Trivy scan gate and a CycloneDX SBOM;
+// a push to Amazon ECR by digest; cosign signing and verification; the digest rendered into
+// the ECS task definition; the security policy check; and a deploy with the deployment
+// circuit breaker, a wait that follows this deploy's own deployment, and an automatic
+// rollback. `deploy --env local` runs the same chain with no AWS account at all.
+//
+// Everything the functions decide lives in plain, tested Go under pipeline/; this file wires
+// containers and AWS clients around it.
+package main
+
+import (
+	"context"
+
+	"errors"
+	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"strings"
+	"time"
+
+	"dagger/fargate/internal/dagger"
+
+	"dagger/fargate/pipeline/awsconf"
+	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/imageuser"
+	"dagger/fargate/pipeline/policy"
+	"dagger/fargate/pipeline/policy/live"
+	"dagger/fargate/pipeline/precheck"
+	"dagger/fargate/pipeline/scan"
+	"dagger/fargate/pipeline/taskdef"
+)
+
+// Default images. Every one is overridable (constructor flags) for private mirrors, ECR
+// pull-through caches and air-gapped runners.
+const (
+	defaultTrivyImage    = scan.DefaultImage
+	defaultCosignImage   = "ghcr.io/sigstore/cosign/cosign:v3.0.2"
+	defaultRegistryImage = "registry:2"
+)
+
+// Environment is where a function acts: local (no AWS: a registry and the app run as Dagger
+// services), preprod, or prod.
+type Environment string
+
+const (
+	// Local runs the whole chain on this machine, with no AWS account.
+	EnvironmentLocal Environment = "local"
+	// Preprod builds, publishes, signs and deploys to the pre-production service.
+	EnvironmentPreprod Environment = "preprod"
+	// Prod promotes the digest running in preprod, behind a named approval.
+	EnvironmentProd Environment = "prod"
+)
+
+// Format is how a report is written.
+type Format string
+
+const (
+	// Text for people: grouped by severity, one line per finding.
+	FormatText Format = "text"
+	// JSON, a stable documented contract.
+	FormatJSON Format = "json"
+	// SARIF 2.1.0, for GitHub code scanning.
+	FormatSarif Format = "sarif"
+)
+
+// Fargate is the pipeline for one service: its source directory and environments file, the
+// AWS credentials to act with, and the images each step runs in.
+type Fargate struct {
+	// The service's source directory (holds the environments file).
+	Source *dagger.Directory
+	// Path of the environments file inside the source directory.
+	Config string
+
+	// +private
+	AwsAccessKeyID *dagger.Secret
+	// +private
+	AwsSecretAccessKey *dagger.Secret
+	// +private
+	AwsSessionToken *dagger.Secret
+	// AWS endpoint override (LocalStack-style), empty for AWS itself.
+	AwsEndpoint string
+	// AWS region override; empty uses each environment's region.
+	AwsRegion string
+
+	// Git revision recorded in labels, tags and the report.
+	GitRevision string
+
+	// Image references of the tools each step runs in.
+	TrivyImage        string
+	TrivyDBRepository string
+	TrivySkipDBUpdate bool
+	CosignImage       string
+	RegistryImage     string
+	BuilderImage      string
+	RuntimeImage      string
+}
+
+// New configures the pipeline.
+func New(
+	// The service's source directory. Defaults to this repository's sample app; pass
+	// --source . in your own repository.
+	// +defaultPath="sample-app"
+	// +ignore=[".git", "**/node_modules", "**/.terraform", "**/*.test"]
+	source *dagger.Directory,
+	// Path of the environments file inside the source directory.
+	// +default="fargate.yaml"
+	config string,
+	// AWS access key ID, e.g. env:AWS_ACCESS_KEY_ID. Needed by every function that talks to AWS.
+	// +optional
+	awsAccessKeyID *dagger.Secret,
+	// AWS secret access key, e.g. env:AWS_SECRET_ACCESS_KEY.
+	// +optional
+	awsSecretAccessKey *dagger.Secret,
+	// AWS session token for temporary credentials (OIDC, SSO, assumed roles), e.g. env:AWS_SESSION_TOKEN.
+	// +optional
+	awsSessionToken *dagger.Secret,
+	// Send every AWS call to this endpoint instead of AWS (LocalStack: http://localstack:4566).
+	// With an override, the account check is reported but does not stop the deploy.
+	// +optional
+	awsEndpoint string,
+	// Use this AWS region instead of the environment's region from the environments file.
+	// +optional
+	awsRegion string,
+	// Git revision of the source (tag, label and report). Defaults to "dev".
+	// +optional
+	gitRevision string,
+	// Trivy image, pinned by digest by default.
+	// +optional
+	trivyImage string,
+	// Trivy vulnerability DB repository (a mirror for air-gapped runners). Default: mirror.gcr.io then ghcr.io.
+	// +optional
+	trivyDBRepository string,
+	// Use the Trivy DB already in the cache volume and never download it (air-gapped runners).
+	// +optional
+	trivySkipDBUpdate bool,
+	// cosign image (v3).
+	// +optional
+	cosignImage string,
+	// OCI registry image used by --env local.
+	// +optional
+	registryImage string,
+	// Builder base image, passed to the Dockerfile as the BUILDER_IMAGE build argument (private mirror, pull-through cache).
+	// +optional
+	builderImage string,
+	// Runtime base image, passed to the Dockerfile as the RUNTIME_IMAGE build argument.
+	// +optional
+	runtimeImage string,
+) *Fargate {
+	return &Fargate{
+		Source:             source,
+		Config:             config,
+		AwsAccessKeyID:     awsAccessKeyID,
+		AwsSecretAccessKey: awsSecretAccessKey,
+		AwsSessionToken:    awsSessionToken,
+		AwsEndpoint:        awsEndpoint,
+		AwsRegion:          awsRegion,
+		GitRevision:        orDefault(gitRevision, "dev"),
+		TrivyImage:         orDefault(trivyImage, defaultTrivyImage),
+		TrivyDBRepository:  trivyDBRepository,
+		TrivySkipDBUpdate:  trivySkipDBUpdate,
+		CosignImage:        orDefault(cosignImage, defaultCosignImage),
+		RegistryImage:      orDefault(registryImage, defaultRegistryImage),
+		BuilderImage:       builderImage,
+		RuntimeImage:       runtimeImage,
+	}
+}
+
+// Environments loads and validates the environments file and prints what each environment
+// deploys where. Every problem in the file is reported with its line and field.
+func (m *Fargate) Environments(ctx context.Context) (string, error) {
+	f, err := m.loadConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	return f.Summary(), nil
+}
+
+// Build builds the service's image from its Dockerfile (multi-stage, with the build args of
+// the environments file and the base-image overrides), labels it with its source, revision
+// and creation time, and fails when the image would run as root.
+func (m *Fargate) Build(
+	ctx context.Context,
+	// Platform to build for: linux/amd64 (default) or linux/arm64. Fargate runs both.
+	// +optional
+	platform dagger.Platform,
+) (*dagger.Container, error) {
+	f, err := m.loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.build(ctx, f, platform)
+}
+
+// Scan scans the image with Trivy (vulnerabilities and secrets) before anything is pushed,
+// and applies the scan gate of the environments file. It returns a directory with
+// summary.txt, trivy.json and trivy.sarif; it fails when the gate fails, unless
+// --report-only is set.
+func (m *Fargate) Scan(
+	ctx context.Context,
+	// Environment whose scan gate applies (its own, or the file's).
+	// +default="preprod"
+	env Environment,
+	// Platform of the image to scan.
+	// +optional
+	platform dagger.Platform,
+	// Return the reports without failing on the gate (for uploading SARIF on pull requests).
+	// +optional
+	reportOnly bool,
+) (*dagger.Directory, error) {
+	f, err := m.loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := f.Environment(string(env))
+	if err != nil {
+		return nil, err
+	}
+	img, err := m.build(ctx, f, platform)
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.scanImage(ctx, f, e, img)
+	if err != nil {
+		return nil, err
+	}
+	if !res.decision.Pass && !reportOnly {
+		return nil, fmt.Errorf("scan gate failed:\n%s", res.summary)
+	}
+	return res.dir(), nil
+}
+
+// Sbom writes a CycloneDX SBOM (JSON) of the image.
+func (m *Fargate) Sbom(
+	ctx context.Context,
+	// Platform of the image.
+	// +optional
+	platform dagger.Platform,
+) (*dagger.File, error) {
+	f, err := m.loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	img, err := m.build(ctx, f, platform)
+	if err != nil {
+		return nil, err
+	}
+	return m.sbom(img)
+}
+
+// Render writes the task definition of an environment with the given image set on its
+// container: the file ECS would register, read-only fields dropped.
+func (m *Fargate) Render(
+	ctx context.Context,
+	// Environment whose task definition file and container are used.
+	env Environment,
+	// Image to run, preferably by digest (repo@sha256:...).
+	image string,
+) (*dagger.File, error) {
+	f, err := m.loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := f.Environment(string(env))
+	if err != nil {
+		return nil, err
+	}
+	rendered, err := m.renderTaskDefinition(ctx, e, image)
+	if err != nil {
+		return nil, err
+	}
+	data, err := rendered.Definition.CanonicalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return dag.Directory().WithNewFile("taskdef.json", string(data)).File("taskdef.json"), nil
+}
+
+// Check runs the security rules offline, with no AWS call: on the Dockerfile, every
+// environment's task definition, the IAM policy files named in the environments file, and the
+// service settings the environments file declares. Findings at or above the policy
+// threshold (default high) fail it, unless --report-only. Also runs as a Dagger check.
+//
+// +check
+func (m *Fargate) Check(
+	ctx context.Context,
+	// Output format: text, json (a stable contract) or sarif (GitHub code scanning).
+	// +default="text"
+	format Format,
+	// Return the report without failing on findings (e.g. to upload SARIF).
+	// +optional
+	reportOnly bool,
+) (string, error) {
+	f, err := m.loadConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	rep, err := precheck.Run(ctx, f, m.reader(ctx))
+	if err != nil {
+		return "", err
+	}
+	return renderPolicy(f, rep, format, reportOnly)
+}
+
+// Audit runs the security rules on what runs in an environment, through read-only
+// Describe/Get/List calls: the cluster, the service, its task definition, the ECR repository,
+// security groups, subnets and route tables, the task and execution role policies, and the
+// account's detectors (CloudTrail, GuardDuty, Security Hub, AWS Config, Inspector).
+func (m *Fargate) Audit(
+	ctx context.Context,
+	// Environment to audit.
+	env Environment,
+	// Output format: text, json or sarif.
+	// +default="text"
+	format Format,
+	// Return the report without failing on findings.
+	// +optional
+	reportOnly bool,
+) (string, error) {
+	f, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	rep, err := live.Audit(ctx, cfg, live.AuditTarget{
+		Cluster:      e.Cluster,
+		Service:      e.Service,
+		Container:    e.Container,
+		Repository:   f.Registry.Repository,
+		Env:          e.Name,
+		RequiredTags: f.Policy.RequiredTags,
+		Suppressions: precheck.Suppressions(f),
+	})
+	if err != nil {
+		return "", fmt.Errorf("audit %s: %w", e.Name, err)
+	}
+	return renderPolicy(f, rep, format, reportOnly)
+}
+
+// ---------------------------------------------------------------------------------------
+// wiring
+
+// awsEnvironment loads the file and an AWS environment (not local).
+func (m *Fargate) awsEnvironment(ctx context.Context, env Environment) (*config.File, config.Environment, error) {
+	f, err := m.loadConfig(ctx)
+	if err != nil {
+		return nil, config.Environment{}, err
+	}
+	e, err := f.Environment(string(env))
+	if err != nil {
+		return nil, config.Environment{}, err
+	}
+	if e.IsLocal() {
+		var aws []string
+		for _, n := range f.EnvironmentNames() {
+			if n != config.EnvLocal {
+				aws = append(aws, n)
+			}
+		}
+		return nil, config.Environment{}, fmt.Errorf("--env local runs without AWS; this function needs an AWS environment (%s)", strings.Join(aws, ", "))
+	}
+	return f, e, nil
+}
+
+// awsConfig builds the AWS configuration from the credential secrets. The secrets' values
+// stay in memory; they are never logged or put in a report.
+func (m *Fargate) awsConfig(ctx context.Context, region string) (aws.Config, error) {
+	opts := awsconf.Options{Region: orDefault(m.AwsRegion, region), Endpoint: m.AwsEndpoint}
+	read := func(s *dagger.Secret) (string, error) {
+		if s == nil {
+			return "", nil
+		}
+		return s.Plaintext(ctx)
+	}
+	var err error
+	if opts.AccessKeyID, err = read(m.AwsAccessKeyID); err != nil {
+		return aws.Config{}, fmt.Errorf("read --aws-access-key-id: %w", err)
+	}
+	if opts.SecretAccessKey, err = read(m.AwsSecretAccessKey); err != nil {
+		return aws.Config{}, fmt.Errorf("read --aws-secret-access-key: %w", err)
+	}
+	if opts.SessionToken, err = read(m.AwsSessionToken); err != nil {
+		return aws.Config{}, fmt.Errorf("read --aws-session-token: %w", err)
+	}
+	opts.AccessKeyID = strings.TrimSpace(opts.AccessKeyID)
+	opts.SecretAccessKey = strings.TrimSpace(opts.SecretAccessKey)
+	opts.SessionToken = strings.TrimSpace(opts.SessionToken)
+	if opts.AccessKeyID == "" {
+		if m.AwsEndpoint == "" {
+			return aws.Config{}, errors.New("AWS credentials are required: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY (and --aws-session-token env:AWS_SESSION_TOKEN for temporary credentials) before the function name")
+		}
+		// An endpoint override (LocalStack and similar) accepts any credentials.
+		opts.AccessKeyID, opts.SecretAccessKey = "test", "test"
+	}
+	return awsconf.Load(ctx, opts)
+}
+
+func (m *Fargate) loadConfig(ctx context.Context) (*config.File, error) {
+	data, err := m.Source.File(m.Config).Contents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read environments file %s from the source directory: %w", m.Config, err)
+	}
+	return config.Parse(m.Config, []byte(data))
+}
+
+// reader reads files named relative to the environments file.
+func (m *Fargate) reader(ctx context.Context) precheck.ReadFunc {
+	return func(rel string) ([]byte, error) { return m.readSource(ctx, rel) }
+}
+
+// readSource reads a file named relative to the environments file.
+func (m *Fargate) readSource(ctx context.Context, rel string) ([]byte, error) {
+	p := sourcePath(m.Config, rel)
+	data, err := m.Source.File(p).Contents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return []byte(data), nil
+}
+
+// sourcePath joins rel to the directory of the environments file.
+func sourcePath(configPath, rel string) string {
+	dir := ""
+	if i := strings.LastIndex(configPath, "/"); i >= 0 {
+		dir = configPath[:i+1]
+	}
+	if rel == "." {
+		if dir == "" {
+			return "."
+		}
+		return strings.TrimSuffix(dir, "/")
+	}
+	return dir + rel
+}
+
+func (m *Fargate) build(ctx context.Context, f *config.File, platform dagger.Platform) (*dagger.Container, error) {
+	if platform == "" {
+		platform = dagger.Platform(f.App.Platforms[0])
+	}
+	switch platform {
+	case "linux/amd64", "linux/arm64":
+	default:
+		return nil, fmt.Errorf("build: platform %q is not supported by Fargate (expected linux/amd64 or linux/arm64)", platform)
+	}
+	created := time.Now().UTC().Format(time.RFC3339)
+	args := []dagger.BuildArg{
+		{Name: "VERSION", Value: m.GitRevision},
+		{Name: "REVISION", Value: m.GitRevision},
+		{Name: "CREATED", Value: created},
+	}
+	for _, k := range sortedKeys(f.App.BuildArgs) {
+		args = append(args, dagger.BuildArg{Name: k, Value: f.App.BuildArgs[k]})
+	}
+	if m.BuilderImage != "" {
+		args = append(args, dagger.BuildArg{Name: "BUILDER_IMAGE", Value: m.BuilderImage})
+	}
+	if m.RuntimeImage != "" {
+		args = append(args, dagger.BuildArg{Name: "RUNTIME_IMAGE", Value: m.RuntimeImage})
+	}
+	img := m.Source.Directory(sourcePath(m.Config, f.App.Context)).DockerBuild(dagger.DirectoryDockerBuildOpts{
+		Dockerfile: f.App.Dockerfile,
+		Platform:   platform,
+		BuildArgs:  args,
+	}).
+		WithLabel("org.opencontainers.image.title", f.App.Name).
+		WithLabel("org.opencontainers.image.revision", m.GitRevision).
+		WithLabel("org.opencontainers.image.created", created)
+	user, err := img.User(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("build %s for %s: %w", f.App.Name, platform, err)
+	}
+	if err := imageuser.CheckNonRoot("the final image of "+f.App.Dockerfile, user); err != nil {
+		return nil, fmt.Errorf("build %s: %w (set a numeric non-root USER in the final stage, e.g. USER 65532:65532)", f.App.Name, err)
+	}
+	return img, nil
+}
+
+// trivy returns the Trivy container with the DB cache volume and the image tarball mounted.
+func (m *Fargate) trivy(img *dagger.Container) *dagger.Container {
+	// The scan's result is cached by Dagger like any exec; the day in the environment makes a
+	// new scan (with a fresh DB) at most once a day for the same image.
+	return dag.Container().From(m.TrivyImage).
+		WithMountedCache(scan.DefaultCacheDir, dag.CacheVolume("fargate-trivy-cache")).
+		WithMountedFile(scan.DefaultImageInput, img.AsTarball()).
+		WithEnvVariable("FARGATE_SCAN_DAY", time.Now().UTC().Format(time.DateOnly))
+}
+
+func (m *Fargate) trivyOptions() scan.TrivyOptions {
+	o := scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDBUpdate}
+	if m.TrivyDBRepository != "" {
+		o.DBRepositories = strings.Split(m.TrivyDBRepository, ",")
+	}
+	return o
+}
+
+// scanResult is a scan's report, decision and rendered outputs.
+type scanResult struct {
+	decision *scan.Decision
+	summary  string
+	report   string
+	sarif    string
+}
+
+func (r *scanResult) dir() *dagger.Directory {
+	return dag.Directory().
+		WithNewFile("summary.txt", r.summary).
+		WithNewFile("trivy.json", r.report).
+		WithNewFile("trivy.sarif", r.sarif)
+}
+
+func (m *Fargate) scanImage(ctx context.Context, f *config.File, e config.Environment, img *dagger.Container) (*scanResult, error) {
+	gateCfg := f.ScanGate(e)
+	failOn, err := scan.ParseSeverities("scan.failOn", gateCfg.FailOn)
+	if err != nil {
+		return nil, err
+	}
+	gate := scan.Gate{FailOn: failOn, IgnoreUnfixed: gateCfg.IgnoreUnfixed}
+	if gateCfg.IgnoreFile != "" {
+		data, err := m.readSource(ctx, gateCfg.IgnoreFile)
+		if err != nil {
+			return nil, err
+		}
+		gate.Ignores, err = scan.ParseIgnoreFile(gateCfg.IgnoreFile, data)
+		if err != nil {
+			return nil, err
+		}
+	}
+	args, err := scan.ImageScanArgs(scan.ImageScanOptions{TrivyOptions: m.trivyOptions()})
+	if err != nil {
+		return nil, err
+	}
+	report, err := m.trivy(img).
+		WithExec(args).
+		File(scan.DefaultReportPath).
+		Contents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("trivy scan: %w", err)
+	}
+	parsed, err := scan.Parse(strings.NewReader(report))
+	if err != nil {
+		return nil, fmt.Errorf("read trivy report: %w", err)
+	}
+	decision := scan.Evaluate(parsed, gate)
+	sarif, err := scan.SARIF(parsed, decision)
+	if err != nil {
+		return nil, err
+	}
+	return &scanResult{decision: decision, summary: scan.Summary(decision), report: report, sarif: string(sarif)}, nil
+}
+
+func (m *Fargate) sbom(img *dagger.Container) (*dagger.File, error) {
+	args, err := scan.SBOMArgs(scan.SBOMOptions{TrivyOptions: m.trivyOptions()})
+	if err != nil {
+		return nil, err
+	}
+	return m.trivy(img).WithExec(args).File(scan.DefaultSBOMPath), nil
+}
+
+func (m *Fargate) renderTaskDefinition(ctx context.Context, e config.Environment, image string) (*taskdef.Rendered, error) {
+	data, err := m.readSource(ctx, e.TaskDefinition)
+	if err != nil {
+		return nil, err
+	}
+	def, err := taskdef.Parse(sourcePath(m.Config, e.TaskDefinition), data)
+	if err != nil {
+		return nil, err
+	}
+	return def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: image})
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// renderPolicy renders a policy report and fails when it crosses the threshold.
+func renderPolicy(f *config.File, rep policy.Report, format Format, reportOnly bool) (string, error) {
+	pf, err := policy.ParseFormat(string(format))
+	if err != nil {
+		return "", err
+	}
+	threshold, err := policy.ParseSeverity(f.Policy.Threshold)
+	if err != nil {
+		return "", fmt.Errorf("policy.threshold: %w", err)
+	}
+	var b strings.Builder
+	if err := policy.Render(&b, rep, pf); err != nil {
+		return "", err
+	}
+	if rep.Failed(threshold) && !reportOnly {
+		return "", fmt.Errorf("policy check failed (threshold %s):\n%s", f.Policy.Threshold, b.String())
+	}
+	return b.String(), nil
+}

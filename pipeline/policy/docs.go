@@ -1,0 +1,76 @@
+package policy
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteRulesMarkdown writes the rule reference (docs/rules.md) from the registry, so the
+// documentation cannot drift from the code.
+func WriteRulesMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("<!-- Generated from pipeline/policy's rule registry by `go test ./pipeline/policy -run TestRulesDoc -update`. Do not edit. -->\n")
+	b.WriteString("# Policy rules\n\n")
+	b.WriteString("`fargate check` (offline) and `fargate audit` (live, read-only) evaluate these rules. Each rule names the AWS\n")
+	b.WriteString("Security Hub controls (or AWS Config rules) it anticipates, so a deploy that passes here does not light up\n")
+	b.WriteString("Security Hub afterwards. Findings at or above the threshold (default `high`) fail the check and block the deploy.\n\n")
+	b.WriteString("| ID | Title | Severity | AWS controls | Applies to |\n|---|---|---|---|---|\n")
+	rules := Rules()
+	for _, r := range rules {
+		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s | %s |\n", r.ID, strings.ToLower(r.ID), mdCell(r.Title), r.Severity, controlsCell(r.Controls), r.Target)
+	}
+	b.WriteString("\n")
+	for _, r := range rules {
+		fmt.Fprintf(&b, "## %s\n\n**%s**  \nSeverity: %s · AWS controls: %s · Applies to: %s\n\n", r.ID, r.Title, r.Severity, controlsCell(r.Controls), r.Target)
+		fmt.Fprintf(&b, "Why: %s\n\nFix: %s\n\n", r.Rationale, r.Remediation)
+	}
+	b.WriteString("## Actions allowed with Resource \"*\"\n\nFG-IAM-002 accepts `Resource: \"*\"` only in statements whose actions all support no resource-level\npermissions:\n\n")
+	for _, a := range StarResourceExceptions() {
+		fmt.Fprintf(&b, "- `%s`\n", a)
+	}
+	b.WriteString(`
+## Suppressions
+
+A suppression accepts the findings of one rule on matching resources, with a reason and an expiry:
+
+` + "```yaml" + `
+suppressions:
+  - rule: FG-TD-007
+    resource: task-definition/sample-app/container/app   # exact, or a pattern where * matches anything
+    reason: needs NET_RAW for ICMP health probes (SEC-123)
+    expires: 2026-12-31                                  # through the end of that day (UTC), or an RFC 3339 time
+` + "```" + `
+
+An unknown rule ID, a missing resource or reason, or a missing or invalid expiry is an error. After it expires a
+suppression stops suppressing, and the finding says so.
+
+## Output formats
+
+- ` + "`text`" + ` (default): findings grouped by severity, one line each: rule, resource, message, fix, location.
+- ` + "`json`" + `: a stable contract:
+  ` + "`" + `{"findings": [{"rule", "severity", "controls", "resource", "message", "remediation", "suppressed", "suppressionNote"?, "location"?}], "summary": {"critical", "high", "medium", "low", "suppressed"}}` + "`" + `.
+  Suppressed findings are listed with ` + "`\"suppressed\": true`" + ` and a ` + "`suppressionNote`" + `; the severity counts in
+  ` + "`summary`" + ` exclude them and ` + "`summary.suppressed`" + ` counts them. ` + "`location`" + ` is ` + "`{path, line}`" + ` for files or
+  ` + "`{logical}`" + ` (an ARN) for live resources.
+- ` + "`sarif`" + `: SARIF 2.1.0 for GitHub code scanning; every rule with its security-severity and control IDs as tags,
+  results located at the file and line (Dockerfile instruction, task definition container, policy statement) or, for
+  live resources, a logical location. Suppressed findings carry a SARIF ` + "`suppressions`" + ` entry.
+
+## Resource names
+
+` + "`task-definition/<family>`" + ` (` + "`/container/<name>`" + ` for container rules), ` + "`service/<cluster>/<name>`" + `, ` + "`cluster/<name>`" + `,
+` + "`ecr/<repository>`" + `, the Dockerfile path, ` + "`iam/<policy file or role/policy>`" + `.
+`)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func controlsCell(c []string) string {
+	if len(c) == 0 {
+		return "—"
+	}
+	return strings.Join(c, ", ")
+}
+
+func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

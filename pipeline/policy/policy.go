@@ -1,0 +1,173 @@
+// Package policy enforces the security checklist for an ECS Fargate service as code, before the
+// deploy: rules with stable IDs (FG-TD-…, FG-SVC-…, FG-CL-…, FG-ECR-…, FG-DF-…, FG-IAM-…) named
+// after the AWS Security Hub controls they anticipate, evaluated offline over task definitions,
+// service facts, Dockerfiles and IAM policy documents (Check), or over facts read from a live
+// account (see package policy/live). Findings can be suppressed with a reason and an expiry,
+// compared to a severity threshold, and rendered as text, JSON or SARIF 2.1.0.
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Severity ranks a finding. The zero value is invalid.
+type Severity int
+
+// Severities, lowest first.
+const (
+	Low Severity = iota + 1
+	Medium
+	High
+	Critical
+)
+
+// DefaultThreshold is the severity at and above which unsuppressed findings fail a check.
+const DefaultThreshold = High
+
+// String returns the lower-case name used in every output format.
+func (s Severity) String() string {
+	switch s {
+	case Low:
+		return "low"
+	case Medium:
+		return "medium"
+	case High:
+		return "high"
+	case Critical:
+		return "critical"
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
+
+// ParseSeverity reads "critical", "high", "medium" or "low" (any case). An empty string is an
+// error: callers that want the default pass DefaultThreshold themselves.
+func ParseSeverity(s string) (Severity, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "low":
+		return Low, nil
+	case "medium":
+		return Medium, nil
+	case "high":
+		return High, nil
+	case "critical":
+		return Critical, nil
+	}
+	return 0, fmt.Errorf("severity %q: expected one of critical, high, medium, low", s)
+}
+
+// Location says where a finding was found: a file and line (1-based; 0 when unknown) for
+// offline inputs, or a logical name (an ARN or resource path) for live resources.
+type Location struct {
+	Path    string
+	Line    int
+	Logical string
+}
+
+// Finding is one rule violated by one resource.
+type Finding struct {
+	Rule            string
+	Severity        Severity
+	Controls        []string
+	Resource        string
+	Message         string
+	Remediation     string
+	Suppressed      bool
+	SuppressionNote string
+	Location        Location
+}
+
+// Summary counts the unsuppressed findings by severity, and the suppressed ones apart.
+type Summary struct {
+	Critical, High, Medium, Low, Suppressed int
+}
+
+// Report is the result of a check or an audit.
+type Report struct {
+	Findings []Finding
+	Summary  Summary
+}
+
+// Failed reports whether an unsuppressed finding is at or above the threshold.
+func (r Report) Failed(threshold Severity) bool {
+	for _, f := range r.Findings {
+		if !f.Suppressed && f.Severity >= threshold {
+			return true
+		}
+	}
+	return false
+}
+
+// newReport sorts findings (most severe first, then rule, resource, message) and counts them.
+func newReport(findings []Finding) Report {
+	sort.SliceStable(findings, func(i, j int) bool {
+		a, b := findings[i], findings[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		return a.Message < b.Message
+	})
+	r := Report{Findings: findings}
+	for _, f := range findings {
+		if f.Suppressed {
+			r.Summary.Suppressed++
+			continue
+		}
+		switch f.Severity {
+		case Critical:
+			r.Summary.Critical++
+		case High:
+			r.Summary.High++
+		case Medium:
+			r.Summary.Medium++
+		case Low:
+			r.Summary.Low++
+		}
+	}
+	return r
+}
+
+// Merge combines reports (e.g. an offline check and a live audit) into one, re-sorted and recounted.
+func Merge(reports ...Report) Report {
+	var all []Finding
+	for _, r := range reports {
+		all = append(all, r.Findings...)
+	}
+	return newReport(all)
+}
+
+// hit is one violation found by a rule's check, before the rule's metadata is attached.
+type hit struct {
+	resource string // empty: the subject's resource
+	message  string
+	line     int // 0: the subject's line, if any
+}
+
+func finding(rule *ruleDef, subjectResource string, loc Location, h hit) Finding {
+	res := subjectResource
+	if h.resource != "" {
+		res = h.resource
+	}
+	if h.line > 0 {
+		loc.Line = h.line
+	}
+	if loc.Path == "" && loc.Logical == "" {
+		loc.Logical = res
+	}
+	return Finding{
+		Rule:        rule.ID,
+		Severity:    rule.Severity,
+		Controls:    append([]string(nil), rule.Controls...),
+		Resource:    res,
+		Message:     h.message,
+		Remediation: rule.Remediation,
+		Location:    loc,
+	}
+}

@@ -1,0 +1,282 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Format is an output format of Render.
+type Format string
+
+// Output formats.
+const (
+	FormatText  Format = "text"
+	FormatJSON  Format = "json"
+	FormatSARIF Format = "sarif"
+)
+
+// ParseFormat reads "text" (also the empty string), "json" or "sarif".
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
+	case "":
+		return FormatText, nil
+	case FormatText, FormatJSON, FormatSARIF:
+		return f, nil
+	}
+	return "", fmt.Errorf("output format %q: expected text, json or sarif", s)
+}
+
+// Render writes the report in the given format.
+func Render(w io.Writer, r Report, f Format) error {
+	switch f {
+	case FormatText, "":
+		return renderText(w, r)
+	case FormatJSON:
+		return renderJSON(w, r)
+	case FormatSARIF:
+		return renderSARIF(w, r)
+	}
+	return fmt.Errorf("render report: unknown format %q", f)
+}
+
+func renderText(w io.Writer, r Report) error {
+	var b strings.Builder
+	for _, sev := range []Severity{Critical, High, Medium, Low} {
+		var lines []string
+		for _, f := range r.Findings {
+			if f.Suppressed || f.Severity != sev {
+				continue
+			}
+			line := fmt.Sprintf("  %s %s: %s (fix: %s)", f.Rule, f.Resource, f.Message, f.Remediation)
+			if loc := textLocation(f.Location); loc != "" {
+				line += " [" + loc + "]"
+			}
+			if f.SuppressionNote != "" {
+				line += " [" + f.SuppressionNote + "]"
+			}
+			lines = append(lines, line)
+		}
+		if len(lines) > 0 {
+			fmt.Fprintf(&b, "%s (%d)\n%s\n", strings.ToUpper(sev.String()), len(lines), strings.Join(lines, "\n"))
+		}
+	}
+	var sup []string
+	for _, f := range r.Findings {
+		if f.Suppressed {
+			sup = append(sup, fmt.Sprintf("  %s %s %s: %s [%s]", f.Severity, f.Rule, f.Resource, f.Message, f.SuppressionNote))
+		}
+	}
+	if len(sup) > 0 {
+		fmt.Fprintf(&b, "SUPPRESSED (%d)\n%s\n", len(sup), strings.Join(sup, "\n"))
+	}
+	if len(r.Findings) == 0 {
+		b.WriteString("No findings.\n")
+	}
+	s := r.Summary
+	fmt.Fprintf(&b, "Summary: %d critical, %d high, %d medium, %d low, %d suppressed\n", s.Critical, s.High, s.Medium, s.Low, s.Suppressed)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func textLocation(l Location) string {
+	switch {
+	case l.Path != "" && l.Line > 0:
+		return fmt.Sprintf("%s:%d", l.Path, l.Line)
+	case l.Path != "":
+		return l.Path
+	}
+	return ""
+}
+
+// jsonFinding is the JSON contract of one finding (see docs/rules.md).
+type jsonFinding struct {
+	Rule            string        `json:"rule"`
+	Severity        string        `json:"severity"`
+	Controls        []string      `json:"controls"`
+	Resource        string        `json:"resource"`
+	Message         string        `json:"message"`
+	Remediation     string        `json:"remediation"`
+	Suppressed      bool          `json:"suppressed"`
+	SuppressionNote string        `json:"suppressionNote,omitempty"`
+	Location        *jsonLocation `json:"location,omitempty"`
+}
+
+type jsonLocation struct {
+	Path    string `json:"path,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Logical string `json:"logical,omitempty"`
+}
+
+type jsonSummary struct {
+	Critical   int `json:"critical"`
+	High       int `json:"high"`
+	Medium     int `json:"medium"`
+	Low        int `json:"low"`
+	Suppressed int `json:"suppressed"`
+}
+
+type jsonReport struct {
+	Findings []jsonFinding `json:"findings"`
+	Summary  jsonSummary   `json:"summary"`
+}
+
+func renderJSON(w io.Writer, r Report) error {
+	out := jsonReport{Findings: []jsonFinding{}, Summary: jsonSummary(r.Summary)}
+	for _, f := range r.Findings {
+		jf := jsonFinding{Rule: f.Rule, Severity: f.Severity.String(), Controls: f.Controls, Resource: f.Resource, Message: f.Message,
+			Remediation: f.Remediation, Suppressed: f.Suppressed, SuppressionNote: f.SuppressionNote}
+		if jf.Controls == nil {
+			jf.Controls = []string{}
+		}
+		if f.Location != (Location{}) {
+			jf.Location = &jsonLocation{Path: f.Location.Path, Line: f.Location.Line, Logical: f.Location.Logical}
+		}
+		out.Findings = append(out.Findings, jf)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// securitySeverity maps a severity to GitHub code scanning's numeric security-severity.
+func securitySeverity(s Severity) string {
+	switch s {
+	case Critical:
+		return "9.5"
+	case High:
+		return "8.0"
+	case Medium:
+		return "5.5"
+	}
+	return "3.0"
+}
+
+func sarifLevel(s Severity) string {
+	switch s {
+	case Critical, High:
+		return "error"
+	case Medium:
+		return "warning"
+	}
+	return "note"
+}
+
+type sarifText struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown,omitempty"`
+}
+
+type sarifRule struct {
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name"`
+	ShortDescription     sarifText      `json:"shortDescription"`
+	FullDescription      sarifText      `json:"fullDescription"`
+	Help                 sarifText      `json:"help"`
+	DefaultConfiguration map[string]any `json:"defaultConfiguration"`
+	Properties           map[string]any `json:"properties"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
+	LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation struct {
+		URI string `json:"uri"`
+	} `json:"artifactLocation"`
+	Region *struct {
+		StartLine int `json:"startLine"`
+	} `json:"region,omitempty"`
+}
+
+type sarifLogical struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName,omitempty"`
+	Kind               string `json:"kind"`
+}
+
+type sarifResult struct {
+	RuleID       string            `json:"ruleId"`
+	RuleIndex    int               `json:"ruleIndex"`
+	Level        string            `json:"level"`
+	Message      sarifText         `json:"message"`
+	Locations    []sarifLocation   `json:"locations"`
+	Suppressions []map[string]any  `json:"suppressions,omitempty"`
+	Fingerprints map[string]string `json:"partialFingerprints"`
+}
+
+func renderSARIF(w io.Writer, r Report) error {
+	rules := Rules()
+	index := map[string]int{}
+	var srules []sarifRule
+	for i, rule := range rules {
+		index[rule.ID] = i
+		tags := append([]string{"security", string(rule.Target)}, rule.Controls...)
+		srules = append(srules, sarifRule{
+			ID:                   rule.ID,
+			Name:                 sarifName(rule.Title),
+			ShortDescription:     sarifText{Text: rule.Title},
+			FullDescription:      sarifText{Text: rule.Rationale},
+			Help:                 sarifText{Text: rule.Remediation, Markdown: fmt.Sprintf("**%s**\n\n%s\n\nFix: %s", rule.Title, rule.Rationale, rule.Remediation)},
+			DefaultConfiguration: map[string]any{"level": sarifLevel(rule.Severity)},
+			Properties:           map[string]any{"security-severity": securitySeverity(rule.Severity), "tags": tags, "precision": "high", "problem.severity": sarifLevel(rule.Severity)},
+		})
+	}
+	results := []sarifResult{}
+	for _, f := range r.Findings {
+		res := sarifResult{RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Severity),
+			Message:      sarifText{Text: fmt.Sprintf("%s: %s. Fix: %s", f.Resource, f.Message, f.Remediation)},
+			Fingerprints: map[string]string{"findingKey/v1": f.Rule + "|" + f.Resource + "|" + f.Message}}
+		var loc sarifLocation
+		if f.Location.Path != "" {
+			p := &sarifPhysical{}
+			p.ArtifactLocation.URI = f.Location.Path
+			line := f.Location.Line
+			if line < 1 {
+				line = 1
+			}
+			p.Region = &struct {
+				StartLine int `json:"startLine"`
+			}{line}
+			loc.PhysicalLocation = p
+		}
+		logical := f.Location.Logical
+		if logical == "" {
+			logical = f.Resource
+		}
+		loc.LogicalLocations = []sarifLogical{{Name: f.Resource, FullyQualifiedName: logical, Kind: "resource"}}
+		res.Locations = []sarifLocation{loc}
+		if f.Suppressed {
+			res.Suppressions = []map[string]any{{"kind": "external", "status": "accepted", "justification": f.SuppressionNote}}
+		}
+		results = append(results, res)
+	}
+	doc := map[string]any{
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+		"version": "2.1.0",
+		"runs": []any{map[string]any{
+			"tool": map[string]any{"driver": map[string]any{
+				"name":  "fargate-policy",
+				"rules": srules,
+			}},
+			"results": results,
+		}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// sarifName turns a title into the PascalCase identifier SARIF expects for rule names.
+func sarifName(title string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(title, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
+}

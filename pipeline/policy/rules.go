@@ -1,0 +1,252 @@
+package policy
+
+import (
+	"sort"
+	"strings"
+)
+
+// Target is the kind of resource a rule evaluates.
+type Target string
+
+// Rule targets.
+const (
+	TargetTaskDefinition Target = "task-definition"
+	TargetService        Target = "service"
+	TargetCluster        Target = "cluster"
+	TargetRepository     Target = "ecr-repository"
+	TargetDockerfile     Target = "dockerfile"
+	TargetIAMPolicy      Target = "iam-policy"
+	TargetAudit          Target = "audit"
+)
+
+// Rule is the metadata of one guardrail. Rules are listed by Rules and documented in docs/rules.md.
+type Rule struct {
+	ID          string
+	Title       string
+	Severity    Severity
+	Controls    []string // AWS Security Hub control IDs or AWS Config rule names; empty when none exists
+	Target      Target
+	Rationale   string
+	Remediation string
+}
+
+// ruleDef is a rule with its check; exactly one check func is set, matching Target.
+type ruleDef struct {
+	Rule
+	td   func(*taskDefView) []hit
+	svc  func(*serviceView) []hit
+	cl   func(*clusterView) []hit
+	repo func(*repoView) []hit
+	df   func(*dockerfileView) []hit
+	iam  func(*iamView) []hit
+}
+
+// Rule IDs that other packages (policy/live) refer to.
+const (
+	RuleAuditReadFailed = "FG-AUDIT-001"
+)
+
+// registry is the constant table of rules, in ID order within each target.
+var registry = []ruleDef{
+	// Task definitions.
+	{Rule: Rule{ID: "FG-TD-001", Title: "Task definition uses awsvpc networking", Severity: High, Controls: []string{"ecs-awsvpc-networking-enabled", "ECS.17"}, Target: TargetTaskDefinition,
+		Rationale:   "awsvpc gives each task its own ENI and security group; host or bridge networking shares the host's network stack.",
+		Remediation: `Set "networkMode": "awsvpc".`}, td: checkAwsvpc},
+	{Rule: Rule{ID: "FG-TD-002", Title: "Task definition requires Fargate compatibility", Severity: Medium, Target: TargetTaskDefinition,
+		Rationale:   "The pipeline deploys to Fargate only; a definition not validated for Fargate can register but fail to place or run on EC2 capacity with weaker isolation.",
+		Remediation: `Set "requiresCompatibilities": ["FARGATE"].`}, td: checkFargate},
+	{Rule: Rule{ID: "FG-TD-003", Title: "Containers run as a non-root user", Severity: High, Controls: []string{"ECS.20"}, Target: TargetTaskDefinition,
+		Rationale:   "A process running as root in the container turns any code execution bug into root in the container and eases escapes.",
+		Remediation: `Set "user" on every container to a non-zero UID (e.g. "10001:10001"), and build the image with a matching USER.`}, td: checkNonRoot},
+	{Rule: Rule{ID: "FG-TD-004", Title: "Containers have a read-only root filesystem", Severity: High, Controls: []string{"ECS.5"}, Target: TargetTaskDefinition,
+		Rationale:   "A writable root filesystem lets an attacker drop tools and persist changes; AWS fails ECS.5 when the flag is false or absent.",
+		Remediation: `Set "readonlyRootFilesystem": true on every container; mount a volume or tmpfs for paths that must be writable.`}, td: checkReadOnlyRoot},
+	{Rule: Rule{ID: "FG-TD-005", Title: "Containers are not privileged", Severity: Critical, Controls: []string{"ECS.4"}, Target: TargetTaskDefinition,
+		Rationale:   "A privileged container has every capability and device of the host.",
+		Remediation: `Remove "privileged": true (set it to false).`}, td: checkPrivileged},
+	{Rule: Rule{ID: "FG-TD-006", Title: "Containers drop all Linux capabilities", Severity: Medium, Target: TargetTaskDefinition,
+		Rationale:   "Dropping ALL capabilities and adding back only what is needed shrinks what a compromised process can do.",
+		Remediation: `Set "linuxParameters": {"capabilities": {"drop": ["ALL"]}} on every container.`}, td: checkDropAll},
+	{Rule: Rule{ID: "FG-TD-007", Title: "Containers add no dangerous Linux capability", Severity: High, Target: TargetTaskDefinition,
+		Rationale:   "Capabilities such as SYS_ADMIN, NET_ADMIN or SYS_PTRACE give near-root powers over the kernel, network or other processes.",
+		Remediation: `Remove the capability from "linuxParameters.capabilities.add".`}, td: checkDangerousCaps},
+	{Rule: Rule{ID: "FG-TD-008", Title: "Task does not share the host's process namespace", Severity: High, Controls: []string{"ECS.3"}, Target: TargetTaskDefinition,
+		Rationale:   "With pidMode host, containers see and can signal every process on the host.",
+		Remediation: `Remove "pidMode": "host" (use "task" or leave it unset).`}, td: checkHostPID},
+	{Rule: Rule{ID: "FG-TD-009", Title: "Task does not share the host's IPC namespace", Severity: High, Target: TargetTaskDefinition,
+		Rationale:   "With ipcMode host, containers can read shared memory of processes on the host.",
+		Remediation: `Remove "ipcMode": "host" (use "task" or "none", or leave it unset).`}, td: checkHostIPC},
+	{Rule: Rule{ID: "FG-TD-010", Title: "Task sets CPU and memory", Severity: Medium, Target: TargetTaskDefinition,
+		Rationale:   "Explicit task-level CPU and memory bound the cost and blast radius of a runaway task; Fargate requires them.",
+		Remediation: `Set task-level "cpu" and "memory" (e.g. "256" and "512").`}, td: checkTaskSize},
+	{Rule: Rule{ID: "FG-TD-011", Title: "Containers set a hard memory limit", Severity: Medium, Controls: []string{"ecs-task-definition-memory-hard-limit"}, Target: TargetTaskDefinition,
+		Rationale:   "A container without a hard memory limit can starve the other containers of its task.",
+		Remediation: `Set "memory" (MiB) on every container.`}, td: checkContainerMemory},
+	{Rule: Rule{ID: "FG-TD-012", Title: "Containers send logs to a log driver", Severity: High, Controls: []string{"ECS.9"}, Target: TargetTaskDefinition,
+		Rationale:   "Without a log configuration there is no record to investigate an incident with.",
+		Remediation: `Set "logConfiguration": {"logDriver": "awslogs", "options": {...}} on every container.`}, td: checkLogging},
+	{Rule: Rule{ID: "FG-TD-013", Title: "No AWS credentials in container environment", Severity: Critical, Controls: []string{"ECS.8"}, Target: TargetTaskDefinition,
+		Rationale:   "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and ECS_ENGINE_AUTH_DATA in plain environment variables are readable by anyone who can describe the task definition.",
+		Remediation: "Remove the variable; give the task a task role instead of access keys, and pass other secrets through \"secrets\"."}, td: checkECS8Env},
+	{Rule: Rule{ID: "FG-TD-014", Title: "No secret-looking values in container environment", Severity: High, Controls: []string{"ECS.8"}, Target: TargetTaskDefinition,
+		Rationale:   "Passwords, tokens, API keys, access key IDs and private keys in \"environment\" are stored in plain text in the task definition.",
+		Remediation: "Store the value in Secrets Manager or SSM Parameter Store and reference it from \"secrets\": [{\"name\": ..., \"valueFrom\": <ARN>}]."}, td: checkSecretEnv},
+	{Rule: Rule{ID: "FG-TD-015", Title: "Secrets come from Secrets Manager or SSM Parameter Store", Severity: High, Target: TargetTaskDefinition,
+		Rationale:   "Only a Secrets Manager or SSM reference in secrets[].valueFrom keeps the value out of the task definition and under IAM control.",
+		Remediation: "Set valueFrom to a Secrets Manager secret ARN (arn:aws:secretsmanager:…) or an SSM parameter ARN or name."}, td: checkSecretRefs},
+	{Rule: Rule{ID: "FG-TD-016", Title: "Task role and execution role are separate", Severity: Medium, Target: TargetTaskDefinition,
+		Rationale:   "The execution role (image pull, logs, secrets) and the application's task role serve different principals; sharing one gives the application the agent's permissions or vice versa.",
+		Remediation: `Set both "taskRoleArn" and "executionRoleArn", to two different roles.`}, td: checkRoles},
+	{Rule: Rule{ID: "FG-TD-017", Title: "EFS volumes encrypt data in transit", Severity: Medium, Controls: []string{"ECS.18"}, Target: TargetTaskDefinition,
+		Rationale:   "Without transit encryption, NFS traffic between the task and EFS crosses the network in clear text.",
+		Remediation: `Set "efsVolumeConfiguration.transitEncryption": "ENABLED" on every EFS volume.`}, td: checkEFSTransit},
+	{Rule: Rule{ID: "FG-TD-018", Title: "Essential containers have a health check", Severity: Medium, Target: TargetTaskDefinition,
+		Rationale:   "Without a container health check ECS only notices a crashed process, not a hung one, and the circuit breaker has less to go on.",
+		Remediation: `Set "healthCheck": {"command": ["CMD", "/app", "healthcheck"], ...} on every essential container.`}, td: checkHealthCheck},
+	{Rule: Rule{ID: "FG-TD-019", Title: "Task definition has the required tags", Severity: Low, Controls: []string{"ECS.15"}, Target: TargetTaskDefinition,
+		Rationale:   "Tags identify the owner, environment and cost centre of a resource for incident response and billing.",
+		Remediation: `Add the missing keys to the task definition's "tags".`}, td: checkTaskDefTags},
+
+	// Services.
+	{Rule: Rule{ID: "FG-SVC-001", Title: "Service does not assign public IPs", Severity: High, Controls: []string{"ECS.2", "ECS.16"}, Target: TargetService,
+		Rationale:   "A task with a public IP is reachable from the internet, bypassing the load balancer and its security group.",
+		Remediation: `Set networkConfiguration.awsvpcConfiguration.assignPublicIp to "DISABLED" and use private subnets with a NAT gateway or VPC endpoints.`}, svc: checkPublicIP},
+	{Rule: Rule{ID: "FG-SVC-002", Title: "Service runs in private subnets", Severity: High, Target: TargetService,
+		Rationale:   "A subnet whose route table sends 0.0.0.0/0 to an internet gateway is public; tasks belong behind the load balancer.",
+		Remediation: "Use subnets whose route table (or the VPC's main route table) has no 0.0.0.0/0 route to an igw-."}, svc: checkPrivateSubnets},
+	{Rule: Rule{ID: "FG-SVC-003", Title: "Task security groups admit only the load balancer", Severity: High, Target: TargetService,
+		Rationale:   "Ingress from CIDR ranges (e.g. 0.0.0.0/0) lets clients reach tasks directly, around the load balancer.",
+		Remediation: "Replace CIDR and prefix-list ingress rules on the task security group with one rule whose source is the load balancer's security group."}, svc: checkSecurityGroups},
+	{Rule: Rule{ID: "FG-SVC-004", Title: "Deployment circuit breaker with rollback is on", Severity: High, Target: TargetService,
+		Rationale:   "Without the circuit breaker a failing deployment keeps replacing tasks; with rollback ECS returns to the last working revision.",
+		Remediation: "Set deploymentConfiguration.deploymentCircuitBreaker to {enable: true, rollback: true}."}, svc: checkCircuitBreaker},
+	{Rule: Rule{ID: "FG-SVC-005", Title: "Service runs on the latest Fargate platform version", Severity: Medium, Controls: []string{"ECS.10"}, Target: TargetService,
+		Rationale:   "Older platform versions miss security patches and features.",
+		Remediation: `Set platformVersion to "LATEST" (or "1.4.0").`}, svc: checkPlatformVersion},
+	{Rule: Rule{ID: "FG-SVC-006", Title: "ECS Exec is disabled in production", Severity: High, Target: TargetService,
+		Rationale:   "ECS Exec opens an interactive shell into production tasks; keep it for pre-production debugging.",
+		Remediation: "Set enableExecuteCommand to false for production services."}, svc: checkExecInProd},
+	{Rule: Rule{ID: "FG-SVC-007", Title: "Service sits behind a load balancer target group", Severity: Medium, Target: TargetService,
+		Rationale:   "A target group health check takes unhealthy tasks out of traffic and feeds the deployment circuit breaker.",
+		Remediation: "Attach the service to a target group (loadBalancers[].targetGroupArn, containerName, containerPort)."}, svc: checkLoadBalancer},
+	{Rule: Rule{ID: "FG-SVC-008", Title: "Service discovery registration is complete", Severity: Low, Target: TargetService,
+		Rationale:   "When service discovery is configured, a missing or partial registration leaves clients resolving stale or no endpoints.",
+		Remediation: "Set serviceRegistries[].registryArn to the Cloud Map service ARN."}, svc: checkServiceDiscovery},
+	{Rule: Rule{ID: "FG-SVC-009", Title: "Service propagates tags to tasks", Severity: Low, Target: TargetService,
+		Rationale:   "Tasks without the service's or task definition's tags escape cost allocation and ownership queries.",
+		Remediation: `Set propagateTags to "SERVICE" or "TASK_DEFINITION".`}, svc: checkPropagateTags},
+	{Rule: Rule{ID: "FG-SVC-010", Title: "Service has the required tags", Severity: Low, Controls: []string{"ECS.13"}, Target: TargetService,
+		Rationale:   "Tags identify the owner, environment and cost centre of a resource.",
+		Remediation: "Add the missing tag keys to the service."}, svc: checkServiceTags},
+
+	// Clusters.
+	{Rule: Rule{ID: "FG-CL-001", Title: "Cluster has Container Insights enabled", Severity: Medium, Controls: []string{"ECS.12"}, Target: TargetCluster,
+		Rationale:   "Container Insights metrics are what an operator needs to see a failing rollout or resource exhaustion.",
+		Remediation: `Set the cluster setting containerInsights to "enabled" or "enhanced".`}, cl: checkContainerInsights},
+	{Rule: Rule{ID: "FG-CL-002", Title: "Cluster has the required tags", Severity: Low, Controls: []string{"ECS.14"}, Target: TargetCluster,
+		Rationale:   "Tags identify the owner, environment and cost centre of a resource.",
+		Remediation: "Add the missing tag keys to the cluster."}, cl: checkClusterTags},
+
+	// ECR repositories.
+	{Rule: Rule{ID: "FG-ECR-001", Title: "Repository scans images for vulnerabilities", Severity: High, Controls: []string{"ECR.1"}, Target: TargetRepository,
+		Rationale:   "Scanning on push or continuously reports vulnerable images before and after they are deployed.",
+		Remediation: "Enable scanOnPush on the repository or a registry scanning rule (SCAN_ON_PUSH or CONTINUOUS_SCAN, or enhanced scanning) that matches it."}, repo: checkScanning},
+	{Rule: Rule{ID: "FG-ECR-002", Title: "Repository tags are immutable", Severity: Medium, Controls: []string{"ECR.2"}, Target: TargetRepository,
+		Rationale:   "With mutable tags, a pushed tag can be silently replaced by another image.",
+		Remediation: `Set imageTagMutability to "IMMUTABLE".`}, repo: checkImmutable},
+	{Rule: Rule{ID: "FG-ECR-003", Title: "Repository has a lifecycle policy", Severity: Medium, Controls: []string{"ECR.3"}, Target: TargetRepository,
+		Rationale:   "Without a lifecycle policy old, unpatched images accumulate and stay pullable.",
+		Remediation: "Attach a lifecycle policy (e.g. keep the newest 50 images)."}, repo: checkLifecycle},
+	{Rule: Rule{ID: "FG-ECR-004", Title: "Repository is encrypted with a customer-managed KMS key", Severity: Low, Controls: []string{"ECR.5"}, Target: TargetRepository,
+		Rationale:   "A customer-managed key lets you control and audit who can decrypt image layers; AWS-managed encryption is acceptable, so this is a warning.",
+		Remediation: "Create the repository with encryptionConfiguration {encryptionType: KMS, kmsKey: <your key ARN>} (encryption cannot be changed after creation)."}, repo: checkKMS},
+
+	// Dockerfiles.
+	{Rule: Rule{ID: "FG-DF-001", Title: "Final image stage runs as a non-root USER", Severity: High, Controls: []string{"ECS.20"}, Target: TargetDockerfile,
+		Rationale:   "The image's default user is what the container runs as unless the task definition overrides it.",
+		Remediation: "Add `USER 10001:10001` (a non-zero UID) to the final stage."}, df: checkDockerUser},
+	{Rule: Rule{ID: "FG-DF-002", Title: "Base images are pinned by digest", Severity: Medium, Target: TargetDockerfile,
+		Rationale:   "A tag can be moved to another image; a digest names exactly the image that was reviewed and scanned.",
+		Remediation: "Write FROM image:tag@sha256:<digest> (or pin the ARG default that FROM uses)."}, df: checkDockerDigest},
+	{Rule: Rule{ID: "FG-DF-003", Title: "Dockerfile uses a multi-stage build", Severity: Low, Target: TargetDockerfile,
+		Rationale:   "A separate build stage keeps compilers, package managers and build secrets out of the runtime image.",
+		Remediation: "Build in one stage and COPY --from=<build> only the artefacts into a minimal final stage."}, df: checkDockerMultiStage},
+	{Rule: Rule{ID: "FG-DF-004", Title: "No ADD from remote URLs", Severity: Medium, Target: TargetDockerfile,
+		Rationale:   "ADD <url> fetches unverified content at build time.",
+		Remediation: "Download with a checksum verification in a build stage (curl + sha256sum -c), or COPY a vendored file."}, df: checkDockerAddURL},
+	{Rule: Rule{ID: "FG-DF-005", Title: "No secrets in ENV or ARG", Severity: High, Target: TargetDockerfile,
+		Rationale:   "ENV and ARG values are stored in the image configuration and history, readable by anyone who can pull the image.",
+		Remediation: "Use BuildKit secret mounts (RUN --mount=type=secret) at build time and ECS secrets at run time."}, df: checkDockerSecrets},
+	{Rule: Rule{ID: "FG-DF-006", Title: "No sudo in RUN", Severity: Medium, Target: TargetDockerfile,
+		Rationale:   "sudo in an image is a ready-made privilege escalation path and is never needed at build time (RUN already runs as the stage's USER).",
+		Remediation: "Run the privileged steps before switching USER, and do not install sudo."}, df: checkDockerSudo},
+
+	// IAM policy documents.
+	{Rule: Rule{ID: "FG-IAM-001", Title: "No wildcard actions", Severity: High, Target: TargetIAMPolicy,
+		Rationale:   `"*" or "service:*" grants every current and future action of a service.`,
+		Remediation: "List the exact actions the role needs."}, iam: checkWildcardActions},
+	{Rule: Rule{ID: "FG-IAM-002", Title: "No wildcard resources", Severity: High, Target: TargetIAMPolicy,
+		Rationale:   `Resource "*" applies the actions to every resource of the account; only actions that support no resource-level permissions (e.g. ecr:GetAuthorizationToken) may use it.`,
+		Remediation: "Scope Resource to the ARNs the role uses (repository, log group, secret, key)."}, iam: checkWildcardResources},
+	{Rule: Rule{ID: "FG-IAM-003", Title: "No NotAction or NotResource in Allow statements", Severity: High, Target: TargetIAMPolicy,
+		Rationale:   "Allow with NotAction or NotResource grants everything except a list, including actions and resources added later.",
+		Remediation: "Rewrite the statement as an Allow of explicit Action and Resource lists."}, iam: checkNotAction},
+	{Rule: Rule{ID: "FG-IAM-004", Title: "Execution role is limited to image pull, logs and the task's secrets", Severity: High, Target: TargetIAMPolicy,
+		Rationale:   "The execution role is used by the ECS agent; it needs only ECR pull, CloudWatch Logs writes and the secrets the task references.",
+		Remediation: "Keep only ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability, ecr:GetAuthorizationToken, logs:CreateLogStream, logs:PutLogEvents, and secretsmanager:GetSecretValue / ssm:GetParameters / kms:Decrypt on the task's secret and key ARNs; move anything else to the task role."}, iam: checkExecutionRole},
+
+	// Audit.
+	{Rule: Rule{ID: RuleAuditReadFailed, Title: "Audit could read every resource", Severity: Medium, Target: TargetAudit,
+		Rationale:   "A resource the audit cannot read is a resource whose rules were not evaluated.",
+		Remediation: "Grant the auditing principal the read permission named in the finding (the ReadOnlyAccess or SecurityAudit managed policy covers them)."}},
+}
+
+// Rules returns the metadata of every rule, sorted by ID.
+func Rules() []Rule {
+	out := make([]Rule, 0, len(registry))
+	for _, r := range registry {
+		rr := r.Rule
+		rr.Controls = append([]string(nil), r.Controls...)
+		out = append(out, rr)
+	}
+	sort.Slice(out, func(i, j int) bool { return ruleLess(out[i].ID, out[j].ID) })
+	return out
+}
+
+// LookupRule returns a rule's metadata by ID.
+func LookupRule(id string) (Rule, bool) {
+	if d := lookup(id); d != nil {
+		r := d.Rule
+		r.Controls = append([]string(nil), d.Controls...)
+		return r, true
+	}
+	return Rule{}, false
+}
+
+func lookup(id string) *ruleDef {
+	for i := range registry {
+		if registry[i].ID == id {
+			return &registry[i]
+		}
+	}
+	return nil
+}
+
+// ruleLess orders IDs by prefix in registry order (TD, SVC, CL, ECR, DF, IAM, AUDIT), then number.
+func ruleLess(a, b string) bool {
+	pa, pb := prefixRank(a), prefixRank(b)
+	if pa != pb {
+		return pa < pb
+	}
+	return a < b
+}
+
+func prefixRank(id string) int {
+	order := []string{"FG-TD-", "FG-SVC-", "FG-CL-", "FG-ECR-", "FG-DF-", "FG-IAM-", "FG-AUDIT-"}
+	for i, p := range order {
+		if strings.HasPrefix(id, p) {
+			return i
+		}
+	}
+	return len(order)
+}

@@ -1,0 +1,111 @@
+// Package precheck assembles the offline security check of a service from its environments
+// file: the Dockerfile, every environment's task definition, the IAM policy files it names,
+// and the service settings it declares, evaluated by pipeline/policy with the file's
+// suppressions. It reads files through a function, so the Dagger module can serve them from
+// the source directory and tests from memory.
+package precheck
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"time"
+
+	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/policy"
+)
+
+// ReadFunc returns the content of a file named relative to the environments file.
+type ReadFunc func(rel string) ([]byte, error)
+
+// DockerfilePath is the Dockerfile's path relative to the environments file.
+func DockerfilePath(f *config.File) string {
+	return path.Join(f.App.Context, f.App.Dockerfile)
+}
+
+// Run checks every offline input the environments file names.
+func Run(ctx context.Context, f *config.File, read ReadFunc) (policy.Report, error) {
+	in := policy.CheckInput{RequiredTags: f.Policy.RequiredTags, Suppressions: Suppressions(f)}
+	dockerfile := DockerfilePath(f)
+	content, err := read(dockerfile)
+	if err != nil {
+		return policy.Report{}, fmt.Errorf("check: read Dockerfile: %w", err)
+	}
+	in.Dockerfile = &policy.FileInput{Path: dockerfile, Content: content}
+
+	seen := map[string]bool{}
+	for _, name := range f.EnvironmentNames() {
+		e := f.Environments[name]
+		if seen[e.TaskDefinition] {
+			continue
+		}
+		seen[e.TaskDefinition] = true
+		content, err := read(e.TaskDefinition)
+		if err != nil {
+			return policy.Report{}, fmt.Errorf("check: read the task definition of %s: %w", name, err)
+		}
+		in.TaskDefinitions = append(in.TaskDefinitions, policy.TaskDefinitionInput{Path: e.TaskDefinition, Content: content})
+	}
+	for i, p := range f.Policy.IAMPolicies {
+		content, err := read(p.File)
+		if err != nil {
+			return policy.Report{}, fmt.Errorf("check: read policy.iamPolicies[%d]: %w", i, err)
+		}
+		role := policy.RoleOther
+		switch p.Role {
+		case "task":
+			role = policy.RoleTask
+		case "execution":
+			role = policy.RoleExecution
+		}
+		in.IAMPolicies = append(in.IAMPolicies, policy.PolicyInput{Path: p.File, Content: content, Role: role})
+	}
+	files, err := policy.Check(ctx, in)
+	if err != nil {
+		return policy.Report{}, err
+	}
+	reports := []policy.Report{files}
+	for _, name := range f.EnvironmentNames() {
+		e := f.Environments[name]
+		if e.IsLocal() {
+			continue
+		}
+		svc, err := policy.Check(ctx, policy.CheckInput{
+			Service:      ServiceFacts(e),
+			Env:          e.Name,
+			RequiredTags: f.Policy.RequiredTags,
+			Suppressions: Suppressions(f),
+		})
+		if err != nil {
+			return policy.Report{}, err
+		}
+		reports = append(reports, svc)
+	}
+	return policy.Merge(reports...), nil
+}
+
+// ServiceFacts is what the environments file says of an environment's service.
+func ServiceFacts(e config.Environment) *policy.ServiceFacts {
+	cb := e.CircuitBreakerEnabled()
+	exec := e.ExecEnabled
+	facts := &policy.ServiceFacts{
+		Name:                 e.Cluster + "/" + e.Service,
+		CircuitBreaker:       &cb,
+		Rollback:             &cb,
+		EnableExecuteCommand: &exec,
+	}
+	if e.Network != nil {
+		public := e.Network.AssignPublicIP
+		facts.AssignPublicIP = &public
+	}
+	return facts
+}
+
+// Suppressions converts the environments file's suppressions for the policy engine.
+func Suppressions(f *config.File) []policy.Suppression {
+	out := make([]policy.Suppression, 0, len(f.Policy.Suppressions))
+	for _, s := range f.Policy.Suppressions {
+		out = append(out, policy.Suppression{Rule: s.Rule, Resource: s.Resource, Reason: s.Reason, Expires: s.Expires.Format(time.DateOnly)})
+	}
+	return out
+}

@@ -1,0 +1,141 @@
+// Package report renders the deploy report: what was built, scanned, signed, checked and
+// deployed where, and how it ended, as GitHub-flavoured Markdown for $GITHUB_STEP_SUMMARY
+// or a terminal. The report holds no secret fields; every string it prints is escaped, and
+// anything shaped like an AWS access key ID is masked on output.
+package report
+
+import (
+	"time"
+)
+
+// Outcome is how a deploy ended.
+type Outcome string
+
+// Outcomes, from best to worst.
+const (
+	// Deployed: the new task definition's deployment completed and runs.
+	Deployed Outcome = "deployed"
+	// RolledBack: the deployment failed and the service is back on the previous revision.
+	RolledBack Outcome = "rolled back"
+	// RollbackFailed: the deployment failed and the service did not return to a healthy revision.
+	RollbackFailed Outcome = "rollback failed"
+	// Refused: a gate (scan, signature, policy, approval, promotion source) refused before deploying.
+	Refused Outcome = "refused before deploy"
+	// BadInput: the inputs (environments file, flags, task definition) were invalid.
+	BadInput Outcome = "bad input"
+	// TimedOut: the deployment did not finish within the wait timeout.
+	TimedOut Outcome = "timed out"
+)
+
+// Report is everything the deploy report shows. Zero-valued sections are left out.
+type Report struct {
+	// Env is the environment deployed to; Service is cluster/service.
+	Env     string
+	Service string
+	// Revision is the source git revision (commit SHA, optionally with a ref).
+	Revision string
+	// Image is the deployed image's digest reference (repository@sha256:...).
+	Image string
+	// Platforms the image was built for (linux/amd64, linux/arm64).
+	Platforms []string
+
+	Scan      *Scan
+	SBOM      *SBOM
+	Signature *Signature
+	Policy    *Policy
+	Promotion *Promotion
+
+	// TaskDefinition is the registered task definition as family:revision.
+	TaskDefinition string
+	// PreviousTaskDefinition is what the service ran before (the rollback target).
+	PreviousTaskDefinition string
+
+	// Timeline is the rollout's events and progress lines, oldest first.
+	Timeline []Event
+
+	Outcome Outcome
+	// Reason explains the outcome (the failing gate, the circuit breaker's reason, ...).
+	Reason string
+
+	// BreakGlass lists the gates that were bypassed, and by whom.
+	BreakGlass []BreakGlass
+
+	// Started and Finished bound the run; zero values are left out.
+	Started  time.Time
+	Finished time.Time
+}
+
+// Scan is the vulnerability scan summary.
+type Scan struct {
+	// Counts by severity (CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN).
+	Counts map[string]int
+	// FailOn are the severities that fail the gate.
+	FailOn []string
+	// Passed is the gate decision.
+	Passed bool
+	// Blocking lists the findings that failed the gate (IDs with package), if any.
+	Blocking []string
+	// Ignored counts findings suppressed by the ignore file.
+	Ignored int
+	// ExpiredIgnores lists ignore entries past their expiry date (they no longer suppress).
+	ExpiredIgnores []string
+}
+
+// SBOM says whether an SBOM was produced and in what format.
+type SBOM struct {
+	Produced bool
+	Format   string // e.g. cyclonedx, spdx-json
+	Attached bool   // attached to the image as an attestation
+}
+
+// Signature is the signing and verification result.
+type Signature struct {
+	Signed   bool
+	Verified bool
+	// Identity is the verified signer: a certificate identity or key reference (no key material).
+	Identity string
+	// Issuer is the OIDC issuer for keyless signatures.
+	Issuer string
+}
+
+// Policy is the policy check summary.
+type Policy struct {
+	Passed     int
+	Failed     int
+	Suppressed int
+	// Threshold is the severity at or above which findings fail (e.g. high).
+	Threshold string
+	// Failures lists the failed rules.
+	Failures []Finding
+}
+
+// Finding is one failed policy rule.
+type Finding struct {
+	Rule     string // e.g. ECS.5
+	Severity string
+	Resource string
+	Message  string
+}
+
+// Promotion records where a promoted image came from and who approved it.
+type Promotion struct {
+	SourceEnv            string
+	SourceTaskDefinition string // family:revision
+	ApprovedBy           string
+	ApprovalReason       string
+	ApprovedAt           time.Time
+}
+
+// Event is one line of the rollout timeline.
+type Event struct {
+	At      time.Time
+	Message string
+}
+
+// BreakGlass is a gate bypassed on purpose.
+type BreakGlass struct {
+	Gate   string // scan, policy, signature, approval
+	By     string
+	Reason string
+	At     time.Time
+}
