@@ -113,7 +113,8 @@ type Policy struct {
 // IAMPolicy is one IAM policy document file and the role it belongs to.
 type IAMPolicy struct {
 	File string `yaml:"file"`
-	// Role is task, execution, or other (any other role, e.g. the pipeline's).
+	// Role is task, execution, trust (a role's trust policy), or other (any other role's
+	// permissions, e.g. the pipeline's).
 	Role string `yaml:"role"`
 }
 

@@ -153,7 +153,7 @@ func TestBadFiles(t *testing.T) {
 		{"no environments", "app: {name: a}\nregistry: {repository: a1}\n", []string{"environments: required"}},
 		{"bad subnet", replace("    approval: true\n", "    approval: true\n    network: {subnets: [subnet-x]}\n"), []string{`environments.prod.network.subnets[0]: "subnet-x" is not a subnet ID`}},
 		{"bad stack name", replace("    approval: true\n", "    approval: true\n    infra: {template: infra/service.yaml, stackName: 1bad}\n"), []string{`environments.prod.infra.stackName: "1bad" is not a CloudFormation stack name`}},
-		{"bad iam role", valid + "policy:\n  iamPolicies:\n    - {file: iam/x.json, role: admin}\n", []string{`policy.iamPolicies[0].role: unknown role "admin" (expected task, execution or other)`}},
+		{"bad iam role", valid + "policy:\n  iamPolicies:\n    - {file: iam/x.json, role: admin}\n", []string{`policy.iamPolicies[0].role: unknown role "admin" (expected task, execution, trust or other)`}},
 		{"iam policy without file", valid + "policy:\n  iamPolicies:\n    - {role: task}\n", []string{"policy.iamPolicies[0].file: required"}},
 		{"duplicate key", replace("    cluster: c1\n", "    cluster: c1\n    cluster: c3\n"), []string{"environments.preprod.cluster"}},
 	}

@@ -343,11 +343,11 @@ func (v *validator) check(f *File) {
 			v.relPath(p+".file", pol.File)
 		}
 		switch pol.Role {
-		case "task", "execution", "other":
+		case "task", "execution", "trust", "other":
 		case "":
 			f.Policy.IAMPolicies[i].Role = "other"
 		default:
-			v.add(p+".role", "unknown role %q (expected task, execution or other)", pol.Role)
+			v.add(p+".role", "unknown role %q (expected task, execution, trust or other)", pol.Role)
 		}
 	}
 

@@ -51,12 +51,9 @@ func Run(ctx context.Context, f *config.File, read ReadFunc) (policy.Report, err
 		if err != nil {
 			return policy.Report{}, fmt.Errorf("check: read policy.iamPolicies[%d]: %w", i, err)
 		}
-		role := policy.RoleOther
-		switch p.Role {
-		case "task":
-			role = policy.RoleTask
-		case "execution":
-			role = policy.RoleExecution
+		role, err := policy.ParseRoleKind(p.Role)
+		if err != nil {
+			return policy.Report{}, fmt.Errorf("check: policy.iamPolicies[%d].role: %w", i, err)
 		}
 		in.IAMPolicies = append(in.IAMPolicies, policy.PolicyInput{Path: p.File, Content: content, Role: role})
 	}

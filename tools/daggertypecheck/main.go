@@ -90,7 +90,7 @@ func run(dir string, selftest bool) error {
 		return err
 	}
 	fmt.Printf("daggertypecheck: %d exported identifiers of %s %s aliased as %s/internal/dagger\n", count, upstreamImport, version, modulePath)
-	if out, err := vet(moduleDir, overlay); err != nil {
+	if out, err := check(moduleDir, overlay, replace); err != nil {
 		return fmt.Errorf("main package does not type-check against %s %s:\n%s", upstreamImport, version, out)
 	}
 	fmt.Println("daggertypecheck: main package type-checks")
@@ -105,6 +105,7 @@ func run(dir string, selftest bool) error {
 	mutations := []struct{ name, code, want string }{
 		{"missing method", "\nfunc typecheckProbe() { _ = dag.Container().NoSuchMethodAnywhere() }\n", "NoSuchMethodAnywhere"},
 		{"wrong argument type", "\nfunc typecheckProbe() { _ = dag.Container().From(42) }\n", "cannot use 42"},
+		{"host API in a module", "\nfunc typecheckProbe() { _ = dag.Host() }\n", "not available inside a Dagger module"},
 	}
 	for i, m := range mutations {
 		mutated := filepath.Join(tmp, fmt.Sprintf("selftest%d.go", i+1))
@@ -119,7 +120,7 @@ func run(dir string, selftest bool) error {
 		if err := writeOverlay(ov, withMain); err != nil {
 			return err
 		}
-		out, err := vet(moduleDir, ov)
+		out, err := check(moduleDir, ov, withMain)
 		if err == nil {
 			return fmt.Errorf("selftest %q: a main.go with that defect type-checked; the check is broken", m.name)
 		}
@@ -129,6 +130,14 @@ func run(dir string, selftest bool) error {
 		fmt.Printf("daggertypecheck: selftest %q rejected as expected\n", m.name)
 	}
 	return nil
+}
+
+// check runs every check on the module's root package as the overlay presents it.
+func check(dir, overlay string, replace map[string]string) (string, error) {
+	if err := moduleOnlyAPI(dir, replace); err != nil {
+		return err.Error(), err
+	}
+	return vet(dir, overlay)
 }
 
 // vet compiles the module's root package with the overlay (a type error fails), then runs
@@ -176,6 +185,48 @@ func goList(dir string, args ...string) (string, error) {
 		return "", fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// hiddenFromModules are Client methods that dagger.io/dagger has but a module's generated
+// client does not: calling them compiles against the alias package and fails in an engine.
+var hiddenFromModules = map[string]bool{"Host": true, "Engine": true, "Close": true, "Do": true}
+
+// moduleOnlyAPI rejects calls on dag that only exist outside modules.
+func moduleOnlyAPI(dir string, replace map[string]string) error {
+	fset := token.NewFileSet()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") || name == "dagger.gen.go" {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if r, ok := replace[path]; ok {
+			path = r
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return fmt.Errorf("parse %s: %w", name, err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "dag" && hiddenFromModules[sel.Sel.Name] {
+				problems = append(problems, fmt.Sprintf("%s: dag.%s is not available inside a Dagger module", fset.Position(sel.Pos()), sel.Sel.Name))
+			}
+			return true
+		})
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
 }
 
 // mainStub stands in for the generated dagger.gen.go of the main package: the `dag` client

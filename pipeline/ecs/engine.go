@@ -1,0 +1,145 @@
+// Package ecs deploys a rendered task definition to an Amazon ECS service and tells the
+// truth about the outcome: it follows the deployment its own UpdateService created (not the
+// "services stable" waiter, which calls a circuit-breaker rollback a success), shows the
+// service events and the stopped tasks' reasons as they happen, polls adaptively within a
+// call budget and backs off under throttling, enforces its timeout exactly, and rolls the
+// service back when a deploy fails and ECS has not already done so.
+package ecs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// API is the part of the ECS client the engine uses (*ecs.Client satisfies it).
+type API interface {
+	RegisterTaskDefinition(ctx context.Context, in *awsecs.RegisterTaskDefinitionInput, optFns ...func(*awsecs.Options)) (*awsecs.RegisterTaskDefinitionOutput, error)
+	DescribeTaskDefinition(ctx context.Context, in *awsecs.DescribeTaskDefinitionInput, optFns ...func(*awsecs.Options)) (*awsecs.DescribeTaskDefinitionOutput, error)
+	ListTaskDefinitions(ctx context.Context, in *awsecs.ListTaskDefinitionsInput, optFns ...func(*awsecs.Options)) (*awsecs.ListTaskDefinitionsOutput, error)
+	DescribeServices(ctx context.Context, in *awsecs.DescribeServicesInput, optFns ...func(*awsecs.Options)) (*awsecs.DescribeServicesOutput, error)
+	UpdateService(ctx context.Context, in *awsecs.UpdateServiceInput, optFns ...func(*awsecs.Options)) (*awsecs.UpdateServiceOutput, error)
+	ListTasks(ctx context.Context, in *awsecs.ListTasksInput, optFns ...func(*awsecs.Options)) (*awsecs.ListTasksOutput, error)
+	DescribeTasks(ctx context.Context, in *awsecs.DescribeTasksInput, optFns ...func(*awsecs.Options)) (*awsecs.DescribeTasksOutput, error)
+}
+
+// STSAPI is the part of the STS client the engine uses to check the account.
+type STSAPI interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+// Clock is the engine's notion of time. Tests pass a virtual clock (ecsfake.VirtualClock)
+// so that a fifteen-minute wait runs instantly.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx is done (then it returns ctx.Err()).
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now is time.Now.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// Sleep waits d or until ctx is done.
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Options configure an Engine. All fields are optional.
+type Options struct {
+	// ECS and STS replace the clients built from the aws.Config.
+	ECS API
+	STS STSAPI
+	// Clock defaults to the wall clock.
+	Clock Clock
+	// Log receives progress lines and service events while waiting (nil: discarded).
+	Log io.Writer
+	// Polling tunes the wait; zero values take the defaults.
+	Polling Polling
+}
+
+// Polling tunes how often the engine describes the service while waiting.
+type Polling struct {
+	// Fast is the interval once the deployment's tasks run and the end is near (1 s).
+	Fast time.Duration
+	// Normal is the interval right after the update and while ECS rolls back (2 s).
+	Normal time.Duration
+	// Slow is the interval while the new tasks start (3 s).
+	Slow time.Duration
+	// Idle is the interval once nothing has changed for a minute (5 s).
+	Idle time.Duration
+	// FastFor bounds how long the engine polls at Fast before settling at Normal (20 s), so
+	// that a long drain (load balancer deregistration delay) stays within the budget.
+	FastFor time.Duration
+	// PerMinute is the most DescribeServices calls in any minute of waiting (40).
+	PerMinute int
+	// Max is the longest interval, reached when throttled (30 s).
+	Max time.Duration
+	// LagGrace is how long a deployment just created may be missing from DescribeServices
+	// (read-after-write lag) before it counts as gone (60 s).
+	LagGrace time.Duration
+}
+
+func (p Polling) withDefaults() Polling {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&p.Fast, time.Second)
+	def(&p.Normal, 2*time.Second)
+	def(&p.Slow, 3*time.Second)
+	def(&p.Idle, 5*time.Second)
+	def(&p.FastFor, 20*time.Second)
+	def(&p.Max, 30*time.Second)
+	def(&p.LagGrace, 60*time.Second)
+	if p.PerMinute <= 0 {
+		p.PerMinute = 40
+	}
+	return p
+}
+
+// Engine deploys to ECS. It holds no state between calls.
+type Engine struct {
+	ecs   API
+	sts   STSAPI
+	clock Clock
+	log   io.Writer
+	poll  Polling
+}
+
+// New returns an engine using cfg (built by awsconf.Load) for its clients.
+func New(cfg aws.Config, opts Options) *Engine {
+	e := &Engine{ecs: opts.ECS, sts: opts.STS, clock: opts.Clock, log: opts.Log, poll: opts.Polling.withDefaults()}
+	if e.ecs == nil {
+		e.ecs = awsecs.NewFromConfig(cfg)
+	}
+	if e.sts == nil {
+		e.sts = sts.NewFromConfig(cfg)
+	}
+	if e.clock == nil {
+		e.clock = RealClock{}
+	}
+	if e.log == nil {
+		e.log = io.Discard
+	}
+	return e
+}
+
+func (e *Engine) logf(format string, args ...any) {
+	fmt.Fprintf(e.log, format+"\n", args...)
+}

@@ -1,0 +1,58 @@
+package infra
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"dagger/fargate/pipeline/internal/cfnfake"
+	"dagger/fargate/pipeline/internal/fakeaws"
+)
+
+// BenchmarkApplyCreate measures one full create (validate, describe, change set, poll,
+// execute, poll) against the local fake with the real template; sleeps are skipped.
+func BenchmarkApplyCreate(b *testing.B) {
+	body, err := os.ReadFile(serviceTemplate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := fakeaws.New(b)
+	cfnfake.New(srv)
+	cfg := srv.Config(b)
+	params := map[string]string{
+		"Environment": "preprod", "CertificateArn": "arn:aws:acm:eu-west-1:111122223333:certificate/x",
+		"ContainerImage": "img", "DesiredCount": "0", "GitHubOrg": "example", "GitHubRepo": "fargate",
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		_, err := Apply(context.Background(), cfg, Options{
+			StackName: "bench-" + strconv.Itoa(i), TemplateBody: string(body), Parameters: params,
+			Sleep: func(context.Context, time.Duration) error { return nil },
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTemplateChecks measures parsing the template with goformation and running every check.
+func BenchmarkTemplateChecks(b *testing.B) {
+	body, err := os.ReadFile(serviceTemplate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	checks := allChecks(true, wildcardAllowedDefault)
+	for b.Loop() {
+		p, err := parseTemplate(body, envParams("prod", nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range checks {
+			if len(c(p)) > 0 {
+				b.Fatal("template fails a check")
+			}
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package scan
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// GatePredicateType is the in-toto predicate type of the gate decision attestation
+// (cosign attest --type GatePredicateType --predicate gate.json).
+const GatePredicateType = "https://dagger-fargate.dev/attestations/scan-gate/v1"
+
+// GatePredicate is the gate's decision as an attestation predicate: what was decided,
+// under which policy, and which accepted risks were applied.
+type GatePredicate struct {
+	Scanner     string         `json:"scanner"`
+	Artifact    string         `json:"artifact"`
+	EvaluatedAt time.Time      `json:"evaluatedAt"`
+	Pass        bool           `json:"pass"`
+	Reasons     []string       `json:"reasons"`
+	FailOn      []string       `json:"failOn"`
+	Counts      map[string]int `json:"counts"`
+	Failing     []string       `json:"failing"`
+	Accepted    []AcceptedRisk `json:"acceptedRisks"`
+	Expired     []AcceptedRisk `json:"expiredIgnores"`
+}
+
+// AcceptedRisk is an ignore entry that suppressed (or, expired, no longer suppresses)
+// a finding.
+type AcceptedRisk struct {
+	ID        string `json:"id"`
+	Statement string `json:"statement"`
+	ExpiresOn string `json:"expiresOn"`
+	Source    string `json:"source"`
+}
+
+// Predicate renders the decision as a GatePredicate JSON document. scanner names the
+// scanner image (DefaultImage); evaluatedAt is the gate's Now.
+func Predicate(d *Decision, scanner string, evaluatedAt time.Time) ([]byte, error) {
+	p := GatePredicate{
+		Scanner: scanner, Artifact: d.Artifact, EvaluatedAt: evaluatedAt.UTC(), Pass: d.Pass,
+		Reasons: append([]string{}, d.Reasons...), Counts: map[string]int{}, Failing: []string{},
+		Accepted: []AcceptedRisk{}, Expired: []AcceptedRisk{},
+	}
+	for _, s := range d.FailOn {
+		p.FailOn = append(p.FailOn, s.String())
+	}
+	for _, s := range AllSeverities {
+		p.Counts[s.String()] = d.Counts[s]
+	}
+	for _, f := range d.Failing {
+		p.Failing = append(p.Failing, f.ID)
+	}
+	risk := func(s Suppression) AcceptedRisk {
+		return AcceptedRisk{ID: s.Finding.ID, Statement: s.Entry.Statement, ExpiresOn: s.Entry.ExpiryDate(), Source: s.Entry.Source}
+	}
+	for _, s := range d.Suppressed {
+		p.Accepted = append(p.Accepted, risk(s))
+	}
+	for _, s := range d.Expired {
+		p.Expired = append(p.Expired, risk(s))
+	}
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("render gate predicate: %w", err)
+	}
+	return data, nil
+}
