@@ -67,7 +67,9 @@ func (m *Fargate) ephemeralKeyPair(ctx context.Context) (*dagger.Directory, *dag
 
 // localRegistry is an OCI registry running as a Dagger service.
 func (m *Fargate) localRegistry() *dagger.Service {
+	// The storage is a cache volume, so every binding of the service sees the same images.
 	return dag.Container().From(m.RegistryImage).
+		WithMountedCache("/var/lib/registry", dag.CacheVolume("fargate-local-registry")).
 		WithExposedPort(5000).
 		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
 }

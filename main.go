@@ -24,7 +24,10 @@ import (
 
 	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/detectors"
+	"dagger/fargate/pipeline/ecs"
 	"dagger/fargate/pipeline/imageuser"
+	"dagger/fargate/pipeline/infra"
 	"dagger/fargate/pipeline/policy"
 	"dagger/fargate/pipeline/policy/live"
 	"dagger/fargate/pipeline/precheck"
@@ -196,7 +199,10 @@ func (m *Fargate) Build(
 // Scan scans the image with Trivy (vulnerabilities and secrets) before anything is pushed,
 // and applies the scan gate of the environments file. It returns a directory with
 // summary.txt, trivy.json and trivy.sarif; it fails when the gate fails, unless
-// --report-only is set.
+// --report-only is set. Results are reused within one session only: new vulnerabilities are
+// published every day.
+//
+// +cache="session"
 func (m *Fargate) Scan(
 	ctx context.Context,
 	// Environment whose scan gate applies (its own, or the file's).
@@ -307,6 +313,8 @@ func (m *Fargate) Check(
 // Describe/Get/List calls: the cluster, the service, its task definition, the ECR repository,
 // security groups, subnets and route tables, the task and execution role policies, and the
 // account's detectors (CloudTrail, GuardDuty, Security Hub, AWS Config, Inspector).
+//
+// +cache="never"
 func (m *Fargate) Audit(
 	ctx context.Context,
 	// Environment to audit.
@@ -338,6 +346,11 @@ func (m *Fargate) Audit(
 	if err != nil {
 		return "", fmt.Errorf("audit %s: %w", e.Name, err)
 	}
+	account, err := detectors.Audit(ctx, cfg, e.Region)
+	if err != nil {
+		return "", fmt.Errorf("audit %s: account detectors: %w", e.Name, err)
+	}
+	rep = policy.Merge(rep, policy.NewReport(detectorFindings(account), nil, time.Time{}))
 	return renderPolicy(f, rep, format, reportOnly)
 }
 
@@ -422,20 +435,8 @@ func (m *Fargate) readSource(ctx context.Context, rel string) ([]byte, error) {
 	return []byte(data), nil
 }
 
-// sourcePath joins rel to the directory of the environments file.
-func sourcePath(configPath, rel string) string {
-	dir := ""
-	if i := strings.LastIndex(configPath, "/"); i >= 0 {
-		dir = configPath[:i+1]
-	}
-	if rel == "." {
-		if dir == "" {
-			return "."
-		}
-		return strings.TrimSuffix(dir, "/")
-	}
-	return dir + rel
-}
+// sourcePath is rel, written in the environments file, as a path in the source directory.
+func sourcePath(configPath, rel string) string { return config.Resolve(configPath, rel) }
 
 func (m *Fargate) build(ctx context.Context, f *config.File, platform dagger.Platform) (*dagger.Container, error) {
 	if platform == "" {
@@ -610,4 +611,397 @@ func renderPolicy(f *config.File, rep policy.Report, format Format, reportOnly b
 		return "", fmt.Errorf("policy check failed (threshold %s):\n%s", f.Policy.Threshold, b.String())
 	}
 	return b.String(), nil
+}
+
+// Deploy runs the whole chain for one environment and returns the Markdown report.
+//
+//   - local: build → scan gate + SBOM → push to a registry running as a Dagger service →
+//     sign with an ephemeral key and verify → render and check the task definition → start
+//     the container with the task definition's settings and probe its health endpoint.
+//     No AWS account needed.
+//   - preprod: build → scan gate + SBOM → publish to ECR by digest → sign → verify →
+//     render → policy check → register → update service (circuit breaker with rollback) →
+//     wait for this deployment → roll back on failure.
+//   - prod: no rebuild: promotes the digest running, completed and verified, in the
+//     environment it promotes from; verifies signature and attestations again; requires
+//     --approved-by when the environment requires approval.
+//
+// It fails unless the deploy completed; the error then carries the report, which says where
+// the service ended (rolled back to family:N, or not changed) and why.
+//
+// +cache="never"
+func (m *Fargate) Deploy(
+	ctx context.Context,
+	// Environment to deploy: local, preprod or prod.
+	env Environment,
+	// Who approved this deploy (a GitHub login or an email); required where the environment requires approval.
+	// +optional
+	approvedBy string,
+	// Why it was approved (recorded in the report and the task definition tags).
+	// +optional
+	approvalReason string,
+	// Deploy this image (repo@sha256:...) instead of building: it must be signed by the configured identity.
+	// +optional
+	image string,
+	// cosign private key (signing mode key), e.g. file:./cosign.key or env:COSIGN_KEY.
+	// +optional
+	cosignKey *dagger.Secret,
+	// Password of the cosign private key, e.g. env:COSIGN_PASSWORD.
+	// +optional
+	cosignPassword *dagger.Secret,
+	// cosign public key (signing mode key) to verify with; derived from --cosign-key when absent.
+	// +optional
+	cosignPublicKey *dagger.File,
+	// OIDC identity token for keyless signing (GitHub Actions: the ID token for audience sigstore).
+	// +optional
+	oidcToken *dagger.Secret,
+	// Wait for a deployment already in progress to finish instead of refusing to start.
+	// +optional
+	waitForInProgress bool,
+	// Break glass: deploy even when the scan, policy or signature gate fails. The reason is
+	// required, logged and recorded in the report with --approved-by. Never silent.
+	// +optional
+	breakGlass string,
+	// Access key ID for the environment prod promotes from, when it is another account.
+	// +optional
+	sourceAwsAccessKeyID *dagger.Secret,
+	// Secret access key for the source environment.
+	// +optional
+	sourceAwsSecretAccessKey *dagger.Secret,
+	// Session token for the source environment.
+	// +optional
+	sourceAwsSessionToken *dagger.Secret,
+) (string, error) {
+	if strings.TrimSpace(breakGlass) != "" && len(strings.TrimSpace(breakGlass)) < 10 {
+		return "", fmt.Errorf("--break-glass: give a real reason (at least 10 characters); it is recorded in the report")
+	}
+	return m.deploy(ctx, deployRequest{
+		env:            env,
+		image:          image,
+		approvedBy:     approvedBy,
+		approvalReason: approvalReason,
+		breakGlass:     strings.TrimSpace(breakGlass),
+		waitInProgress: waitForInProgress,
+		keys:           signingKeys{key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken},
+		source:         sourceCredentials{accessKeyID: sourceAwsAccessKeyID, secretAccessKey: sourceAwsSecretAccessKey, sessionToken: sourceAwsSessionToken},
+	})
+}
+
+// Publish builds the image for every platform of the environments file, makes sure the ECR
+// repository exists with scan on push, immutable tags, KMS encryption and a lifecycle
+// policy, and pushes the image with the git revision as tag. Returns the digest reference
+// (repo@sha256:...). A revision already published is reused, never overwritten.
+//
+// +cache="never"
+func (m *Fargate) Publish(
+	ctx context.Context,
+	// Environment whose region and account receive the image.
+	// +default="preprod"
+	env Environment,
+) (string, error) {
+	f, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	r := newRun(e.Name)
+	variants, err := m.buildAll(ctx, r, f)
+	if err != nil {
+		return "", err
+	}
+	return m.publishECR(ctx, f, e, cfg, variants, r.logf)
+}
+
+// Sign signs an image by digest with the environments file's signing mode (key, AWS KMS or
+// keyless), and attaches its SBOM and scan result as attestations.
+//
+// +cache="never"
+func (m *Fargate) Sign(
+	ctx context.Context,
+	// Image to sign, by digest: repo@sha256:...
+	image string,
+	// Environment whose registry holds the image.
+	// +default="preprod"
+	env Environment,
+	// cosign private key (mode key).
+	// +optional
+	cosignKey *dagger.Secret,
+	// Its password.
+	// +optional
+	cosignPassword *dagger.Secret,
+	// OIDC identity token (mode keyless).
+	// +optional
+	oidcToken *dagger.Secret,
+) (string, error) {
+	f, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	cos, err := m.cosignForECR(ctx, f, e, signingKeys{key: cosignKey, password: cosignPassword, oidcToken: oidcToken})
+	if err != nil {
+		return "", err
+	}
+	img, err := m.build(ctx, f, dagger.Platform(f.App.Platforms[0]))
+	if err != nil {
+		return "", err
+	}
+	scanned, err := m.scanImage(ctx, f, e, img)
+	if err != nil {
+		return "", err
+	}
+	sbom, err := m.sbom(img)
+	if err != nil {
+		return "", err
+	}
+	gate, err := scan.Predicate(scanned.decision, "trivy", time.Now().UTC())
+	if err != nil {
+		return "", err
+	}
+	if err := cos.sign(ctx, image, sbom, gate); err != nil {
+		return "", err
+	}
+	return "signed " + image + " with " + cos.keyDesc + "; SBOM and scan attestations attached", nil
+}
+
+// Verify verifies an image's signature against the configured identity (public key, KMS
+// key, or keyless certificate identity and issuer) and its SBOM and scan attestations.
+//
+// +cache="never"
+func (m *Fargate) Verify(
+	ctx context.Context,
+	// Image to verify, by digest: repo@sha256:...
+	image string,
+	// Environment whose registry holds the image.
+	// +default="preprod"
+	env Environment,
+	// cosign public key (mode key).
+	// +optional
+	cosignPublicKey *dagger.File,
+) (string, error) {
+	f, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	cos, err := m.cosignForECR(ctx, f, e, signingKeys{publicKey: cosignPublicKey})
+	if err != nil {
+		return "", err
+	}
+	identity, err := cos.verifySignature(ctx, image)
+	if err != nil {
+		return "", err
+	}
+	if err := cos.verifyAttestations(ctx, image); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: signature verified (%s); SBOM and scan attestations verified", image, identity), nil
+}
+
+// Rollback returns an environment's service to the previous task definition revision, or to
+// --to family:revision, through the same wait as deploy.
+//
+// +cache="never"
+func (m *Fargate) Rollback(
+	ctx context.Context,
+	// Environment to roll back.
+	env Environment,
+	// Revision to return to (family:revision or ARN); default: the revision before the running one.
+	// +optional
+	to string,
+) (string, error) {
+	f, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	_ = f
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	r := newRun(e.Name)
+	r.rep.Service = e.Cluster + "/" + e.Service
+	account := e.AccountID
+	if m.AwsEndpoint != "" {
+		account = ""
+	}
+	res, err := ecs.New(cfg, ecs.Options{Log: r}).Rollback(ctx, ecs.RollbackOptions{
+		Cluster: e.Cluster, Service: e.Service, To: to, ExpectedAccount: account,
+		Timeout: e.Timeout(), DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
+	})
+	return r.ended(res, err)
+}
+
+// Status shows an environment's service: its deployments with counts and rollout state, the
+// task definition and image digest it runs, and its recent events.
+//
+// +cache="never"
+func (m *Fargate) Status(
+	ctx context.Context,
+	// Environment to show.
+	env Environment,
+) (string, error) {
+	_, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	st, err := ecs.New(cfg, ecs.Options{}).Status(ctx, e.Cluster, e.Service)
+	if err != nil {
+		return "", err
+	}
+	return st.String(), nil
+}
+
+// Diff shows, as a unified diff, how the task definition deploy would register differs from
+// the one the service runs.
+//
+// +cache="never"
+func (m *Fargate) Diff(
+	ctx context.Context,
+	// Environment to compare.
+	env Environment,
+	// Image to render into the definition (repo@sha256:...); default: the image the service runs.
+	// +optional
+	image string,
+) (string, error) {
+	_, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	engine := ecs.New(cfg, ecs.Options{})
+	if image == "" {
+		current, err := engine.CurrentImage(ctx, e.Cluster, e.Service, e.Container)
+		if err != nil {
+			return "", err
+		}
+		image = current.Image
+	}
+	rendered, err := m.renderTaskDefinition(ctx, e, image)
+	if err != nil {
+		return "", err
+	}
+	diff, err := engine.Diff(ctx, e.Cluster, e.Service, rendered.Definition)
+	if err != nil {
+		return "", err
+	}
+	if diff == "" {
+		return "no difference: the rendered task definition matches the one running", nil
+	}
+	return diff, nil
+}
+
+// cosignForECR prepares cosign for an AWS environment's ECR registry.
+func (m *Fargate) cosignForECR(ctx context.Context, f *config.File, e config.Environment, keys signingKeys) (*cosignRun, error) {
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return nil, err
+	}
+	_, access, _, err := m.ecrAccess(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return m.prepareCosign(ctx, f, e.Region, keys, access, false)
+}
+
+// Infra validates and deploys an environment's landing zone (VPC, load balancer, cluster,
+// service, roles, ECR repository, logs) as a CloudFormation stack through a change set:
+// create or update, show the change set, execute it, wait, and report. A change set that
+// replaces or deletes a stateful resource (ECR repository, log group, KMS key, VPC, ...) is
+// refused unless --allow-replacement. With --plan it only shows the change set.
+//
+// +cache="never"
+func (m *Fargate) Infra(
+	ctx context.Context,
+	// Environment whose stack to deploy (its infra block in the environments file).
+	env Environment,
+	// Only show the change set; change nothing.
+	// +optional
+	plan bool,
+	// Allow a change set that replaces or deletes stateful resources.
+	// +optional
+	allowReplacement bool,
+	// Extra or overriding template parameters, as Key=Value (e.g. CertificateArn=arn:...).
+	// +optional
+	parameter []string,
+) (string, error) {
+	f, e, err := m.awsEnvironment(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	if e.Infra == nil {
+		return "", fmt.Errorf("environments.%s.infra: not set in %s (expected template, stackName and parameters)", e.Name, f.Path)
+	}
+	params := mergeMaps(e.Infra.Parameters, nil)
+	for i, p := range parameter {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return "", fmt.Errorf("--parameter[%d] %q: expected Key=Value", i, p)
+		}
+		params[k] = v
+	}
+	body, err := m.readSource(ctx, e.Infra.Template)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	r := newRun(e.Name)
+	opts := infra.Options{
+		StackName:             e.Infra.StackName,
+		TemplateBody:          string(body),
+		Parameters:            params,
+		Tags:                  e.Tags,
+		AllowReplacement:      allowReplacement,
+		PlanOnly:              plan,
+		TerminationProtection: e.Name == config.EnvProd,
+		Logger:                r.logf,
+	}
+	var res infra.Result
+	if plan {
+		res, err = infra.Plan(ctx, cfg, opts)
+	} else {
+		res, err = infra.Apply(ctx, cfg, opts)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "stack %s (%s)\n%s", e.Infra.StackName, orDefault(res.Operation, "not started"), infra.FormatChanges(res.Changes))
+	if err != nil {
+		return "", fmt.Errorf("infra %s: %w\n%s", e.Name, err, b.String())
+	}
+	switch {
+	case res.NoChanges:
+		b.WriteString("no changes: the stack matches the template and parameters\n")
+	case plan:
+		b.WriteString("plan only: the change set was shown and deleted; nothing was executed\n")
+	default:
+		fmt.Fprintf(&b, "executed: stack is %s\n", res.FinalStatus)
+		for _, k := range sortedKeys(res.Outputs) {
+			fmt.Fprintf(&b, "  %s = %s\n", k, res.Outputs[k])
+		}
+	}
+	return b.String(), nil
+}
+
+// detectorFindings converts the account-level findings for the policy report.
+func detectorFindings(in []detectors.Finding) []policy.Finding {
+	out := make([]policy.Finding, 0, len(in))
+	for _, d := range in {
+		sev, err := policy.ParseSeverity(d.Severity)
+		if err != nil {
+			sev = policy.High
+		}
+		out = append(out, policy.Finding{Rule: d.Rule, Severity: sev, Controls: d.Controls, Resource: d.Resource,
+			Message: d.Message, Remediation: d.Remediation, Location: policy.Location{Logical: d.Resource}})
+	}
+	return out
 }

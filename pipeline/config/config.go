@@ -7,6 +7,7 @@ package config
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -84,6 +85,9 @@ type Signing struct {
 	// CertificateIdentity and CertificateOIDCIssuer are what keyless verification expects.
 	CertificateIdentity   string `yaml:"certificateIdentity"`
 	CertificateOIDCIssuer string `yaml:"certificateOidcIssuer"`
+	// Private keeps signatures out of the public transparency log (key and kms modes only):
+	// for images whose names must not be published.
+	Private bool `yaml:"private"`
 }
 
 // Scan is the vulnerability gate.
@@ -249,4 +253,11 @@ func (f *File) Summary() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// Resolve returns the path of rel, a path written in the environments file at configPath,
+// relative to the directory the environments file is in: the form the Dagger module reads
+// from its source directory.
+func Resolve(configPath, rel string) string {
+	return path.Join(path.Dir(configPath), rel)
 }

@@ -182,3 +182,16 @@ func TestAllProblemsReportedInLineOrder(t *testing.T) {
 	assert.Equal(t, "environments.prod.waitTimeout", cfgErr.Problems[1].Field)
 	assert.Less(t, cfgErr.Problems[0].Line, cfgErr.Problems[1].Line)
 }
+
+func TestResolve(t *testing.T) {
+	tests := []struct{ config, rel, want string }{
+		{"fargate.yaml", "ecs/prod.json", "ecs/prod.json"},
+		{"fargate.yaml", ".", "."},
+		{"deploy/fargate.yaml", "ecs/prod.json", "deploy/ecs/prod.json"},
+		{"deploy/fargate.yaml", ".", "deploy"},
+		{"deploy/fargate.yaml", "./Dockerfile", "deploy/Dockerfile"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, config.Resolve(tt.config, tt.rel), tt.config+" + "+tt.rel)
+	}
+}

@@ -299,6 +299,9 @@ func (v *validator) check(f *File) {
 			v.add("signing.kmsKey", "%q is not a cosign AWS KMS URI (expected awskms:///alias/NAME or awskms:///arn:aws:kms:...)", f.Signing.KMSKey)
 		}
 	case SignKeyless:
+		if f.Signing.Private {
+			v.add("signing.private", "keyless signatures are always recorded in the transparency log (expected false, or mode key or kms)")
+		}
 		if f.Signing.CertificateIdentity == "" {
 			v.add("signing.certificateIdentity", "required for keyless signing (e.g. https://github.com/ORG/REPO/.github/workflows/deploy.yml@refs/heads/main)")
 		}

@@ -610,6 +610,15 @@ func TestStatusCurrentImageAndDiff(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, img.Stable)
 	assert.Equal(t, 2, img.Deployments)
+
+	// The rendering users read from `dagger call status`.
+	text := st.String()
+	assert.Contains(t, text, cluster+"/"+service+": NOT STABLE on sample-app-preprod:1 (IN_PROGRESS)")
+	assert.Contains(t, text, "  PRIMARY  ecs-svc/")
+	assert.Contains(t, text, "  ACTIVE   ecs-svc/")
+	assert.Contains(t, text, "rollout IN_PROGRESS, running 0/2, pending 2")
+	assert.Contains(t, text, "app: "+repo+"@"+oldDigest+" (digest "+oldDigest+")")
+	assert.Contains(t, text, "has started 2 tasks")
 }
 
 // The UpdateService request carries the breaker and the kept settings on the wire.

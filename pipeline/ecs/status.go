@@ -181,3 +181,41 @@ func (e *Engine) Diff(ctx context.Context, cluster, service string, rendered *ta
 	}
 	return taskdef.Diff(running, rendered)
 }
+
+// String renders the status for people: the service line, one line per deployment, the
+// images with their digests, and the recent events.
+func (s *ServiceStatus) String() string {
+	var b strings.Builder
+	state := "NOT STABLE"
+	if s.Stable {
+		state = "stable"
+	}
+	fmt.Fprintf(&b, "%s/%s: %s on %s (%s), running %d/%d, pending %d\n",
+		s.Cluster, s.Service, state, shortTaskDef(s.TaskDefinition), orDash(s.RolloutState), s.Running, s.Desired, s.Pending)
+	b.WriteString("deployments:\n")
+	for _, d := range s.Deployments {
+		fmt.Fprintf(&b, "  %-8s %s %s rollout %s, running %d/%d, pending %d, failed %d, updated %s\n",
+			d.Status, d.ID, shortTaskDef(d.TaskDefinition), orDash(d.RolloutState), d.Running, d.Desired, d.Pending, d.Failed, d.UpdatedAt.UTC().Format(time.RFC3339))
+		if d.RolloutStateReason != "" {
+			fmt.Fprintf(&b, "           reason: %s\n", d.RolloutStateReason)
+		}
+	}
+	b.WriteString("images:\n")
+	for _, img := range s.Images {
+		fmt.Fprintf(&b, "  %s: %s (digest %s)\n", img.Container, img.Image, orDash(img.Digest))
+	}
+	if len(s.Events) > 0 {
+		b.WriteString("recent events:\n")
+		for _, ev := range s.Events {
+			fmt.Fprintf(&b, "  %s\n", ev)
+		}
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
