@@ -29,6 +29,11 @@ func WriteRulesMarkdown(w io.Writer) error {
 	for _, a := range StarResourceExceptions() {
 		fmt.Fprintf(&b, "- `%s`\n", a)
 	}
+	b.WriteString("\nIt also accepts a wildcard resource (`\"*\"`, `key/*`) in a statement whose actions all belong to a service\nbelow and whose Condition requires the service's key to match named values (StringEquals, StringLike, ArnEquals\nor ArnLike, optionally ForAnyValue:; not …IfExists or ForAllValues:, not a match-all pattern such as `alias/*`):\n\n")
+	scoping := ResourceScopingConditions()
+	for _, svc := range sortedKeys(boolSet(scoping)) {
+		fmt.Fprintf(&b, "- `%s:*` actions: `%s`\n", svc, strings.Join(scoping[svc], "`, `"))
+	}
 	b.WriteString(`
 ## Suppressions
 
@@ -64,6 +69,14 @@ suppression stops suppressing, and the finding says so.
 `)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func boolSet[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 func controlsCell(c []string) string {

@@ -25,7 +25,8 @@ type PolicyInput struct {
 	Path    string
 	Content []byte
 	Role    RoleKind
-	// Name labels the policy in findings; defaults to the path.
+	// Name labels the policy in findings as "iam/<Name>" (once, if it already starts with "iam/");
+	// defaults to the path.
 	Name string
 }
 
@@ -81,6 +82,9 @@ func Check(ctx context.Context, in CheckInput) (Report, error) {
 	}
 	for i, p := range in.IAMPolicies {
 		doc, err := ParsePolicyDocument(p.Content)
+		if err == nil {
+			err = doc.checkKind(p.Role)
+		}
 		if err != nil {
 			return Report{}, fmt.Errorf("IAM policy %s: %w", displayPath(p.Path, i), err)
 		}
@@ -88,7 +92,10 @@ func Check(ctx context.Context, in CheckInput) (Report, error) {
 		if name == "" {
 			name = p.Path
 		}
-		findings = append(findings, PolicyFindings(doc, p.Role, "iam/"+name, secretRefs, Location{Path: p.Path})...)
+		if !strings.HasPrefix(name, "iam/") {
+			name = "iam/" + name // a file under iam/ is not named iam/iam/…
+		}
+		findings = append(findings, PolicyFindings(doc, p.Role, name, secretRefs, Location{Path: p.Path})...)
 	}
 	if in.Service != nil {
 		findings = append(findings, evalService(viewFromFacts(*in.Service, in.Env, in.RequiredTags))...)
@@ -208,18 +215,23 @@ func DockerfileFindings(path string, content []byte) ([]Finding, error) {
 	return out, nil
 }
 
-// PolicyFindings evaluates an IAM policy document against the FG-IAM rules. resource names the
-// policy (e.g. "iam/role/NAME/policy/POLICY"); secretARNs are the task's secret references,
-// which an execution role's secret reads must target (ignored when empty).
+// PolicyFindings evaluates an IAM policy document against the FG-IAM rules: a trust policy
+// (RoleTrust) against the trust rules, any other kind against the permissions rules. resource
+// names the policy (e.g. "iam/role/NAME/policy/POLICY"); secretARNs are the task's secret
+// references, which an execution role's secret reads must target (ignored when empty).
 func PolicyFindings(doc *PolicyDocument, kind RoleKind, resource string, secretARNs []string, loc Location) []Finding {
 	v := &iamView{doc: doc, kind: kind, resource: resource, secretARNs: secretARNs}
 	var out []Finding
 	for i := range registry {
 		r := &registry[i]
-		if r.iam == nil {
+		check := r.iam
+		if kind == RoleTrust {
+			check = r.trust
+		}
+		if check == nil {
 			continue
 		}
-		for _, h := range r.iam(v) {
+		for _, h := range check(v) {
 			out = append(out, finding(r, v.resource, loc, h))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -13,19 +14,29 @@ type RoleKind string
 
 // Role kinds.
 const (
-	RoleOther     RoleKind = ""
-	RoleTask      RoleKind = "task"
+	// RoleOther is any other role's permissions policy (e.g. the pipeline's).
+	RoleOther RoleKind = ""
+	// RoleTask is the permissions policy of an ECS task role (the application's).
+	RoleTask RoleKind = "task"
+	// RoleExecution is the permissions policy of an ECS task execution role (the agent's).
 	RoleExecution RoleKind = "execution"
+	// RoleTrust is a role's trust policy (AssumeRolePolicyDocument): who may assume it.
+	RoleTrust RoleKind = "trust"
 )
 
-// ParseRoleKind reads "task", "execution" or "" (any other role).
+// ParseRoleKind reads "task", "execution", "trust", "other" or "" (other).
 func ParseRoleKind(s string) (RoleKind, error) {
-	switch k := RoleKind(strings.ToLower(strings.TrimSpace(s))); k {
-	case RoleOther, RoleTask, RoleExecution:
-		return k, nil
+	switch k := strings.ToLower(strings.TrimSpace(s)); k {
+	case "", "other":
+		return RoleOther, nil
+	case string(RoleTask), string(RoleExecution), string(RoleTrust):
+		return RoleKind(k), nil
 	}
-	return "", fmt.Errorf("role kind %q: expected task, execution or empty", s)
+	return "", fmt.Errorf("role kind %q: expected task, execution, trust, other or empty", s)
 }
+
+// PolicyVersion is the current IAM policy language version.
+const PolicyVersion = "2012-10-17"
 
 // PolicyDocument is an IAM policy document.
 type PolicyDocument struct {
@@ -36,13 +47,163 @@ type PolicyDocument struct {
 // Statement is one policy statement; Action, NotAction, Resource and NotResource accept a
 // string or a list of strings in JSON.
 type Statement struct {
-	Sid         string
-	Effect      string
-	Action      []string
-	NotAction   []string
-	Resource    []string
-	NotResource []string
-	Line        int // 1-based line of the statement in its file, when known
+	Sid          string
+	Effect       string
+	Principal    *Principal
+	NotPrincipal *Principal
+	Action       []string
+	NotAction    []string
+	Resource     []string
+	NotResource  []string
+	Condition    Condition
+	Line         int // 1-based line of the statement in its file, when known
+}
+
+// Principal is a statement's Principal or NotPrincipal: "*" (Any), or principals by type
+// ("AWS", "Service", "Federated", "CanonicalUser").
+type Principal struct {
+	Any    bool
+	ByType map[string][]string
+}
+
+// Values returns the principals of one type (e.g. "Federated").
+func (p *Principal) Values(typ string) []string {
+	if p == nil {
+		return nil
+	}
+	for k, v := range p.ByType {
+		if strings.EqualFold(k, typ) {
+			return v
+		}
+	}
+	return nil
+}
+
+// Everyone reports whether the principal is anyone: "*" or a "*" of any type ({"AWS": "*"}).
+func (p *Principal) Everyone() bool {
+	if p == nil {
+		return false
+	}
+	if p.Any {
+		return true
+	}
+	for _, vs := range p.ByType {
+		for _, v := range vs {
+			if v == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *Principal) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		if one != "*" {
+			return fmt.Errorf(`expected "*" or an object of principals by type, got %q`, one)
+		}
+		p.Any = true
+		return nil
+	}
+	var byType map[string]stringOrList
+	if err := json.Unmarshal(b, &byType); err != nil || byType == nil {
+		return fmt.Errorf(`expected "*" or an object of principals by type ({"AWS": …, "Service": …, "Federated": …})`)
+	}
+	p.ByType = map[string][]string{}
+	for k, v := range byType {
+		p.ByType[k] = v
+	}
+	return nil
+}
+
+// Condition is a statement's Condition block: operator → condition key → values. Boolean and
+// number values are kept as their JSON text.
+type Condition map[string]map[string][]string
+
+// Values returns every value a condition key (compared case-insensitively) is tested against,
+// under any operator, sorted.
+func (c Condition) Values(key string) []string {
+	var out []string
+	for _, keys := range c {
+		for k, vs := range keys {
+			if strings.EqualFold(k, key) {
+				out = append(out, vs...)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// condValue is one value a condition key must match for the statement to apply.
+type condValue struct {
+	value string
+	like  bool // the operator is a *Like one: "*" and "?" are wildcards
+}
+
+// requires returns the values a key must match under a positive operator (StringEquals,
+// StringLike, ArnEquals, ArnLike, optionally ForAnyValue:), i.e. the ways the condition narrows
+// the statement by that key. Negated operators, …IfExists (true when the key is absent) and
+// ForAllValues: (true for an empty set) do not narrow and are left out.
+func (c Condition) requires(key string) []condValue {
+	var out []condValue
+	for op, keys := range c {
+		base := strings.TrimPrefix(op, "ForAnyValue:")
+		var like bool
+		switch strings.ToLower(base) {
+		case "stringequals", "stringequalsignorecase", "arnequals":
+		case "stringlike", "arnlike":
+			like = true
+		default:
+			continue
+		}
+		for k, vs := range keys {
+			if !strings.EqualFold(k, key) {
+				continue
+			}
+			for _, v := range vs {
+				out = append(out, condValue{value: v, like: like})
+			}
+		}
+	}
+	return out
+}
+
+type conditionValues []string
+
+func (c *conditionValues) UnmarshalJSON(b []byte) error {
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	scalar := func(v any) (string, bool) {
+		switch v := v.(type) {
+		case string:
+			return v, true
+		case bool, float64:
+			return fmt.Sprint(v), true
+		}
+		return "", false
+	}
+	if s, ok := scalar(raw); ok {
+		*c = []string{s}
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return fmt.Errorf("expected a value or a list of values")
+	}
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		s, ok := scalar(v)
+		if !ok {
+			return fmt.Errorf("expected a value or a list of values")
+		}
+		out = append(out, s)
+	}
+	*c = out
+	return nil
 }
 
 type stringOrList []string
@@ -61,9 +222,13 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// actionPattern is "*" or "service:Action", where the action may hold * and ? wildcards.
+var actionPattern = regexp.MustCompile(`^(\*|[A-Za-z0-9-]+:[A-Za-z0-9_*?-]+)$`)
+
 // ParsePolicyDocument decodes an IAM policy document (a statement object or a list of them).
 // Invalid JSON, a missing Statement, an Effect other than Allow/Deny, a statement with neither
-// Action nor NotAction, and wrongly typed fields are errors.
+// Action nor NotAction, an action that is not "service:Action", a statement with neither a
+// Resource nor a Principal, duplicate Sids, and wrongly typed fields are errors.
 func ParsePolicyDocument(content []byte) (*PolicyDocument, error) {
 	var raw struct {
 		Version   string          `json:"Version"`
@@ -83,13 +248,10 @@ func ParsePolicyDocument(content []byte) (*PolicyDocument, error) {
 		return nil, fmt.Errorf("decode IAM policy document: field \"Statement\": expected an object or a list of objects")
 	}
 	doc := &PolicyDocument{Version: raw.Version}
+	sids := map[string]int{}
 	searchFrom := 0
 	for i, rs := range rawStmts {
-		var st struct {
-			Sid                                      string
-			Effect                                   string
-			Action, NotAction, Resource, NotResource stringOrList
-		}
+		var st Statement
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(rs, &fields); err != nil || fields == nil {
 			return nil, fmt.Errorf("decode IAM policy document: Statement[%d]: expected an object", i)
@@ -102,14 +264,21 @@ func ParsePolicyDocument(content []byte) (*PolicyDocument, error) {
 			case "Effect":
 				err = json.Unmarshal(v, &st.Effect)
 			case "Action":
-				err = json.Unmarshal(v, &st.Action)
+				err = json.Unmarshal(v, (*stringOrList)(&st.Action))
 			case "NotAction":
-				err = json.Unmarshal(v, &st.NotAction)
+				err = json.Unmarshal(v, (*stringOrList)(&st.NotAction))
 			case "Resource":
-				err = json.Unmarshal(v, &st.Resource)
+				err = json.Unmarshal(v, (*stringOrList)(&st.Resource))
 			case "NotResource":
-				err = json.Unmarshal(v, &st.NotResource)
-			case "Condition", "Principal", "NotPrincipal":
+				err = json.Unmarshal(v, (*stringOrList)(&st.NotResource))
+			case "Principal":
+				st.Principal = &Principal{}
+				err = json.Unmarshal(v, st.Principal)
+			case "NotPrincipal":
+				st.NotPrincipal = &Principal{}
+				err = json.Unmarshal(v, st.NotPrincipal)
+			case "Condition":
+				err = decodeCondition(v, &st.Condition)
 			default:
 				err = fmt.Errorf("unknown field")
 			}
@@ -123,16 +292,74 @@ func ParsePolicyDocument(content []byte) (*PolicyDocument, error) {
 		if len(st.Action) == 0 && len(st.NotAction) == 0 {
 			return nil, fmt.Errorf("decode IAM policy document: Statement[%d] has neither Action nor NotAction", i)
 		}
+		for _, a := range append(append([]string(nil), st.Action...), st.NotAction...) {
+			if !actionPattern.MatchString(a) {
+				return nil, fmt.Errorf("decode IAM policy document: Statement[%d]: action %q is not \"service:Action\" or \"*\"", i, a)
+			}
+		}
+		if len(st.Resource) == 0 && len(st.NotResource) == 0 && st.Principal == nil && st.NotPrincipal == nil {
+			return nil, fmt.Errorf("decode IAM policy document: Statement[%d] has neither Resource nor Principal", i)
+		}
+		if st.Sid != "" {
+			if j, dup := sids[st.Sid]; dup {
+				return nil, fmt.Errorf("decode IAM policy document: Statement[%d].Sid %q is also the Sid of Statement[%d]; Sids must be unique within a policy", i, st.Sid, j)
+			}
+			sids[st.Sid] = i
+		}
 		// The statement's line is that of its "Effect" key (the i-th one in the file).
-		line := 0
 		if j := bytes.Index(content[searchFrom:], []byte(`"Effect"`)); j >= 0 {
-			line = bytes.Count(content[:searchFrom+j], []byte("\n")) + 1
+			st.Line = bytes.Count(content[:searchFrom+j], []byte("\n")) + 1
 			searchFrom += j + len(`"Effect"`)
 		}
-		doc.Statement = append(doc.Statement, Statement{Sid: st.Sid, Effect: st.Effect, Action: st.Action, NotAction: st.NotAction,
-			Resource: st.Resource, NotResource: st.NotResource, Line: line})
+		doc.Statement = append(doc.Statement, st)
 	}
 	return doc, nil
+}
+
+func decodeCondition(b []byte, out *Condition) error {
+	var raw map[string]map[string]conditionValues
+	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
+		return fmt.Errorf("expected an object of operators, each an object of condition keys and values")
+	}
+	c := Condition{}
+	for op, keys := range raw {
+		c[op] = map[string][]string{}
+		for k, vs := range keys {
+			c[op][k] = vs
+		}
+	}
+	*out = c
+	return nil
+}
+
+// checkKind reports a document that does not fit the role kind it was given as: a trust policy
+// names who may assume the role (Principal, no Resource); a permissions policy names resources
+// and no Principal.
+func (d *PolicyDocument) checkKind(kind RoleKind) error {
+	for i, s := range d.Statement {
+		hasPrincipal := s.Principal != nil || s.NotPrincipal != nil
+		hasResource := len(s.Resource) > 0 || len(s.NotResource) > 0
+		if kind == RoleTrust {
+			if !hasPrincipal {
+				return fmt.Errorf("role trust: Statement[%d] has no Principal: a trust policy names who may assume the role (is this a permissions policy?)", i)
+			}
+			if hasResource {
+				return fmt.Errorf("role trust: Statement[%d] has a Resource, which a trust policy cannot have", i)
+			}
+			continue
+		}
+		if hasPrincipal {
+			return fmt.Errorf("role %s: Statement[%d] has a Principal, which a role's permissions policy cannot have (is this a trust policy? use role: trust)", kindLabel(kind), i)
+		}
+	}
+	return nil
+}
+
+func kindLabel(k RoleKind) string {
+	if k == RoleOther {
+		return "other"
+	}
+	return string(k)
 }
 
 // iamView is a policy document under evaluation.
@@ -150,6 +377,7 @@ type iamView struct {
 // Authorization Reference.
 var starResourceActions = map[string]bool{
 	"ecr:getauthorizationtoken":          true,
+	"ecs:describetaskdefinition":         true,
 	"logs:describeloggroups":             true,
 	"cloudwatch:putmetricdata":           true,
 	"xray:puttracesegments":              true,
@@ -171,6 +399,66 @@ func StarResourceExceptions() []string {
 		m[k] = true
 	}
 	return sortedKeys(m)
+}
+
+// resourceScopingConditions are, by service, condition keys that name the resource an action
+// acts on. A statement whose actions all belong to such services may use a wildcard resource
+// when its Condition requires one of those keys to match named values: ecs:ListTasks only has
+// a resource type Fargate tasks lack, and KMS key ARNs are random, so keys are named by alias.
+var resourceScopingConditions = map[string][]string{
+	"ecs": {"ecs:cluster"},
+	"kms": {"kms:ResourceAliases"},
+}
+
+// ResourceScopingConditions returns, by service, the condition keys that may stand in for a
+// resource ARN (see FG-IAM-002).
+func ResourceScopingConditions() map[string][]string {
+	out := make(map[string][]string, len(resourceScopingConditions))
+	for k, v := range resourceScopingConditions {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// scopedByCondition reports whether every action of the statement is narrowed by a condition
+// key that names its resource, tested against named (not match-all) values.
+func scopedByCondition(s Statement) bool {
+	if len(s.Action) == 0 {
+		return false
+	}
+	for _, a := range s.Action {
+		svc, _, _ := strings.Cut(strings.ToLower(a), ":")
+		scoped := false
+		for _, key := range resourceScopingConditions[svc] {
+			vals := s.Condition.requires(key)
+			scoped = len(vals) > 0
+			for _, v := range vals {
+				if matchesAll(v) {
+					scoped = false
+				}
+			}
+			if scoped {
+				break
+			}
+		}
+		if !scoped {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesAll reports whether a condition value, under a Like operator, matches any name: "*",
+// or a value whose last path or ARN segment is only wildcards ("alias/*", "arn:…:cluster/*").
+func matchesAll(v condValue) bool {
+	if !v.like {
+		return false
+	}
+	last := v.value
+	if i := strings.LastIndexAny(last, ":/"); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.Trim(last, "*?") == ""
 }
 
 // executionActions are the actions an execution role may have.
@@ -215,9 +503,10 @@ func checkWildcardActions(v *iamView) []hit {
 	return out
 }
 
-// wildcardResource reports whether a resource is "*" or an ARN whose resource part is "*",
-// optionally after a resource type ("repository/*", "secret:*", "parameter/*").
-var typedStar = regexp.MustCompile(`^([A-Za-z0-9-]+[:/])?\*$`)
+// wildcardResource reports whether a resource is "*" or an ARN whose resource part starts with
+// a wildcard, optionally after a resource type ("repository/*", "secret:*", "role/*-task"): a
+// pattern that does not name the resource.
+var typedStar = regexp.MustCompile(`^([A-Za-z0-9-]+[:/])?[*?]`)
 
 func wildcardResource(r string) bool {
 	if r == "*" {
@@ -236,7 +525,7 @@ func checkWildcardResources(v *iamView) []hit {
 				onlyExempt = false
 			}
 		}
-		if onlyExempt {
+		if onlyExempt || scopedByCondition(s) {
 			continue
 		}
 		for _, r := range s.Resource {

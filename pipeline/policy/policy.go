@@ -1,9 +1,10 @@
 // Package policy enforces the security checklist for an ECS Fargate service as code, before the
 // deploy: rules with stable IDs (FG-TD-…, FG-SVC-…, FG-CL-…, FG-ECR-…, FG-DF-…, FG-IAM-…) named
 // after the AWS Security Hub controls they anticipate, evaluated offline over task definitions,
-// service facts, Dockerfiles and IAM policy documents (Check), or over facts read from a live
-// account (see package policy/live). Findings can be suppressed with a reason and an expiry,
-// compared to a severity threshold, and rendered as text, JSON or SARIF 2.1.0.
+// service facts, Dockerfiles and IAM policy documents (permissions and role trust policies)
+// (Check), or over facts read from a live account (see package policy/live). Findings can be
+// suppressed with a reason and an expiry, compared to a severity threshold, and rendered as
+// text, JSON or SARIF 2.1.0.
 package policy
 
 import (

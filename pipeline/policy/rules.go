@@ -16,6 +16,7 @@ const (
 	TargetRepository     Target = "ecr-repository"
 	TargetDockerfile     Target = "dockerfile"
 	TargetIAMPolicy      Target = "iam-policy"
+	TargetTrustPolicy    Target = "iam-trust-policy"
 	TargetAudit          Target = "audit"
 )
 
@@ -30,15 +31,17 @@ type Rule struct {
 	Remediation string
 }
 
-// ruleDef is a rule with its check; exactly one check func is set, matching Target.
+// ruleDef is a rule with its check; the check func matching Target is set (iam for
+// permissions policies, trust for trust policies; a rule for both sets both).
 type ruleDef struct {
 	Rule
-	td   func(*taskDefView) []hit
-	svc  func(*serviceView) []hit
-	cl   func(*clusterView) []hit
-	repo func(*repoView) []hit
-	df   func(*dockerfileView) []hit
-	iam  func(*iamView) []hit
+	td    func(*taskDefView) []hit
+	svc   func(*serviceView) []hit
+	cl    func(*clusterView) []hit
+	repo  func(*repoView) []hit
+	df    func(*dockerfileView) []hit
+	iam   func(*iamView) []hit
+	trust func(*iamView) []hit
 }
 
 // Rule IDs that other packages (policy/live) refer to.
@@ -194,6 +197,29 @@ var registry = []ruleDef{
 	{Rule: Rule{ID: "FG-IAM-004", Title: "Execution role is limited to image pull, logs and the task's secrets", Severity: High, Target: TargetIAMPolicy,
 		Rationale:   "The execution role is used by the ECS agent; it needs only ECR pull, CloudWatch Logs writes and the secrets the task references.",
 		Remediation: "Keep only ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability, ecr:GetAuthorizationToken, logs:CreateLogStream, logs:PutLogEvents, and secretsmanager:GetSecretValue / ssm:GetParameters / kms:Decrypt on the task's secret and key ARNs; move anything else to the task role."}, iam: checkExecutionRole},
+	{Rule: Rule{ID: "FG-IAM-005", Title: "iam:PassRole is conditioned on the service the role is passed to", Severity: High, Target: TargetIAMPolicy,
+		Rationale:   "Without an iam:PassedToService condition the principal can hand the role to any service that accepts one (EC2, Lambda, CloudFormation…) and act with the role's permissions there.",
+		Remediation: `Add "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}} (or the one service the role is for) to the statement granting iam:PassRole.`}, iam: checkPassRoleCondition},
+	{Rule: Rule{ID: "FG-IAM-006", Title: "iam:PassRole names the roles it passes", Severity: High, Target: TargetIAMPolicy,
+		Rationale:   `iam:PassRole on "*" (or "role/*") lets the principal pass any role in the account, including administrator roles, to a service it controls.`,
+		Remediation: "Set Resource to the ARNs of the roles the principal must pass (e.g. the service's task role and execution role)."}, iam: checkPassRoleResource},
+
+	// IAM trust policies.
+	{Rule: Rule{ID: "FG-IAM-007", Title: "GitHub OIDC trust requires the sts.amazonaws.com audience", Severity: High, Target: TargetTrustPolicy,
+		Rationale:   "GitHub Actions tokens for AWS carry aud sts.amazonaws.com; without the audience condition, a token minted for another relying party is accepted too.",
+		Remediation: `Add "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"} to the statement's Condition.`}, trust: checkGitHubAudience},
+	{Rule: Rule{ID: "FG-IAM-008", Title: "GitHub OIDC trust is limited to named repositories", Severity: High, Target: TargetTrustPolicy,
+		Rationale:   `The sub claim names the repository (repo:OWNER/REPO:…) a workflow runs in. With no sub condition, or one whose wildcard covers the owner ("*", "repo:*"), a workflow in any GitHub account can assume the role.`,
+		Remediation: `Add "StringEquals": {"token.actions.githubusercontent.com:sub": "repo:OWNER/REPO:environment:NAME"}, listing each repository and environment (or branch) that deploys.`}, trust: checkGitHubSubject},
+	{Rule: Rule{ID: "FG-IAM-009", Title: "GitHub OIDC trust names the repository, not all of the owner's", Severity: Medium, Target: TargetTrustPolicy,
+		Rationale:   `A sub pattern such as "repo:OWNER/*" lets a workflow in every repository of the owner assume the role, including repositories with weaker review rules.`,
+		Remediation: `Replace the wildcard with the repository name: "repo:OWNER/REPO:environment:NAME" (StringEquals), one value per repository.`}, trust: checkGitHubSubjectRepository},
+	{Rule: Rule{ID: "FG-IAM-010", Title: "Trust policy does not let anyone assume the role", Severity: Critical, Target: TargetTrustPolicy,
+		Rationale:   `A trust statement with Principal "*" or {"AWS": "*"} (or an Allow with NotPrincipal) and no condition lets any AWS principal, in any account, assume the role.`,
+		Remediation: `Name the principals ({"AWS": "arn:aws:iam::ACCOUNT:role/NAME"}, {"Service": "ecs-tasks.amazonaws.com"}, {"Federated": <provider ARN>}), or add conditions that restrict who may assume it (e.g. aws:PrincipalOrgID).`}, trust: checkTrustEveryone},
+	{Rule: Rule{ID: "FG-IAM-011", Title: "Policy uses policy language version 2012-10-17", Severity: Low, Target: TargetIAMPolicy,
+		Rationale:   "Without a Version, or with 2008-10-17, IAM applies the old policy language: policy variables such as ${aws:username} are not substituted, so the statements do not mean what they say.",
+		Remediation: `Set "Version": "2012-10-17" at the top of the policy document (permissions and trust policies alike).`}, iam: checkPolicyVersion, trust: checkPolicyVersion},
 
 	// Audit.
 	{Rule: Rule{ID: RuleAuditReadFailed, Title: "Audit could read every resource", Severity: Medium, Target: TargetAudit,

@@ -131,6 +131,21 @@ const execRolePolicy = `{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:web/db-AbCdEf"},
  {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`
 
+// passRolePolicy is a pipeline-like policy granting iam:PassRole on resource (JSON) with extra
+// statement fields (e.g. a Condition).
+func passRolePolicy(resource, extra string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Sid":"Pass","Effect":"Allow","Action":"iam:PassRole","Resource":` + resource + extra + `}]}`
+}
+
+const goodGitHubCondition = `"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com","token.actions.githubusercontent.com:sub":["repo:example/web:environment:prod","repo:example/web:ref:refs/heads/main"]}`
+
+// gitHubTrust is a GitHub Actions OIDC trust policy with the given Condition operators.
+func gitHubTrust(cond string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Sid":"GitHub","Effect":"Allow",
+ "Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+ "Action":"sts:AssumeRoleWithWebIdentity","Condition":{` + cond + `}}]}`
+}
+
 // ruleFixture is a failing and a passing input for one rule.
 type ruleFixture struct {
 	fail, pass func(t *testing.T) []Finding
@@ -239,6 +254,21 @@ func ruleFixtures() map[string]ruleFixture {
 			pass: iam(RoleExecution, execRolePolicy)},
 		"FG-IAM-004": {fail: iam(RoleExecution, strings.Replace(execRolePolicy, `"logs:PutLogEvents"]`, `"logs:PutLogEvents","s3:GetObject"]`, 1)),
 			pass: iam(RoleExecution, execRolePolicy, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:web/db-AbCdEf:password::")},
+
+		"FG-IAM-005": {fail: iam(RoleOther, passRolePolicy(`"arn:aws:iam::123456789012:role/web-task"`, ``)),
+			pass: iam(RoleOther, passRolePolicy(`"arn:aws:iam::123456789012:role/web-task"`, `,"Condition":{"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`))},
+		"FG-IAM-006": {fail: iam(RoleOther, passRolePolicy(`"*"`, `,"Condition":{"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`)),
+			pass: iam(RoleOther, passRolePolicy(`["arn:aws:iam::123456789012:role/web-task","arn:aws:iam::123456789012:role/web-execution"]`, `,"Condition":{"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`))},
+		"FG-IAM-007": {fail: iam(RoleTrust, gitHubTrust(`"StringEquals":{"token.actions.githubusercontent.com:sub":"repo:example/web:environment:prod"}`)),
+			pass: iam(RoleTrust, gitHubTrust(goodGitHubCondition))},
+		"FG-IAM-008": {fail: iam(RoleTrust, gitHubTrust(`"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}`)),
+			pass: iam(RoleTrust, gitHubTrust(goodGitHubCondition))},
+		"FG-IAM-009": {fail: iam(RoleTrust, gitHubTrust(`"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:example/*"}`)),
+			pass: iam(RoleTrust, gitHubTrust(`"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:example/web:*"}`))},
+		"FG-IAM-010": {fail: iam(RoleTrust, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`),
+			pass: iam(RoleTrust, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}}}]}`)},
+		"FG-IAM-011": {fail: iam(RoleTask, `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}]}`),
+			pass: iam(RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}]}`)},
 
 		RuleAuditReadFailed: {fail: func(*testing.T) []Finding {
 			return []Finding{AuditReadFinding("cluster/prod", "ecs:DescribeClusters", nil)}
@@ -472,17 +502,17 @@ func TestIAMRuleDetails(t *testing.T) {
 		doc  string
 		want []string
 	}{
-		{"star action and resource", RoleTask, `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, []string{"FG-IAM-001", "FG-IAM-002"}},
-		{"deny statements are ignored", RoleTask, `{"Statement":[{"Effect":"Deny","Action":"*","NotResource":"*"}, {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}]}`, nil},
-		{"partial wildcard action", RoleTask, `{"Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::b/k"}]}`, []string{"FG-IAM-001"}},
-		{"typed wildcard resource", RoleTask, `{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"}]}`, []string{"FG-IAM-002"}},
-		{"log stream wildcard is scoped", RoleTask, `{"Statement":[{"Effect":"Allow","Action":"logs:PutLogEvents","Resource":"arn:aws:logs:eu-west-1:1:log-group:/ecs/web:*"}]}`, nil},
-		{"exempt actions only", RoleTask, `{"Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken","xray:PutTraceSegments"],"Resource":"*"}]}`, nil},
-		{"NotResource allow", RoleTask, `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b"}]}`, []string{"FG-IAM-003"}},
+		{"star action and resource", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, []string{"FG-IAM-001", "FG-IAM-002", "FG-IAM-005", "FG-IAM-006"}},
+		{"deny statements are ignored", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","NotResource":"*"}, {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}]}`, nil},
+		{"partial wildcard action", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::b/k"}]}`, []string{"FG-IAM-001"}},
+		{"typed wildcard resource", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"}]}`, []string{"FG-IAM-002"}},
+		{"log stream wildcard is scoped", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:PutLogEvents","Resource":"arn:aws:logs:eu-west-1:1:log-group:/ecs/web:*"}]}`, nil},
+		{"exempt actions only", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken","xray:PutTraceSegments"],"Resource":"*"}]}`, nil},
+		{"NotResource allow", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b"}]}`, []string{"FG-IAM-003"}},
 		{"execution role with AWS managed policy shape", RoleExecution, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken","ecr:BatchCheckLayerAvailability","ecr:GetDownloadUrlForLayer","ecr:BatchGetImage","logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"}]}`, []string{"FG-IAM-002"}},
-		{"task role may do more", RoleTask, `{"Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"arn:aws:dynamodb:eu-west-1:1:table/t"}]}`, nil},
-		{"execution role reading another secret", RoleExecution, `{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf"}]}`, []string{"FG-IAM-004"}},
-		{"execution role reading its secret with ?????? suffix", RoleExecution, `{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:web/db-??????"}]}`, nil},
+		{"task role may do more", RoleTask, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"arn:aws:dynamodb:eu-west-1:1:table/t"}]}`, nil},
+		{"execution role reading another secret", RoleExecution, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf"}]}`, []string{"FG-IAM-004"}},
+		{"execution role reading its secret with ?????? suffix", RoleExecution, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:web/db-??????"}]}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -494,13 +524,21 @@ func TestIAMRuleDetails(t *testing.T) {
 
 func TestParsePolicyDocumentErrors(t *testing.T) {
 	tests := map[string]string{
-		"invalid JSON":      `{"Statement": [`,
-		"no statement":      `{"Version":"2012-10-17"}`,
-		"bad effect":        `{"Statement":[{"Effect":"Permit","Action":"s3:GetObject","Resource":"*"}]}`,
-		"action wrong type": `{"Statement":[{"Effect":"Allow","Action":42,"Resource":"*"}]}`,
-		"no action":         `{"Statement":[{"Effect":"Allow","Resource":"*"}]}`,
-		"unknown field":     `{"Statement":[{"Effect":"Allow","Actions":"s3:GetObject","Resource":"*"}]}`,
-		"statement string":  `{"Statement":"Allow everything"}`,
+		"invalid JSON":                   `{"Statement": [`,
+		"no statement":                   `{"Version":"2012-10-17"}`,
+		"bad effect":                     `{"Statement":[{"Effect":"Permit","Action":"s3:GetObject","Resource":"*"}]}`,
+		"action wrong type":              `{"Statement":[{"Effect":"Allow","Action":42,"Resource":"*"}]}`,
+		"no action":                      `{"Statement":[{"Effect":"Allow","Resource":"*"}]}`,
+		"unknown field":                  `{"Statement":[{"Effect":"Allow","Actions":"s3:GetObject","Resource":"*"}]}`,
+		"statement string":               `{"Statement":"Allow everything"}`,
+		"action not service:Action":      `{"Statement":[{"Effect":"Allow","Action":"GetObject","Resource":"*"}]}`,
+		"action with two colons":         `{"Statement":[{"Effect":"Allow","Action":"s3:Get:Object","Resource":"*"}]}`,
+		"neither resource nor principal": `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}`,
+		"duplicate sid":                  `{"Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Sid":"A","Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}`,
+		"principal string":               `{"Statement":[{"Effect":"Allow","Principal":"arn:aws:iam::1:root","Action":"sts:AssumeRole"}]}`,
+		"principal wrong type":           `{"Statement":[{"Effect":"Allow","Principal":{"AWS":7},"Action":"sts:AssumeRole"}]}`,
+		"condition not object":           `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":"yes"}]}`,
+		"condition value object":         `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"k":{"a":1}}}}]}`,
 	}
 	for name, doc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -512,6 +550,16 @@ func TestParsePolicyDocumentErrors(t *testing.T) {
 			}
 			if name == "unknown field" {
 				require.Contains(t, err.Error(), "Statement[0].Actions: unknown field")
+			}
+			wantParts := map[string]string{
+				"action not service:Action":      `Statement[0]: action "GetObject" is not "service:Action"`,
+				"neither resource nor principal": "Statement[0] has neither Resource nor Principal",
+				"duplicate sid":                  `Statement[1].Sid "A" is also the Sid of Statement[0]`,
+				"principal string":               "Statement[0].Principal: expected \"*\" or an object",
+				"condition not object":           "Statement[0].Condition: expected an object of operators",
+			}
+			if want, ok := wantParts[name]; ok {
+				require.Contains(t, err.Error(), want)
 			}
 		})
 	}
