@@ -404,9 +404,13 @@ func (m *Fargate) policyGate(ctx context.Context, r *run, f *config.File, e conf
 	}
 	td := policy.FromRegisterInput(in)
 	td.Path = def.Source()
+	var service *policy.ServiceFacts
+	if !e.IsLocal() {
+		service = precheck.ServiceFacts(e)
+	}
 	rep, err := policy.Check(ctx, policy.CheckInput{
 		TaskDefinitions: []policy.TaskDefinitionInput{td},
-		Service:         precheck.ServiceFacts(e),
+		Service:         service,
 		RequiredTags:    f.Policy.RequiredTags,
 		Env:             e.Name,
 		Suppressions:    precheck.Suppressions(f),

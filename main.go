@@ -215,11 +215,7 @@ func (m *Fargate) Scan(
 	// +optional
 	reportOnly bool,
 ) (*dagger.Directory, error) {
-	f, err := m.loadConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, err := f.Environment(string(env))
+	f, e, err := m.loadEnvironment(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -264,11 +260,7 @@ func (m *Fargate) Render(
 	// Image to run, preferably by digest (repo@sha256:...).
 	image string,
 ) (*dagger.File, error) {
-	f, err := m.loadConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, err := f.Environment(string(env))
+	_, e, err := m.loadEnvironment(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -357,13 +349,22 @@ func (m *Fargate) Audit(
 // ---------------------------------------------------------------------------------------
 // wiring
 
-// awsEnvironment loads the file and an AWS environment (not local).
-func (m *Fargate) awsEnvironment(ctx context.Context, env Environment) (*config.File, config.Environment, error) {
+// loadEnvironment loads the file and one of its environments.
+func (m *Fargate) loadEnvironment(ctx context.Context, env Environment) (*config.File, config.Environment, error) {
 	f, err := m.loadConfig(ctx)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
 	e, err := f.Environment(string(env))
+	if err != nil {
+		return nil, config.Environment{}, err
+	}
+	return f, e, nil
+}
+
+// awsEnvironment loads the file and an AWS environment (not local).
+func (m *Fargate) awsEnvironment(ctx context.Context, env Environment) (*config.File, config.Environment, error) {
+	f, e, err := m.loadEnvironment(ctx, env)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
@@ -562,11 +563,7 @@ func (m *Fargate) sbom(img *dagger.Container) (*dagger.File, error) {
 }
 
 func (m *Fargate) renderTaskDefinition(ctx context.Context, e config.Environment, image string) (*taskdef.Rendered, error) {
-	data, err := m.readSource(ctx, e.TaskDefinition)
-	if err != nil {
-		return nil, err
-	}
-	def, err := taskdef.Parse(sourcePath(m.Config, e.TaskDefinition), data)
+	def, err := m.taskDefinition(ctx, e)
 	if err != nil {
 		return nil, err
 	}

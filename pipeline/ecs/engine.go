@@ -74,7 +74,8 @@ type Options struct {
 
 // Polling tunes how often the engine describes the service while waiting.
 type Polling struct {
-	// Fast is the interval once the deployment's tasks run and the end is near (1 s).
+	// Fast is the interval once the deployment's tasks run and the end is near (1.5 s: at most
+	// 40 calls a minute even when a whole wait is spent near the end).
 	Fast time.Duration
 	// Normal is the interval right after the update and while ECS rolls back (2 s).
 	Normal time.Duration
@@ -100,7 +101,7 @@ func (p Polling) withDefaults() Polling {
 			*d = v
 		}
 	}
-	def(&p.Fast, time.Second)
+	def(&p.Fast, 1500*time.Millisecond)
 	def(&p.Normal, 2*time.Second)
 	def(&p.Slow, 3*time.Second)
 	def(&p.Idle, 5*time.Second)
