@@ -13,17 +13,21 @@ package main
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"maps"
+	"path"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"dagger/fargate/internal/dagger"
 
 	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/cosign"
 	"dagger/fargate/pipeline/detectors"
 	"dagger/fargate/pipeline/ecs"
 	"dagger/fargate/pipeline/imageuser"
@@ -38,9 +42,10 @@ import (
 // Default images. Every one is overridable (constructor flags) for private mirrors, ECR
 // pull-through caches and air-gapped runners.
 const (
-	defaultTrivyImage    = scan.DefaultImage
-	defaultCosignImage   = "ghcr.io/sigstore/cosign/cosign:v3.0.2"
-	defaultRegistryImage = "registry:2"
+	defaultTrivyImage  = scan.DefaultImage
+	defaultCosignImage = cosign.DefaultImage
+	// The CNCF distribution registry 2.8.3, pinned by digest like every default image.
+	defaultRegistryImage = "registry:2@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373"
 )
 
 // Environment is where a function acts: local (no AWS: a registry and the app run as Dagger
@@ -138,10 +143,10 @@ func New(
 	// Use the Trivy DB already in the cache volume and never download it (air-gapped runners).
 	// +optional
 	trivySkipDBUpdate bool,
-	// cosign image (v3).
+	// cosign image (v3), pinned by digest by default.
 	// +optional
 	cosignImage string,
-	// OCI registry image used by --env local.
+	// OCI registry image used by --env local, pinned by digest by default.
 	// +optional
 	registryImage string,
 	// Builder base image, passed to the Dockerfile as the BUILDER_IMAGE build argument (private mirror, pull-through cache).
@@ -275,10 +280,11 @@ func (m *Fargate) Render(
 	return dag.Directory().WithNewFile("taskdef.json", string(data)).File("taskdef.json"), nil
 }
 
-// Check runs the security rules offline, with no AWS call: on the Dockerfile, every
-// environment's task definition, the IAM policy files named in the environments file, and the
-// service settings the environments file declares. Findings at or above the policy
-// threshold (default high) fail it, unless --report-only. Also runs as a Dagger check.
+// Check runs the security rules with no AWS call: on the Dockerfile, every environment's task
+// definition, the IAM policy files named in the environments file, the service settings it
+// declares, and the CloudFormation templates of the environments (our rules, plus Trivy's IaC
+// misconfiguration scan in a container). Findings at or above the policy threshold (default
+// high) fail it, unless --report-only. Also runs as a Dagger check (`dagger check`).
 //
 // +check
 func (m *Fargate) Check(
@@ -289,6 +295,9 @@ func (m *Fargate) Check(
 	// Return the report without failing on findings (e.g. to upload SARIF).
 	// +optional
 	reportOnly bool,
+	// Skip Trivy's scan of the CloudFormation templates (our own template rules still run).
+	// +optional
+	skipIacScan bool,
 ) (string, error) {
 	f, err := m.loadConfig(ctx)
 	if err != nil {
@@ -297,6 +306,13 @@ func (m *Fargate) Check(
 	rep, err := precheck.Run(ctx, f, m.reader(ctx))
 	if err != nil {
 		return "", err
+	}
+	if !skipIacScan {
+		iac, err := m.scanTemplates(ctx, f)
+		if err != nil {
+			return "", err
+		}
+		rep = policy.Merge(rep, iac)
 	}
 	return renderPolicy(f, rep, format, reportOnly)
 }
@@ -338,11 +354,17 @@ func (m *Fargate) Audit(
 	if err != nil {
 		return "", fmt.Errorf("audit %s: %w", e.Name, err)
 	}
+	sup, err := policy.ParseSuppressions(precheck.Suppressions(f))
+	if err != nil {
+		return "", err
+	}
 	account, err := detectors.Audit(ctx, cfg, e.Region)
 	if err != nil {
-		return "", fmt.Errorf("audit %s: account detectors: %w", e.Name, err)
+		// The service's audit stands; say what could not be read rather than losing it.
+		account = []detectors.Finding{{Rule: "FG-ACCT-000", Severity: "medium", Resource: "account/" + e.Region,
+			Message: "the account-level detectors could not be read: " + err.Error(), Remediation: "grant the audit role read access to CloudTrail, GuardDuty, Security Hub, AWS Config and Inspector, then run audit again"}}
 	}
-	rep = policy.Merge(rep, policy.NewReport(detectorFindings(account), nil, time.Time{}))
+	rep = policy.Merge(rep, policy.NewReport(detectors.Findings(account), sup, time.Time{}))
 	return renderPolicy(f, rep, format, reportOnly)
 }
 
@@ -577,18 +599,7 @@ func orDefault(s, d string) string {
 	return s
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // renderPolicy renders a policy report and fails when it crosses the threshold.
 func renderPolicy(f *config.File, rep policy.Report, format Format, reportOnly bool) (string, error) {
@@ -989,16 +1000,39 @@ func (m *Fargate) Infra(
 	return b.String(), nil
 }
 
-// detectorFindings converts the account-level findings for the policy report.
-func detectorFindings(in []detectors.Finding) []policy.Finding {
-	out := make([]policy.Finding, 0, len(in))
-	for _, d := range in {
-		sev, err := policy.ParseSeverity(d.Severity)
-		if err != nil {
-			sev = policy.High
+// scanTemplates runs Trivy's IaC scan on the directories of the environments' templates and
+// returns its failed checks as FG-IAC-001 findings.
+func (m *Fargate) scanTemplates(ctx context.Context, f *config.File) (policy.Report, error) {
+	dirs := map[string]bool{}
+	for _, name := range f.EnvironmentNames() {
+		if e := f.Environments[name]; e.Infra != nil {
+			dirs[path.Dir(sourcePath(m.Config, e.Infra.Template))] = true
 		}
-		out = append(out, policy.Finding{Rule: d.Rule, Severity: sev, Controls: d.Controls, Resource: d.Resource,
-			Message: d.Message, Remediation: d.Remediation, Location: policy.Location{Logical: d.Resource}})
 	}
-	return out
+	var reports []policy.Report
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		args, err := infra.TrivyConfigArgs("/src", "", scan.ConfigScanOptions{TrivyOptions: m.trivyOptions(), SkipCheckUpdate: m.TrivySkipDBUpdate})
+		if err != nil {
+			return policy.Report{}, err
+		}
+		out, err := dag.Container().From(m.TrivyImage).
+			WithMountedCache(scan.DefaultCacheDir, dag.CacheVolume("fargate-trivy-cache")).
+			WithMountedDirectory("/src", m.Source.Directory(dir)).
+			WithExec(args).
+			File(infra.DefaultIaCReportPath).
+			Contents(ctx)
+		if err != nil {
+			return policy.Report{}, fmt.Errorf("trivy config scan of %s: %w", dir, err)
+		}
+		decision, err := infra.EvaluateIaCReport(strings.NewReader(out), scan.Gate{FailOn: scan.AllSeverities})
+		if err != nil {
+			return policy.Report{}, fmt.Errorf("trivy config scan of %s: %w", dir, err)
+		}
+		rep, err := precheck.IaC(f, decision)
+		if err != nil {
+			return policy.Report{}, err
+		}
+		reports = append(reports, rep)
+	}
+	return policy.Merge(reports...), nil
 }

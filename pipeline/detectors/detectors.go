@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/inspector2"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/smithy-go"
+
+	"dagger/fargate/pipeline/policy"
 )
 
 // Severities, as the policy engine spells them (policy.ParseSeverity reads them).
@@ -30,7 +32,8 @@ const (
 	Low      = "low"
 )
 
-// Rule IDs. The Security Hub control each maps to is documented in the AWS Security Hub
+// Rule IDs, registered in the policy engine (policy.LookupRule; docs/rules.md) so the
+// environments file's suppressions can name them. The Security Hub control each maps to is documented in the AWS Security Hub
 // user guide: https://docs.aws.amazon.com/securityhub/latest/userguide/cloudtrail-controls.html
 // (CloudTrail.1 High, CloudTrail.4 Low), .../guardduty-controls.html (GuardDuty.1 High),
 // .../config-controls.html (Config.1 Critical), .../inspector-controls.html (Inspector.2 High).
@@ -46,7 +49,7 @@ const (
 )
 
 // Finding is one control that is off (or could not be checked). Its fields mirror the
-// policy engine's findings so the two lists merge.
+// policy engine's findings; Findings converts them so the two lists merge.
 type Finding struct {
 	Rule        string
 	Severity    string // critical, high, medium or low
@@ -287,4 +290,25 @@ func (a *auditor) inspector(ctx context.Context) ([]Finding, error) {
 		Message:     fmt.Sprintf("Amazon Inspector ECR scanning is %s in %s: pushed images are not rescanned continuously when new CVEs are published", status, a.region),
 		Remediation: "aws inspector2 enable --resource-types ECR (enhanced scanning replaces ECR basic scan-on-push for the registry).",
 	}}, nil
+}
+
+// Findings converts audit findings for the policy engine (policy.NewReport, policy.Merge):
+// the rule's registered severity, the finding's own controls (for FG-ACCT-000, those of the
+// check that could not run), message and remediation (which names the trail or permission),
+// and the resource as its logical location.
+func Findings(in []Finding) []policy.Finding {
+	out := make([]policy.Finding, 0, len(in))
+	for _, d := range in {
+		sev, err := policy.ParseSeverity(d.Severity)
+		if r, ok := policy.LookupRule(d.Rule); ok {
+			sev = r.Severity
+		} else if err != nil {
+			sev = policy.High // not reachable for the rules above (TestFindingsMatchTheRegistry); never drop a finding
+		}
+		out = append(out, policy.Finding{
+			Rule: d.Rule, Severity: sev, Controls: append([]string(nil), d.Controls...), Resource: d.Resource,
+			Message: d.Message, Remediation: d.Remediation, Location: policy.Location{Logical: d.Resource},
+		})
+	}
+	return out
 }

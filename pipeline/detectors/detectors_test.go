@@ -3,12 +3,14 @@ package detectors
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"dagger/fargate/pipeline/internal/detectorfake"
 	"dagger/fargate/pipeline/internal/fakeaws"
+	"dagger/fargate/pipeline/policy"
 )
 
 func audit(t *testing.T, acct *detectorfake.Account) ([]Finding, *fakeaws.Server) {
@@ -147,4 +149,78 @@ func TestAuditNeedsRegion(t *testing.T) {
 	_, err := Audit(context.Background(), cfg, "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "region is required")
+}
+
+// The FG-ACCT rules are registered in the policy engine as evaluated here; each has a
+// failing fixture (an account with that control off, or the read denied) and a passing one
+// (every control on), and the converted findings carry the registry's metadata.
+func TestFindingsMatchTheRegistry(t *testing.T) {
+	fixtures := map[string]func(*detectorfake.Account){
+		RulePermission:       func(a *detectorfake.Account) { a.Denied = map[string]bool{"guardduty:ListDetectors": true} },
+		RuleCloudTrail:       func(a *detectorfake.Account) { a.Trails = nil },
+		RuleTrailValidation:  func(a *detectorfake.Account) { a.Trails[0].LogFileValidation = false },
+		RuleGuardDuty:        func(a *detectorfake.Account) { a.Detectors = nil },
+		RuleSecurityHub:      func(a *detectorfake.Account) { a.SecurityHub = false },
+		RuleConfigRecorder:   func(a *detectorfake.Account) { a.Recorders = nil },
+		RuleInspectorECRScan: func(a *detectorfake.Account) { a.InspectorECR = "DISABLED" },
+	}
+	pass, _ := audit(t, detectorfake.AllOn())
+	assert.Empty(t, Findings(pass))
+	n := 0
+	for _, r := range policy.Rules() {
+		if r.CheckedIn != policy.CheckedInDetectors {
+			continue
+		}
+		n++
+		t.Run(r.ID, func(t *testing.T) {
+			assert.Equal(t, policy.TargetAccount, r.Target)
+			mod, ok := fixtures[r.ID]
+			require.True(t, ok, "rule %s has no fixture", r.ID)
+			acct := detectorfake.AllOn()
+			mod(acct)
+			raw, _ := audit(t, acct)
+			fs := Findings(raw)
+			require.Len(t, fs, len(raw))
+			require.Equal(t, []string{r.ID}, policyRules(fs))
+			f, d := fs[0], raw[0]
+			assert.Equal(t, r.Severity, f.Severity)
+			assert.Equal(t, r.Severity.String(), d.Severity, "detectors.go and the registry agree on the severity")
+			if r.ID == RulePermission {
+				assert.Equal(t, []string{"GuardDuty.1"}, f.Controls, "the controls of the check that could not run")
+			} else {
+				assert.Equal(t, r.Controls, f.Controls)
+			}
+			assert.Equal(t, d.Message, f.Message)
+			assert.Equal(t, d.Remediation, f.Remediation)
+			assert.Equal(t, d.Resource, f.Resource)
+			assert.Equal(t, policy.Location{Logical: d.Resource}, f.Location)
+			assert.False(t, f.Suppressed)
+		})
+	}
+	assert.Equal(t, len(fixtures), n)
+}
+
+// The environments file's suppressions can name the FG-ACCT rules.
+func TestFindingsCanBeSuppressed(t *testing.T) {
+	raw, _ := audit(t, &detectorfake.Account{ID: "111122223333"})
+	sup, err := policy.ParseSuppressions([]policy.Suppression{
+		{Rule: RuleSecurityHub, Resource: "securityhub:*", Reason: "Security Hub is run from the org's delegated admin account", Expires: "2999-12-31"},
+	})
+	require.NoError(t, err)
+	rep := policy.NewReport(Findings(raw), sup, time.Time{})
+	require.Len(t, rep.Findings, 5)
+	assert.Equal(t, 1, rep.Summary.Suppressed)
+	assert.Equal(t, 1, rep.Summary.Critical, "AWS Config")
+	assert.Equal(t, 3, rep.Summary.High, "CloudTrail, GuardDuty, Inspector")
+	for _, f := range rep.Findings {
+		assert.Equal(t, f.Rule == RuleSecurityHub, f.Suppressed, f.Rule)
+	}
+}
+
+func policyRules(fs []policy.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Rule)
+	}
+	return out
 }

@@ -37,22 +37,22 @@ func BenchmarkApplyCreate(b *testing.B) {
 	}
 }
 
-// BenchmarkTemplateChecks measures parsing the template with goformation and running every check.
+// BenchmarkTemplateChecks measures CheckTemplateInput on the real template: resolving the
+// parameters, parsing it with goformation and running every FG-CFN check.
 func BenchmarkTemplateChecks(b *testing.B) {
 	body, err := os.ReadFile(serviceTemplate)
 	if err != nil {
 		b.Fatal(err)
 	}
-	checks := allChecks(true, wildcardAllowedDefault)
+	in := TemplateInput{Path: "infra/service.yaml", Body: body, Params: envParams("prod", nil), Env: "prod",
+		HealthPath: "/healthz", RequiredTags: testRequiredTags}
 	for b.Loop() {
-		p, err := parseTemplate(body, envParams("prod", nil))
+		fs, err := CheckTemplateInput(in)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, c := range checks {
-			if len(c(p)) > 0 {
-				b.Fatal("template fails a check")
-			}
+		if len(fs) > 0 {
+			b.Fatal("template fails a check")
 		}
 	}
 }

@@ -1,854 +1,493 @@
 package infra
 
-// Security assertions on CloudFormation templates parsed with goformation. Each check returns
-// the problems it found (empty when the template passes), so the same helpers run against the
-// real templates (expecting none) and against a deliberately broken template (expecting each
-// one to fire).
-
 import (
-	"encoding/json"
-	"fmt"
-	"reflect"
-	"regexp"
-	"sort"
-	"strconv"
+	"os"
 	"strings"
+	"testing"
+	"time"
 
-	"github.com/awslabs/goformation/v7"
-	"github.com/awslabs/goformation/v7/cloudformation"
-	"github.com/awslabs/goformation/v7/cloudformation/ec2"
-	"github.com/awslabs/goformation/v7/cloudformation/ecr"
-	"github.com/awslabs/goformation/v7/cloudformation/ecs"
-	"github.com/awslabs/goformation/v7/cloudformation/elasticloadbalancingv2"
-	"github.com/awslabs/goformation/v7/cloudformation/iam"
-	"github.com/awslabs/goformation/v7/cloudformation/kms"
-	"github.com/awslabs/goformation/v7/cloudformation/logs"
-	"github.com/awslabs/goformation/v7/cloudformation/tags"
-	"github.com/awslabs/goformation/v7/intrinsics"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/policy"
+	"dagger/fargate/pipeline/scan"
 )
 
-// parsed is a template resolved for one set of parameter values: parameters take their
-// values, conditions are evaluated, Fn::If picks its branch, and references to resources stay
-// visible as "ref:Logical" and "getatt:Logical.Attribute" (goformation's default handlers
-// would turn them into nil, hiding which security group admits which).
-type parsed struct {
-	*cloudformation.Template
-	conds map[string]bool
+var testRequiredTags = []string{"env", "owner", "cost-center"}
+
+func readServiceTemplate(t testing.TB) string {
+	t.Helper()
+	body, err := os.ReadFile(serviceTemplate)
+	require.NoError(t, err)
+	return string(body)
 }
 
-func pseudo(name string) (string, bool) {
-	v, ok := map[string]string{
-		"AWS::AccountId": "111122223333", "AWS::Region": "eu-west-1", "AWS::Partition": "aws",
-		"AWS::StackName": "stack", "AWS::URLSuffix": "amazonaws.com",
-	}[name]
-	return v, ok
+// checkBody runs CheckTemplateInput the way precheck does for the sample app.
+func checkBody(t testing.TB, body, env string, params map[string]string) []policy.Finding {
+	t.Helper()
+	fs, err := CheckTemplateInput(TemplateInput{Path: "infra/service.yaml", Body: []byte(body), Params: params, Env: env,
+		HealthPath: "/healthz", RequiredTags: testRequiredTags})
+	require.NoError(t, err)
+	return fs
 }
 
-func paramValue(template any, name string) (any, bool) {
-	tm, _ := template.(map[string]any)
-	params, _ := tm["Parameters"].(map[string]any)
-	p, _ := params[name].(map[string]any)
-	if p == nil {
-		return nil, false
+func ruleIDs(fs []policy.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Rule)
 	}
-	v, ok := p["Default"]
-	return v, ok
+	return out
 }
 
-func refHandler(_ string, input any, template any) any {
-	name, _ := input.(string)
-	if name == "AWS::NoValue" {
-		return nil
-	}
-	if v, ok := pseudo(name); ok {
-		return v
-	}
-	if v, ok := paramValue(template, name); ok {
-		return v
-	}
-	return "ref:" + name
-}
-
-func getAttHandler(_ string, input any, _ any) any {
-	switch v := input.(type) {
-	case string:
-		return "getatt:" + v
-	case []any:
-		parts := make([]string, 0, len(v))
-		for _, p := range v {
-			parts = append(parts, fmt.Sprint(p))
-		}
-		return "getatt:" + strings.Join(parts, ".")
-	}
-	return nil
-}
-
-var subVar = regexp.MustCompile(`\$\{([^}!][^}]*)\}`)
-
-func subHandler(_ string, input any, template any) any {
-	var src string
-	vars := map[string]any{}
-	switch v := input.(type) {
-	case string:
-		src = v
-	case []any:
-		if len(v) > 0 {
-			src, _ = v[0].(string)
-		}
-		if len(v) > 1 {
-			vars, _ = v[1].(map[string]any)
+func messagesOf(fs []policy.Finding, rule string) string {
+	var out []string
+	for _, f := range fs {
+		if f.Rule == rule {
+			out = append(out, f.Message)
 		}
 	}
-	return subVar.ReplaceAllStringFunc(src, func(m string) string {
-		name := m[2 : len(m)-1]
-		if v, ok := vars[name]; ok {
-			return fmt.Sprint(v)
-		}
-		if strings.Contains(name, ".") {
-			return "getatt:" + name
-		}
-		return fmt.Sprint(refHandler("Ref", name, template))
-	})
+	return strings.Join(out, "\n")
 }
 
-// parseTemplate resolves body for params (values for parameters without a usable default).
-func parseTemplate(body []byte, params map[string]any) (*parsed, error) {
-	// Pass 1: evaluate the Conditions section with goformation's own handlers.
-	raw, err := intrinsics.ProcessYAML(body, &intrinsics.ProcessorOptions{ParameterOverrides: params})
-	if err != nil {
-		return nil, fmt.Errorf("process template: %w", err)
-	}
-	var top struct {
-		Conditions map[string]any
-	}
-	if err := json.Unmarshal(raw, &top); err != nil {
-		return nil, err
-	}
-	conds := map[string]bool{}
-	for name, v := range top.Conditions {
-		b, ok := v.(bool)
-		if !ok {
-			return nil, fmt.Errorf("condition %s did not evaluate to a boolean (%v)", name, v)
-		}
-		conds[name] = b
-	}
-	ifHandler := func(_ string, input any, _ any) any {
-		arr, ok := input.([]any)
-		if !ok || len(arr) != 3 {
-			return nil
-		}
-		name, _ := arr[0].(string)
-		if conds[name] {
-			return arr[1]
-		}
-		return arr[2]
-	}
-	// Pass 2: typed resources.
-	t, err := goformation.ParseYAMLWithOptions(body, &intrinsics.ProcessorOptions{
-		ParameterOverrides: params,
-		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
-			"Ref": refHandler, "Fn::GetAtt": getAttHandler, "Fn::Sub": subHandler, "Fn::If": ifHandler,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("parse template: %w", err)
-	}
-	return &parsed{Template: t, conds: conds}, nil
+// templateFixture weakens the real template in one place (old → new, old unique) for env;
+// the failing side must report the rule with want in a message, the unmodified template for
+// the same environment must not report it.
+type templateFixture struct {
+	env, old, new, want string
+	dropParam           string // remove this parameter from the environment's values instead
 }
 
-// active lists the resources created for these parameters, sorted by logical ID.
-func (p *parsed) active() []string {
-	var ids []string
-	for id, r := range p.Resources {
-		if c := conditionOf(r); c != "" && !p.conds[c] {
-			continue
-		}
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-func conditionOf(r cloudformation.Resource) string {
-	v := reflect.ValueOf(r)
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return ""
-	}
-	if f := v.FieldByName("AWSCloudFormationCondition"); f.IsValid() {
-		return f.String()
-	}
-	return ""
-}
-
-// each calls fn for every active resource of type T.
-func each[T cloudformation.Resource](p *parsed, fn func(id string, r T)) {
-	for _, id := range p.active() {
-		if r, ok := p.Resources[id].(T); ok {
-			fn(id, r)
-		}
+func templateFixtures() map[string]templateFixture {
+	return map[string]templateFixture{
+		RuleTemplateParameters:   {env: "prod", dropParam: "GitHubOrg", want: "parameters GitHubOrg have no default and no value"},
+		RuleTemplatePublicIP:     {env: "prod", old: "AssignPublicIp: DISABLED", new: "AssignPublicIp: ENABLED", want: "Service: AssignPublicIp must be DISABLED"},
+		RuleTemplateIngress:      {env: "prod", old: "ToPort: !Ref AppPort, SourceSecurityGroupId: !GetAtt AlbSecurityGroup.GroupId", new: "ToPort: !Ref AppPort, CidrIp: 10.0.0.0/8", want: "address range"},
+		RuleTemplateALBEgress:    {env: "prod", old: "      DestinationSecurityGroupId: !GetAtt ServiceSecurityGroup.GroupId\n", new: "      CidrIp: 0.0.0.0/0\n", want: "AlbToService: egress goes elsewhere"},
+		RuleTemplateIAM:          {env: "prod", old: "Action: ecs:DescribeTasks", new: "Action: ecs:*", want: `wildcard action "ecs:*"`},
+		RuleTemplateBoundary:     {env: "prod", old: "      RoleName: !Sub \"${AppName}-${Environment}-task\"\n      PermissionsBoundary: !Ref TaskPermissionsBoundary\n", new: "      RoleName: !Sub \"${AppName}-${Environment}-task\"\n", want: "TaskRole: task role without a permissions boundary"},
+		RuleTemplateKMSPolicy:    {env: "prod", old: `Principal: {Service: !Sub "logs.${AWS::Region}.amazonaws.com"}`, new: `Principal: {AWS: "*"}`, want: "LogsKey statement 1: open principal"},
+		RuleTemplateKMSRotation:  {env: "prod", old: "CloudWatch Logs encryption\"\n      EnableKeyRotation: true", new: "CloudWatch Logs encryption\"\n      EnableKeyRotation: false", want: "LogsKey: symmetric key without rotation"},
+		RuleTemplateLogRetention: {env: "prod", old: "/flow-logs\"\n      RetentionInDays: !Ref LogRetentionDays\n", new: "/flow-logs\"\n", want: "FlowLogGroup: no retention period"},
+		RuleTemplateLogKMS: {env: "prod", old: "/ecs/${AppName}-${Environment}\"\n      RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !GetAtt LogsKey.Arn\n",
+			new: "/ecs/${AppName}-${Environment}\"\n      RetentionInDays: !Ref LogRetentionDays\n", want: "AppLogGroup: not encrypted"},
+		RuleTemplateECRScan:      {env: "prod", old: "ScanOnPush: true", new: "ScanOnPush: false", want: "Repository: no scan on push"},
+		RuleTemplateECRImmutable: {env: "prod", old: "ImageTagMutability: IMMUTABLE", new: "ImageTagMutability: MUTABLE", want: "Repository: tags are mutable"},
+		RuleTemplateECRLifecycle: {env: "prod", old: `{"rules": [`, new: `{"rules": [[`, want: "Repository: no valid lifecycle policy"},
+		RuleTemplateECRKMS:       {env: "prod", old: "{EncryptionType: KMS, KmsKey: !GetAtt EcrKey.Arn}", new: "{EncryptionType: AES256}", want: "Repository: not KMS-encrypted"},
+		RuleTemplateRetained: {env: "prod", old: "  Repository:\n    Type: AWS::ECR::Repository\n    DeletionPolicy: Retain\n", new: "  Repository:\n    Type: AWS::ECR::Repository\n    DeletionPolicy: Delete\n",
+			want: "Repository (AWS::ECR::Repository): DeletionPolicy and UpdateReplacePolicy must be Retain"},
+		RuleTemplateCircuit:   {env: "prod", old: "DeploymentCircuitBreaker: {Enable: true, Rollback: true}", new: "DeploymentCircuitBreaker: {Enable: true, Rollback: false}", want: "circuit breaker with rollback is off"},
+		RuleTemplatePlatform:  {env: "prod", old: "PlatformVersion: LATEST", new: "PlatformVersion: 1.3.0", want: `PlatformVersion "1.3.0", want LATEST`},
+		RuleTemplateExec:      {env: "prod", old: "EnableExecuteCommand: !If [ExecEnabled, true, false]", new: "EnableExecuteCommand: true", want: "ECS Exec enabled in prod"},
+		RuleTemplateSpot:      {env: "prod", old: "- - {CapacityProvider: FARGATE, Weight: 1}", new: "- - {CapacityProvider: FARGATE_SPOT, Weight: 1}", want: "Fargate Spot in prod"},
+		RuleTemplatePropagate: {env: "prod", old: "PropagateTags: SERVICE", new: "PropagateTags: NONE", want: `PropagateTags "NONE", want SERVICE`},
+		RuleTemplateDiscovery: {env: "prod", old: "      ServiceConnectConfiguration:\n        Enabled: true\n        Namespace: !GetAtt Namespace.Arn\n        Services:\n          - PortName: http\n            DiscoveryName: !Ref AppName\n            ClientAliases: [{Port: !Ref AppPort, DnsName: !Ref AppName}]\n",
+			new: "", want: "neither Service Connect nor Cloud Map"},
+		RuleTemplateInsights:    {env: "prod", old: "{Name: containerInsights, Value: enhanced}", new: "{Name: containerInsights, Value: disabled}", want: "Container Insights is off"},
+		RuleTemplateHTTPS:       {env: "prod", old: "SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06", new: "SslPolicy: ELBSecurityPolicy-2016-08", want: "less than TLS 1.2"},
+		RuleTemplateRedirect:    {env: "prod", old: "        - Type: redirect\n", new: "        - Type: fixed-response\n", want: "does not redirect"},
+		RuleTemplateTargetGroup: {env: "prod", old: "HealthCheckPath: /healthz", new: "HealthCheckPath: /", want: `health check path "/", want "/healthz"`},
+		RuleTemplateHeaders: {env: "prod", old: "{Key: routing.http.drop_invalid_header_fields.enabled, Value: \"true\"}", new: "{Key: routing.http.drop_invalid_header_fields.enabled, Value: \"false\"}",
+			want: "invalid header fields are not dropped"},
+		RuleTemplateSubnets:   {env: "prod", old: "NatGatewayId: !Ref NatGatewayA\n", new: "GatewayId: !Ref InternetGateway\n", want: "PrivateSubnetA: task subnet routes to the internet gateway"},
+		RuleTemplateFlowLogs:  {env: "prod", old: "      ResourceId: !Ref Vpc\n", new: "      ResourceId: !Ref PublicSubnetA\n", want: "Vpc: no VPC flow log"},
+		RuleTemplateEndpoints: {env: "prod", old: "ServiceName: !Sub \"com.amazonaws.${AWS::Region}.logs\"", new: "ServiceName: !Sub \"com.amazonaws.${AWS::Region}.monitoring\"", want: "no Interface endpoint for logs"},
+		RuleTemplateTags: {env: "prod", old: "/ecs/${AppName}-${Environment}\"\n      RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !GetAtt LogsKey.Arn\n      Tags:\n        - {Key: env, Value: !Ref Environment}\n        - {Key: owner, Value: !Ref Owner}\n",
+			new: "/ecs/${AppName}-${Environment}\"\n      RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !GetAtt LogsKey.Arn\n      Tags:\n        - {Key: env, Value: !Ref Environment}\n", want: "AppLogGroup (AWS::Logs::LogGroup): missing tag owner"},
+		RuleTemplateOIDC: {env: "prod", old: "\"token.actions.githubusercontent.com:aud\": sts.amazonaws.com", new: "\"token.actions.githubusercontent.com:aud\": sigstore", want: "aud is not limited"},
 	}
 }
 
-// target returns the logical ID a "ref:X" or "getatt:X.Attr" value points to.
-func target(v string) string {
-	if s, ok := strings.CutPrefix(v, "ref:"); ok {
-		return s
-	}
-	if s, ok := strings.CutPrefix(v, "getatt:"); ok {
-		id, _, _ := strings.Cut(s, ".")
-		return id
-	}
-	return ""
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func intv(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-// ---------------------------------------------------------------- checks
-
-type problems []string
-
-func (ps *problems) addf(format string, args ...any) { *ps = append(*ps, fmt.Sprintf(format, args...)) }
-
-func checkNoPublicIP(p *parsed) problems {
-	var out problems
+// TestEveryTemplateRuleHasFailingAndPassingFixture is the FG-CFN half of the policy
+// package's fixture test: every rule policy registers as evaluated here fires on a mutation
+// of the real template and not on the template itself, with the registry's metadata.
+func TestEveryTemplateRuleHasFailingAndPassingFixture(t *testing.T) {
+	body := readServiceTemplate(t)
+	fixtures := templateFixtures()
 	n := 0
-	each(p, func(id string, s *ecs.Service) {
-		n++
-		if s.NetworkConfiguration == nil || s.NetworkConfiguration.AwsvpcConfiguration == nil ||
-			str(s.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp) != "DISABLED" {
-			out.addf("%s: AssignPublicIp must be DISABLED", id)
-		}
-	})
-	if n == 0 {
-		out.addf("no AWS::ECS::Service")
-	}
-	return out
-}
-
-// internetFacingSGs returns the security groups attached to internet-facing load balancers.
-func internetFacingSGs(p *parsed) map[string]bool {
-	sgs := map[string]bool{}
-	each(p, func(id string, lb *elasticloadbalancingv2.LoadBalancer) {
-		if str(lb.Scheme) == "internet-facing" {
-			for _, sg := range lb.SecurityGroups {
-				sgs[target(sg)] = true
-			}
-		}
-	})
-	return sgs
-}
-
-func containerPorts(s *ecs.Service) map[int]bool {
-	ports := map[int]bool{}
-	for _, lb := range s.LoadBalancers {
-		ports[intv(lb.ContainerPort)] = true
-	}
-	return ports
-}
-
-func checkServiceIngressOnlyFromALB(p *parsed) problems {
-	var out problems
-	albSGs := internetFacingSGs(p)
-	each(p, func(svcID string, s *ecs.Service) {
-		if s.NetworkConfiguration == nil || s.NetworkConfiguration.AwsvpcConfiguration == nil {
-			out.addf("%s: no awsvpc configuration", svcID)
-			return
-		}
-		ports := containerPorts(s)
-		for _, ref := range s.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups {
-			sgID := target(ref)
-			sg, ok := p.Resources[sgID].(*ec2.SecurityGroup)
-			if !ok {
-				out.addf("%s: security group %q is not declared in the template", svcID, ref)
-				continue
-			}
-			check := func(where string, cidr, cidr6, prefix *string, source *string, from, to *int) {
-				if str(cidr) != "" || str(cidr6) != "" || str(prefix) != "" {
-					out.addf("%s: %s admits an address range; only the load balancer's security group may be a source", sgID, where)
-				}
-				if !albSGs[target(str(source))] {
-					out.addf("%s: %s admits %q, not an internet-facing load balancer's security group", sgID, where, str(source))
-				}
-				if intv(from) != intv(to) || !ports[intv(from)] {
-					out.addf("%s: %s opens ports %d-%d, not only the container port", sgID, where, intv(from), intv(to))
-				}
-			}
-			for i, r := range sg.SecurityGroupIngress {
-				check(fmt.Sprintf("ingress rule %d", i), r.CidrIp, r.CidrIpv6, r.SourcePrefixListId, r.SourceSecurityGroupId, r.FromPort, r.ToPort)
-			}
-			each(p, func(id string, r *ec2.SecurityGroupIngress) {
-				if target(str(r.GroupId)) == sgID {
-					check(id, r.CidrIp, r.CidrIpv6, r.SourcePrefixListId, r.SourceSecurityGroupId, r.FromPort, r.ToPort)
-				}
-			})
-		}
-	})
-	return out
-}
-
-// checkALBEgress: a load balancer's security group sends only to the service's on the app port.
-func checkALBEgress(p *parsed) problems {
-	var out problems
-	serviceSGs := map[string]bool{}
-	each(p, func(_ string, s *ecs.Service) {
-		if s.NetworkConfiguration != nil && s.NetworkConfiguration.AwsvpcConfiguration != nil {
-			for _, sg := range s.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups {
-				serviceSGs[target(sg)] = true
-			}
-		}
-	})
-	for sgID := range internetFacingSGs(p) {
-		sg, ok := p.Resources[sgID].(*ec2.SecurityGroup)
-		if !ok {
-			out.addf("load balancer security group %s is not declared", sgID)
+	for _, r := range policy.Rules() {
+		if r.CheckedIn != policy.CheckedInInfra || r.Target != policy.TargetCloudFormation {
 			continue
 		}
-		if len(sg.SecurityGroupEgress) == 0 {
-			out.addf("%s: no SecurityGroupEgress, so the default allow-all egress stays", sgID)
-		}
-		for i, e := range sg.SecurityGroupEgress {
-			if str(e.CidrIp) == "127.0.0.1/32" { // placeholder that removes the default rule
-				continue
+		n++
+		t.Run(r.ID, func(t *testing.T) {
+			fx, ok := fixtures[r.ID]
+			require.True(t, ok, "rule %s has no fixture", r.ID)
+			params := envParams(fx.env, nil)
+			mutated := body
+			if fx.dropParam != "" {
+				delete(params, fx.dropParam)
+			} else {
+				require.Equal(t, 1, strings.Count(body, fx.old), "mutation anchor must be unique: %q", fx.old)
+				mutated = strings.Replace(body, fx.old, fx.new, 1)
 			}
-			if !serviceSGs[target(str(e.DestinationSecurityGroupId))] {
-				out.addf("%s: egress rule %d goes elsewhere than the service security group", sgID, i)
+			fail := checkBody(t, mutated, fx.env, params)
+			require.Contains(t, ruleIDs(fail), r.ID)
+			assert.Contains(t, messagesOf(fail, r.ID), fx.want)
+			for _, f := range fail {
+				if f.Rule != r.ID {
+					continue
+				}
+				assert.Equal(t, r.Severity, f.Severity)
+				assert.Equal(t, r.Controls, f.Controls)
+				assert.Equal(t, r.Remediation, f.Remediation)
+				assert.True(t, strings.HasPrefix(f.Resource, "template/infra/service.yaml"), f.Resource)
+				assert.Equal(t, "infra/service.yaml", f.Location.Path)
+				assert.Contains(t, f.Message, "(environment "+fx.env+")")
+				if _, logical, ok := strings.Cut(f.Resource, "#"); ok {
+					require.Positive(t, f.Location.Line, "%s has a line", f.Resource)
+					line := strings.Split(mutated, "\n")[f.Location.Line-1]
+					assert.True(t, strings.HasPrefix(strings.TrimSpace(line), logical+":"), "line %d of %s is %q", f.Location.Line, f.Resource, line)
+				}
 			}
-		}
-		each(p, func(id string, e *ec2.SecurityGroupEgress) {
-			if target(e.GroupId) == sgID && !serviceSGs[target(str(e.DestinationSecurityGroupId))] {
-				out.addf("%s: egress goes elsewhere than the service security group", id)
+			pass := checkBody(t, body, fx.env, envParams(fx.env, nil))
+			assert.NotContains(t, ruleIDs(pass), r.ID)
+		})
+	}
+	assert.Equal(t, len(fixtures), n, "a fixture for a rule that is not registered as a template rule")
+}
+
+// The broken template violates every property; every FG-CFN rule must report it.
+const brokenTemplate = `
+Parameters:
+  Environment: {Type: String}
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.0.0.0/16}
+  Igw:
+    Type: AWS::EC2::InternetGateway
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a, MapPublicIpOnLaunch: true}
+  Rt:
+    Type: AWS::EC2::RouteTable
+    Properties: {VpcId: !Ref Vpc}
+  Default:
+    Type: AWS::EC2::Route
+    Properties: {RouteTableId: !Ref Rt, DestinationCidrBlock: 0.0.0.0/0, GatewayId: !Ref Igw}
+  Assoc:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref Subnet, RouteTableId: !Ref Rt}
+  OtherSubnet:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: eu-west-1a}
+  InterfaceEndpoint:
+    Type: AWS::EC2::VPCEndpoint
+    Properties: {VpcId: !Ref Vpc, ServiceName: com.amazonaws.eu-west-1.ecr.api, VpcEndpointType: Interface, PrivateDnsEnabled: false}
+  AlbSg:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: alb
+      VpcId: !Ref Vpc
+  ServiceSg:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: svc
+      VpcId: !Ref Vpc
+      SecurityGroupIngress:
+        - {IpProtocol: tcp, FromPort: 0, ToPort: 65535, CidrIp: 0.0.0.0/0}
+  ExtraIngress:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties: {GroupId: !GetAtt ServiceSg.GroupId, IpProtocol: tcp, FromPort: 8080, ToPort: 8080, SourceSecurityGroupId: sg-0123456789abcdef0}
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Scheme: internet-facing
+      Subnets: [!Ref OtherSubnet]
+      SecurityGroups: [!GetAtt AlbSg.GroupId]
+  Tg:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties: {TargetType: instance, HealthCheckPath: /, Port: 8080, Protocol: HTTP}
+  Https:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Port: 443
+      Protocol: HTTPS
+      SslPolicy: ELBSecurityPolicy-2016-08
+      DefaultActions: [{Type: forward, TargetGroupArn: !Ref Tg}]
+  Http:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Port: 80
+      Protocol: HTTP
+      DefaultActions: [{Type: forward, TargetGroupArn: !Ref Tg}]
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - {Effect: Allow, Principal: {AWS: "*"}, Action: "kms:*", Resource: "*"}
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /ecs/x}
+  Repo:
+    Type: AWS::ECR::Repository
+    Properties:
+      ImageTagMutability: MUTABLE
+      EmptyOnDelete: true
+      Tags: [{Key: env, Value: !Ref Environment}]
+  TaskRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: ecs-tasks.amazonaws.com}, Action: sts:AssumeRole}
+      Policies:
+        - PolicyName: too-much
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: "s3:*", Resource: "*"}
+              - {Effect: Allow, Action: ["logs:PutLogEvents"], Resource: "*"}
+              - {Effect: Allow, NotAction: iam:*, Resource: arn:aws:s3:::bucket}
+  DeployRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com}
+            Action: sts:AssumeRoleWithWebIdentity
+            Condition:
+              StringLike: {"token.actions.githubusercontent.com:sub": "repo:example/*"}
+  Cluster:
+    Type: AWS::ECS::Cluster
+    Properties:
+      ClusterSettings: [{Name: containerInsights, Value: disabled}]
+  Service:
+    Type: AWS::ECS::Service
+    Properties:
+      Cluster: !Ref Cluster
+      PlatformVersion: 1.3.0
+      EnableExecuteCommand: true
+      CapacityProviderStrategy: [{CapacityProvider: FARGATE_SPOT, Weight: 1}]
+      NetworkConfiguration:
+        AwsvpcConfiguration:
+          AssignPublicIp: ENABLED
+          Subnets: [!Ref Subnet]
+          SecurityGroups: [!GetAtt ServiceSg.GroupId]
+      LoadBalancers: [{ContainerName: app, ContainerPort: 8080, TargetGroupArn: !Ref Tg}]
+      DeploymentConfiguration:
+        DeploymentCircuitBreaker: {Enable: true, Rollback: false}
+`
+
+func TestChecksCatchBrokenTemplate(t *testing.T) {
+	// No value for Environment: FG-CFN-001 reports the placeholder; "prod" is the environment.
+	fs := checkBody(t, brokenTemplate, "prod", nil)
+	want := map[string][]string{
+		RuleTemplateParameters:   {"parameters Environment have no default"},
+		RuleTemplatePublicIP:     {"Service: AssignPublicIp must be DISABLED"},
+		RuleTemplateIngress:      {"admits an address range", "opens ports 0-65535", `ExtraIngress admits "sg-0123456789abcdef0"`},
+		RuleTemplateALBEgress:    {"AlbSg: no SecurityGroupEgress"},
+		RuleTemplateIAM:          {`wildcard action "s3:*"`, `Resource "*" for logs:PutLogEvents`, "NotAction/NotResource"},
+		RuleTemplateBoundary:     {"TaskRole: task role without a permissions boundary"},
+		RuleTemplateKMSPolicy:    {"wildcard action \"kms:*\" for a principal other than the account root", "open principal"},
+		RuleTemplateKMSRotation:  {"symmetric key without rotation"},
+		RuleTemplateLogRetention: {"Logs: no retention period"},
+		RuleTemplateLogKMS:       {"Logs: not encrypted"},
+		RuleTemplateECRScan:      {"no scan on push"},
+		RuleTemplateECRImmutable: {"tags are mutable"},
+		RuleTemplateECRLifecycle: {"no valid lifecycle policy"},
+		RuleTemplateECRKMS:       {"not KMS-encrypted"},
+		RuleTemplateRetained:     {"Repo (AWS::ECR::Repository)", "Logs (AWS::Logs::LogGroup)", "Key (AWS::KMS::Key)", "EmptyOnDelete"},
+		RuleTemplateCircuit:      {"circuit breaker with rollback is off"},
+		RuleTemplatePlatform:     {`PlatformVersion "1.3.0"`},
+		RuleTemplateExec:         {"ECS Exec enabled in prod"},
+		RuleTemplateSpot:         {"Fargate Spot in prod"},
+		RuleTemplatePropagate:    {"PropagateTags"},
+		RuleTemplateDiscovery:    {"neither Service Connect"},
+		RuleTemplateInsights:     {"Container Insights is off"},
+		RuleTemplateHTTPS:        {"allows less than TLS 1.2", "no certificate"},
+		RuleTemplateRedirect:     {"HTTP listener does not redirect"},
+		RuleTemplateTargetGroup:  {`health check path "/"`, "target type \"instance\"", "deregistration delay 300s"},
+		RuleTemplateHeaders:      {"invalid header fields are not dropped"},
+		RuleTemplateSubnets:      {"Subnet: task subnet maps public IPs", "routes to the internet gateway", "fewer than two availability zones", "Lb: subnet OtherSubnet has no internet route"},
+		RuleTemplateFlowLogs:     {"Vpc: no VPC flow log"},
+		RuleTemplateEndpoints:    {"without private DNS", "no Interface endpoint for logs", "no Gateway endpoint for s3"},
+		RuleTemplateTags:         {"Repo (AWS::ECR::Repository): missing tag owner", "Key (AWS::KMS::Key): missing tag env", "Service (AWS::ECS::Service): missing tag cost-center"},
+		RuleTemplateOIDC:         {"aud is not limited", `sub "repo:example/*"`},
+	}
+	require.Len(t, want, len(templateFixtures()), "every rule has expectations")
+	for rule, msgs := range want {
+		t.Run(rule, func(t *testing.T) {
+			got := messagesOf(fs, rule)
+			for _, w := range msgs {
+				assert.Contains(t, got, w)
 			}
 		})
 	}
-	return out
+	// The non-prod expectation fires on the opposite Spot mistake.
+	noSpot := strings.Replace(brokenTemplate, "FARGATE_SPOT", "FARGATE", 1)
+	fs = checkBody(t, noSpot, "preprod", map[string]string{"Environment": "preprod"})
+	assert.Contains(t, messagesOf(fs, RuleTemplateSpot), "no Fargate Spot outside prod")
+	assert.NotContains(t, ruleIDs(fs), RuleTemplateExec, "ECS Exec is allowed outside prod")
+	assert.NotContains(t, ruleIDs(fs), RuleTemplateParameters)
 }
 
-// Wildcard resources are allowed only for actions without resource-level permissions.
-var (
-	// ecr:GetAuthorizationToken only accepts "*".
-	wildcardAllowedDefault = map[string]bool{"ecr:GetAuthorizationToken": true}
-	// ECS Exec's SSM message channels only accept "*"; present only when ECS Exec is on (never in prod).
-	wildcardAllowedExec = map[string]bool{
-		"ecr:GetAuthorizationToken": true, "ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
-		"ssmmessages:OpenControlChannel": true, "ssmmessages:OpenDataChannel": true,
+func TestTemplateWithoutTheResourcesIsNotAPass(t *testing.T) {
+	fs := checkBody(t, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n", "prod", nil)
+	for _, rule := range []string{RuleTemplatePublicIP, RuleTemplateLogRetention, RuleTemplateECRScan, RuleTemplateInsights, RuleTemplateHTTPS, RuleTemplateOIDC} {
+		assert.Contains(t, ruleIDs(fs), rule)
 	}
-)
-
-func list(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-func statements(doc any) []map[string]any {
-	m, _ := doc.(map[string]any)
-	var out []map[string]any
-	switch s := m["Statement"].(type) {
-	case map[string]any:
-		out = append(out, s)
-	case []any:
-		for _, e := range s {
-			if st, ok := e.(map[string]any); ok { // nil when Fn::If chose AWS::NoValue
-				out = append(out, st)
-			}
-		}
-	}
-	return out
-}
-
-func checkPolicyDoc(where string, doc any, allowed map[string]bool, out *problems) {
-	for i, st := range statements(doc) {
-		if st["Effect"] != "Allow" {
-			continue
-		}
-		if st["NotAction"] != nil || st["NotResource"] != nil {
-			out.addf("%s statement %d: NotAction/NotResource grant everything else", where, i)
-		}
-		actions := list(st["Action"])
-		for _, a := range actions {
-			if strings.Contains(a, "*") {
-				out.addf("%s statement %d: wildcard action %q", where, i, a)
-			}
-		}
-		for _, r := range list(st["Resource"]) {
-			if r != "*" {
-				continue
-			}
-			for _, a := range actions {
-				if !allowed[a] {
-					out.addf("%s statement %d: Resource \"*\" for %s, which supports resource-level permissions", where, i, a)
-				}
-			}
+	for _, f := range fs {
+		if f.Rule == RuleTemplatePublicIP {
+			assert.Equal(t, "template/infra/service.yaml", f.Resource, "a template-wide finding names the template")
+			assert.Zero(t, f.Location.Line)
 		}
 	}
 }
 
-func checkIAM(p *parsed, allowed map[string]bool) problems {
-	var out problems
-	each(p, func(id string, r *iam.Role) {
-		for _, pol := range r.Policies {
-			checkPolicyDoc(id+"/"+pol.PolicyName, pol.PolicyDocument, allowed, &out)
-		}
-		if len(r.ManagedPolicyArns) > 0 {
-			out.addf("%s: managed policies %v are not reviewed here; inline least-privilege policies only", id, r.ManagedPolicyArns)
-		}
-	})
-	each(p, func(id string, r *iam.ManagedPolicy) { checkPolicyDoc(id, r.PolicyDocument, allowed, &out) })
-	each(p, func(id string, r *iam.Policy) { checkPolicyDoc(id, r.PolicyDocument, allowed, &out) })
-	return out
-}
-
-// checkPermissionsBoundary: the roles ECS tasks assume carry a boundary declared in the template.
-func checkPermissionsBoundary(p *parsed) problems {
-	var out problems
-	each(p, func(id string, r *iam.Role) {
-		for _, st := range statements(r.AssumeRolePolicyDocument) {
-			principal, _ := st["Principal"].(map[string]any)
-			if !contains(list(principal["Service"]), "ecs-tasks.amazonaws.com") {
-				continue
-			}
-			if _, ok := p.Resources[target(str(r.PermissionsBoundary))].(*iam.ManagedPolicy); !ok {
-				out.addf("%s: task role without a permissions boundary from the template", id)
-			}
-		}
-	})
-	return out
-}
-
-func checkKMSKeyPolicies(p *parsed) problems {
-	var out problems
-	each(p, func(id string, k *kms.Key) {
-		for i, st := range statements(k.KeyPolicy) {
-			if st["Effect"] != "Allow" {
-				continue
-			}
-			principal, _ := st["Principal"].(map[string]any)
-			for _, a := range list(st["Action"]) {
-				if strings.Contains(a, "*") && !(len(list(principal["AWS"])) == 1 && strings.HasSuffix(list(principal["AWS"])[0], ":root")) {
-					out.addf("%s statement %d: wildcard action %q for a principal other than the account root", id, i, a)
-				}
-			}
-			if principal["AWS"] == "*" || principal["AWS"] == nil && principal["Service"] == nil {
-				out.addf("%s statement %d: open principal", id, i)
-			}
-		}
-		if k.KeySpec == nil || str(k.KeySpec) == "SYMMETRIC_DEFAULT" {
-			if k.EnableKeyRotation == nil || !*k.EnableKeyRotation {
-				out.addf("%s: symmetric key without rotation", id)
-			}
-		}
-	})
-	return out
-}
-
-func checkLogGroups(p *parsed) problems {
-	var out problems
-	n := 0
-	each(p, func(id string, g *logs.LogGroup) {
-		n++
-		if intv(g.RetentionInDays) <= 0 {
-			out.addf("%s: no retention period", id)
-		}
-		if _, ok := p.Resources[target(str(g.KmsKeyId))].(*kms.Key); !ok {
-			out.addf("%s: not encrypted with a KMS key from the template", id)
-		}
-	})
-	if n == 0 {
-		out.addf("no log group")
-	}
-	return out
-}
-
-func checkECR(p *parsed) problems {
-	var out problems
-	n := 0
-	each(p, func(id string, r *ecr.Repository) {
-		n++
-		if str(r.ImageTagMutability) != "IMMUTABLE" {
-			out.addf("%s: tags are mutable", id)
-		}
-		if r.ImageScanningConfiguration == nil || r.ImageScanningConfiguration.ScanOnPush == nil || !*r.ImageScanningConfiguration.ScanOnPush {
-			out.addf("%s: no scan on push", id)
-		}
-		if r.EncryptionConfiguration == nil || r.EncryptionConfiguration.EncryptionType != "KMS" {
-			out.addf("%s: not KMS-encrypted", id)
-		} else if _, ok := p.Resources[target(str(r.EncryptionConfiguration.KmsKey))].(*kms.Key); !ok {
-			out.addf("%s: not encrypted with a customer-managed key from the template", id)
-		}
-		if r.LifecyclePolicy == nil || !json.Valid([]byte(str(r.LifecyclePolicy.LifecyclePolicyText))) {
-			out.addf("%s: no valid lifecycle policy", id)
-		}
-		if r.EmptyOnDelete != nil && *r.EmptyOnDelete {
-			out.addf("%s: EmptyOnDelete deletes images with the stack", id)
-		}
-	})
-	if n == 0 {
-		out.addf("no ECR repository")
-	}
-	return out
-}
-
-// checkRetained: stateful resources survive stack deletion and replacement.
-func checkRetained(p *parsed) problems {
-	var out problems
-	for _, id := range p.active() {
-		r := p.Resources[id]
-		if !IsStateful(r.AWSCloudFormationType()) || r.AWSCloudFormationType() == "AWS::KMS::Alias" || r.AWSCloudFormationType() == "AWS::EC2::VPC" {
-			continue
-		}
-		v := reflect.ValueOf(r).Elem()
-		if v.FieldByName("AWSCloudFormationDeletionPolicy").String() != "Retain" ||
-			v.FieldByName("AWSCloudFormationUpdateReplacePolicy").String() != "Retain" {
-			out.addf("%s (%s): DeletionPolicy and UpdateReplacePolicy must be Retain", id, r.AWSCloudFormationType())
-		}
-	}
-	return out
-}
-
-func checkServiceDeployment(p *parsed, prod bool) problems {
-	var out problems
-	each(p, func(id string, s *ecs.Service) {
-		dc := s.DeploymentConfiguration
-		if dc == nil || dc.DeploymentCircuitBreaker == nil || !dc.DeploymentCircuitBreaker.Enable || !dc.DeploymentCircuitBreaker.Rollback {
-			out.addf("%s: deployment circuit breaker with rollback is off", id)
-		}
-		if str(s.PlatformVersion) != "LATEST" {
-			out.addf("%s: PlatformVersion %q, want LATEST", id, str(s.PlatformVersion))
-		}
-		if str(s.PropagateTags) != "SERVICE" {
-			out.addf("%s: PropagateTags %q, want SERVICE", id, str(s.PropagateTags))
-		}
-		if prod && s.EnableExecuteCommand != nil && *s.EnableExecuteCommand {
-			out.addf("%s: ECS Exec enabled in prod", id)
-		}
-		spot := false
-		for _, c := range s.CapacityProviderStrategy {
-			if str(c.CapacityProvider) == "FARGATE_SPOT" && intv(c.Weight) > 0 {
-				spot = true
-			}
-		}
-		if prod && spot {
-			out.addf("%s: Fargate Spot in prod", id)
-		}
-		if !prod && !spot {
-			out.addf("%s: no Fargate Spot outside prod", id)
-		}
-		if s.ServiceConnectConfiguration == nil && len(s.ServiceRegistries) == 0 {
-			out.addf("%s: neither Service Connect nor Cloud Map registration", id)
-		}
-	})
-	return out
-}
-
-func checkContainerInsights(p *parsed) problems {
-	var out problems
-	n := 0
-	each(p, func(id string, c *ecs.Cluster) {
-		n++
-		on := false
-		for _, s := range c.ClusterSettings {
-			if str(s.Name) == "containerInsights" && (str(s.Value) == "enabled" || str(s.Value) == "enhanced") {
-				on = true
-			}
-		}
-		if !on {
-			out.addf("%s: Container Insights is off", id)
-		}
-	})
-	if n == 0 {
-		out.addf("no ECS cluster")
-	}
-	return out
-}
-
-// TLS 1.2+ listener policies (ELB documentation, "Security policies for your Application Load Balancer").
-var tlsPolicies = map[string]bool{
-	"ELBSecurityPolicy-TLS13-1-2-2021-06": true, "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": true,
-	"ELBSecurityPolicy-TLS13-1-3-2021-06": true, "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09": true,
-	"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09": true, "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": true,
-	"ELBSecurityPolicy-FS-1-2-Res-2020-10": true,
-}
-
-func checkListeners(p *parsed) problems {
-	var out problems
-	https := 0
-	each(p, func(id string, l *elasticloadbalancingv2.Listener) {
-		switch str(l.Protocol) {
-		case "HTTPS":
-			https++
-			if !tlsPolicies[str(l.SslPolicy)] {
-				out.addf("%s: TLS policy %q allows less than TLS 1.2", id, str(l.SslPolicy))
-			}
-			if len(l.Certificates) == 0 {
-				out.addf("%s: no certificate", id)
-			}
-		case "HTTP":
-			for _, a := range l.DefaultActions {
-				if a.Type != "redirect" || a.RedirectConfig == nil || str(a.RedirectConfig.Protocol) != "HTTPS" ||
-					!strings.HasPrefix(a.RedirectConfig.StatusCode, "HTTP_30") {
-					out.addf("%s: HTTP listener does not redirect to HTTPS", id)
-				}
-			}
-		default:
-			out.addf("%s: protocol %q", id, str(l.Protocol))
-		}
-	})
-	if https == 0 {
-		out.addf("no HTTPS listener")
-	}
-	return out
-}
-
-func checkTargetGroups(p *parsed, healthPath string) problems {
-	var out problems
-	each(p, func(id string, tg *elasticloadbalancingv2.TargetGroup) {
-		if str(tg.HealthCheckPath) != healthPath {
-			out.addf("%s: health check path %q, want %q", id, str(tg.HealthCheckPath), healthPath)
-		}
-		if str(tg.TargetType) != "ip" {
-			out.addf("%s: target type %q, want ip (awsvpc tasks)", id, str(tg.TargetType))
-		}
-		delay := 300 // the ELB default
-		for _, a := range tg.TargetGroupAttributes {
-			if str(a.Key) == "deregistration_delay.timeout_seconds" {
-				delay, _ = strconv.Atoi(str(a.Value))
-			}
-		}
-		if delay > 60 {
-			out.addf("%s: deregistration delay %ds slows every deploy", id, delay)
-		}
-	})
-	return out
-}
-
-func checkLoadBalancerAttributes(p *parsed) problems {
-	var out problems
-	each(p, func(id string, lb *elasticloadbalancingv2.LoadBalancer) {
-		drop := false
-		for _, a := range lb.LoadBalancerAttributes {
-			if str(a.Key) == "routing.http.drop_invalid_header_fields.enabled" && str(a.Value) == "true" {
-				drop = true
-			}
-		}
-		if !drop {
-			out.addf("%s: invalid header fields are not dropped", id)
-		}
-	})
-	return out
-}
-
-// routesToIGW reports whether a route table has a route through an internet gateway.
-func routesToIGW(p *parsed, rtID string) bool {
-	found := false
-	each(p, func(_ string, r *ec2.Route) {
-		if target(r.RouteTableId) != rtID {
-			return
-		}
-		if _, ok := p.Resources[target(str(r.GatewayId))].(*ec2.InternetGateway); ok {
-			found = true
-		}
-	})
-	return found
-}
-
-func subnetRouteTables(p *parsed, subnetID string) []string {
-	var rts []string
-	each(p, func(_ string, a *ec2.SubnetRouteTableAssociation) {
-		if target(a.SubnetId) == subnetID {
-			rts = append(rts, target(a.RouteTableId))
-		}
-	})
-	return rts
-}
-
-func checkPrivateSubnets(p *parsed) problems {
-	var out problems
-	each(p, func(svcID string, s *ecs.Service) {
-		if s.NetworkConfiguration == nil || s.NetworkConfiguration.AwsvpcConfiguration == nil {
-			return
-		}
-		azs := map[string]bool{}
-		for _, ref := range s.NetworkConfiguration.AwsvpcConfiguration.Subnets {
-			id := target(ref)
-			sn, ok := p.Resources[id].(*ec2.Subnet)
-			if !ok {
-				out.addf("%s: subnet %q not declared in the template", svcID, ref)
-				continue
-			}
-			azs[fmt.Sprint(sn.AvailabilityZone)] = true
-			if sn.MapPublicIpOnLaunch != nil && *sn.MapPublicIpOnLaunch {
-				out.addf("%s: task subnet maps public IPs", id)
-			}
-			rts := subnetRouteTables(p, id)
-			if len(rts) == 0 {
-				out.addf("%s: task subnet uses the VPC main route table", id)
-			}
-			for _, rt := range rts {
-				if routesToIGW(p, rt) {
-					out.addf("%s: task subnet routes to the internet gateway through %s", id, rt)
-				}
-			}
-		}
-		if len(azs) < 2 {
-			out.addf("%s: tasks in fewer than two availability zones", svcID)
-		}
-	})
-	each(p, func(lbID string, lb *elasticloadbalancingv2.LoadBalancer) {
-		for _, ref := range lb.Subnets {
-			ok := false
-			for _, rt := range subnetRouteTables(p, target(ref)) {
-				ok = ok || routesToIGW(p, rt)
-			}
-			if !ok {
-				out.addf("%s: subnet %s has no internet route", lbID, target(ref))
-			}
-		}
-	})
-	return out
-}
-
-func checkFlowLogs(p *parsed) problems {
-	var out problems
-	each(p, func(vpcID string, _ *ec2.VPC) {
-		on := false
-		each(p, func(id string, f *ec2.FlowLog) {
-			if target(f.ResourceId) != vpcID || f.ResourceType != "VPC" {
-				return
-			}
-			on = true
-			if str(f.TrafficType) != "ALL" {
-				out.addf("%s: flow log records %q traffic, want ALL", id, str(f.TrafficType))
-			}
-			if _, ok := p.Resources[target(str(f.LogGroupName))].(*logs.LogGroup); !ok && str(f.LogDestinationType) != "s3" {
-				out.addf("%s: flow log group not declared in the template (retention unknown)", id)
-			}
+func TestCheckTemplateErrors(t *testing.T) {
+	body := readServiceTemplate(t)
+	for _, tc := range []struct {
+		name, body string
+		params     map[string]string
+		want       string
+	}{
+		{"empty", "  \n", nil, "check template infra/service.yaml: the template is empty"},
+		{"not YAML", "Resources: [\n", nil, "check template infra/service.yaml"},
+		{"no resources", "Parameters:\n  A: {Type: String, Default: x}\n", nil, "no Resources"},
+		{"unknown property", "Resources:\n  Q:\n    Type: AWS::ECR::Repository\n    Properties: {ImageTagMutabilty: IMMUTABLE}\n", nil, "check template infra/service.yaml"},
+		{"undeclared parameter", body, map[string]string{"Environment": "prod", "Enviroment": "prod"}, "parameters Enviroment are given but not declared"},
+		{"number parameter", body, map[string]string{"Environment": "prod", "AppPort": "eighty"}, `parameter AppPort: "eighty" is not a number`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, err := CheckTemplateInput(TemplateInput{Path: "infra/service.yaml", Body: []byte(tc.body), Params: tc.params, Env: "prod"})
+			require.Error(t, err)
+			assert.Nil(t, fs)
+			assert.Contains(t, err.Error(), tc.want)
 		})
-		if !on {
-			out.addf("%s: no VPC flow log", vpcID)
-		}
-	})
-	return out
+	}
 }
 
-func checkEndpoints(p *parsed) problems {
-	var out problems
-	have := map[string]string{}
-	each(p, func(_ string, e *ec2.VPCEndpoint) {
-		svc := e.ServiceName
-		if i := strings.LastIndex(svc, "eu-west-1."); i >= 0 {
-			svc = svc[i+len("eu-west-1."):]
-		}
-		have[svc] = str(e.VpcEndpointType)
-		if str(e.VpcEndpointType) == "Interface" && (e.PrivateDnsEnabled == nil || !*e.PrivateDnsEnabled) {
-			out.addf("%s endpoint without private DNS: tasks would still resolve the public endpoint", svc)
-		}
-	})
-	for svc, typ := range map[string]string{"ecr.api": "Interface", "ecr.dkr": "Interface", "logs": "Interface", "secretsmanager": "Interface", "s3": "Gateway"} {
-		if have[svc] != typ {
-			out.addf("no %s endpoint for %s", typ, svc)
-		}
-	}
-	return out
+// Parameters without a default and without a value do not crash the check: they take
+// placeholders, and FG-CFN-001 names them (the sample app's environments file gives only
+// Environment; the rest is set at deploy time).
+func TestMissingParametersTakePlaceholders(t *testing.T) {
+	body := readServiceTemplate(t)
+	fs, err := CheckTemplate("infra/service.yaml", []byte(body), map[string]string{"Environment": "preprod"}, "preprod")
+	require.NoError(t, err)
+	require.Equal(t, []string{RuleTemplateParameters}, ruleIDs(fs), "%v", fs)
+	assert.Equal(t, "parameters CertificateArn, ContainerImage, DesiredCount, GitHubOrg, GitHubRepo have no default and no value for environment \"preprod\": checked with placeholders (placeholder) (environment preprod)", fs[0].Message)
+	assert.Equal(t, "template/infra/service.yaml#Parameters", fs[0].Resource)
+	assert.Equal(t, 9, fs[0].Location.Line, "the Parameters section")
+	assert.Equal(t, policy.Low, fs[0].Severity)
+
+	// No parameters at all: Environment takes its first allowed value, still no crash.
+	fs, err = CheckTemplate("infra/service.yaml", []byte(body), nil, "prod")
+	require.NoError(t, err)
+	assert.Contains(t, messagesOf(fs, RuleTemplateParameters), "parameters CertificateArn, ContainerImage, DesiredCount, Environment, GitHubOrg")
+
+	// List and number parameters: values are converted, placeholders have the right shape.
+	tmpl := `Parameters:
+  Subnets: {Type: "List<AWS::EC2::Subnet::Id>"}
+  Port: {Type: Number, MinValue: 1024}
+Resources:
+  Tg:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties: {TargetType: ip, Port: !Ref Port, Protocol: HTTP, HealthCheckPath: /healthz, TargetGroupAttributes: [{Key: deregistration_delay.timeout_seconds, Value: "30"}]}
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties: {Scheme: internal, Subnets: !Ref Subnets, LoadBalancerAttributes: [{Key: routing.http.drop_invalid_header_fields.enabled, Value: "true"}]}
+`
+	fs, err = CheckTemplate("t.yaml", []byte(tmpl), nil, "prod")
+	require.NoError(t, err)
+	assert.Contains(t, messagesOf(fs, RuleTemplateParameters), "parameters Port, Subnets have no default")
+	fs, err = CheckTemplate("t.yaml", []byte(tmpl), map[string]string{"Subnets": "subnet-a, subnet-b", "Port": "8080"}, "prod")
+	require.NoError(t, err)
+	assert.NotContains(t, ruleIDs(fs), RuleTemplateParameters)
+	assert.NotContains(t, ruleIDs(fs), RuleTemplateTargetGroup)
+	assert.NotContains(t, ruleIDs(fs), RuleTemplateHeaders)
 }
 
-var requiredTags = []string{"env", "owner", "cost-center"}
-
-func checkTags(p *parsed) problems {
-	var out problems
-	for _, id := range p.active() {
-		v := reflect.ValueOf(p.Resources[id])
-		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-			continue
-		}
-		f := v.Elem().FieldByName("Tags")
-		if !f.IsValid() {
-			continue // not taggable
-		}
-		got := map[string]string{}
-		switch t := f.Interface().(type) {
-		case []tags.Tag:
-			for _, tag := range t {
-				got[tag.Key] = tag.Value
-			}
-		case map[string]string:
-			got = t
-		default:
-			continue
-		}
-		for _, k := range requiredTags {
-			if got[k] == "" {
-				out.addf("%s (%s): missing tag %s", id, p.Resources[id].AWSCloudFormationType(), k)
-			}
-		}
-	}
-	return out
+func TestResourceLines(t *testing.T) {
+	yaml := "Parameters:\n  A: {Type: String}\nResources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      Tags: []\n  Queue:\n    Type: AWS::SQS::Queue\nOutputs:\n  Bucket:\n    Value: x\n"
+	assert.Equal(t, map[string]int{"Parameters": 1, "Bucket": 4, "Queue": 8}, resourceLines([]byte(yaml)))
+	json := "{\n  \"Resources\": {\n    \"Bucket\": {\n      \"Type\": \"AWS::S3::Bucket\"\n    },\n    \"Queue\": {\"Type\": \"AWS::SQS::Queue\"}\n  }\n}\n"
+	assert.Equal(t, map[string]int{"Bucket": 3, "Queue": 6}, resourceLines([]byte(json)))
 }
 
-var githubSub = regexp.MustCompile(`^repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:(environment:[A-Za-z0-9_-]+|ref:refs/heads/main)$`)
+const iacConfigReport = `{"SchemaVersion": 2, "ArtifactName": "infra", "ArtifactType": "filesystem", "Results": [
+ {"Target": "service.yaml", "Class": "config", "Type": "cloudformation", "MisconfSummary": {"Successes": 1, "Failures": 2},
+  "Misconfigurations": [
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0107", "AVDID": "AVD-AWS-0107", "Title": "An ingress security group rule allows traffic from /0.",
+   "Description": "Opening up ports to the public internet is generally to be avoided.", "Message": "Security group rule allows ingress from public internet.",
+   "Namespace": "builtin.aws.ec2.aws0107", "Query": "data.builtin.aws.ec2.aws0107.deny", "Resolution": "Set a more restrictive cidr range",
+   "Severity": "CRITICAL", "PrimaryURL": "https://avd.aquasec.com/misconfig/avd-aws-0107", "References": ["https://avd.aquasec.com/misconfig/avd-aws-0107"],
+   "Status": "FAIL", "Layer": {}, "CauseMetadata": {"Resource": "ServiceSecurityGroup", "Provider": "AWS", "Service": "ec2", "StartLine": 120, "EndLine": 125, "Code": {"Lines": null}}},
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0053", "AVDID": "AVD-AWS-0053", "Title": "Load balancer is exposed publicly.",
+   "Message": "Load balancer is exposed publicly.", "Severity": "HIGH", "Status": "PASS", "CauseMetadata": {"Provider": "AWS", "Service": "elb"}},
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0104", "AVDID": "AVD-AWS-0104", "Title": "An egress security group rule allows traffic to /0.",
+   "Message": "Security group rule allows egress to multiple public internet addresses.", "Severity": "CRITICAL", "Status": "FAIL"},
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0178", "AVDID": "AVD-AWS-0178", "Title": "VPC Flow Logs is a recommended best practice for VPC networks.",
+   "Message": "VPC does not have VPC Flow Logs enabled.", "Severity": "MEDIUM", "Status": "FAIL"}
+ ]},
+ {"Target": "network.yaml", "Class": "config", "Type": "cloudformation", "Misconfigurations": [
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0107", "AVDID": "AVD-AWS-0107", "Title": "An ingress security group rule allows traffic from /0.",
+   "Message": "Security group rule allows ingress from public internet.", "Severity": "CRITICAL", "Status": "FAIL"}
+ ]}]}`
 
-func checkOIDCTrust(p *parsed) problems {
-	var out problems
-	n := 0
-	each(p, func(id string, r *iam.Role) {
-		for i, st := range statements(r.AssumeRolePolicyDocument) {
-			if !contains(list(st["Action"]), "sts:AssumeRoleWithWebIdentity") {
-				continue
-			}
-			n++
-			where := fmt.Sprintf("%s trust statement %d", id, i)
-			cond, _ := st["Condition"].(map[string]any)
-			eq, _ := cond["StringEquals"].(map[string]any)
-			like, _ := cond["StringLike"].(map[string]any)
-			if aud := list(eq["token.actions.githubusercontent.com:aud"]); len(aud) != 1 || aud[0] != "sts.amazonaws.com" {
-				out.addf("%s: aud is not limited to sts.amazonaws.com", where)
-			}
-			subs := append(list(eq["token.actions.githubusercontent.com:sub"]), list(like["token.actions.githubusercontent.com:sub"])...)
-			if len(subs) == 0 {
-				out.addf("%s: sub is not restricted: any GitHub repository could assume the role", where)
-			}
-			for _, s := range subs {
-				if !githubSub.MatchString(s) {
-					out.addf("%s: sub %q is not one repository's environment or main branch", where, s)
-				}
-			}
-		}
-	})
-	if n == 0 {
-		out.addf("no GitHub OIDC deploy role")
+func iacDecision(t *testing.T, report string, g scan.Gate) *scan.Decision {
+	t.Helper()
+	if g.Now.IsZero() {
+		g.Now = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	}
-	return out
+	d, err := EvaluateIaCReport(strings.NewReader(report), g)
+	require.NoError(t, err)
+	return d
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
+func TestIaCFindings(t *testing.T) {
+	rule, ok := policy.LookupRule(RuleIaC)
+	require.True(t, ok, "FG-IAC-001 is registered")
+	assert.Equal(t, policy.CheckedInInfra, rule.CheckedIn)
+
+	// Every failed misconfiguration, whatever its severity: the policy threshold decides.
+	fs := IaCFindings(iacDecision(t, iacConfigReport, scan.Gate{FailOn: scan.AllSeverities}))
+	require.Len(t, fs, 4, "%v", fs)
+	byRes := map[string]policy.Finding{}
+	for _, f := range fs {
+		assert.Equal(t, RuleIaC, f.Rule)
+		assert.Equal(t, rule.Remediation, f.Remediation)
+		assert.False(t, f.Suppressed)
+		byRes[f.Resource] = f
+	}
+	f := byRes["service.yaml#AVD-AWS-0107"]
+	assert.Equal(t, policy.Critical, f.Severity, "Trivy's severity")
+	assert.Equal(t, "AVD-AWS-0107: An ingress security group rule allows traffic from /0.: Security group rule allows ingress from public internet. (Trivy severity CRITICAL); see https://avd.aquasec.com/misconfig/avd-aws-0107", f.Message)
+	assert.Equal(t, policy.Location{Path: "service.yaml"}, f.Location)
+	assert.Equal(t, policy.Critical, byRes["network.yaml#AVD-AWS-0107"].Severity, "one finding per file")
+	assert.Equal(t, policy.Medium, byRes["service.yaml#AVD-AWS-0178"].Severity)
+	assert.NotContains(t, byRes, "service.yaml#AVD-AWS-0053", "PASS entries are not findings")
+
+	// The default gate keeps CRITICAL and HIGH only.
+	assert.Len(t, IaCFindings(iacDecision(t, iacConfigReport, scan.Gate{})), 3)
+
+	// The passing side: a report with no failure has no finding.
+	assert.Empty(t, IaCFindings(iacDecision(t, strings.ReplaceAll(iacConfigReport, `"Status": "FAIL"`, `"Status": "PASS"`), scan.Gate{FailOn: scan.AllSeverities})))
+	assert.Empty(t, IaCFindings(nil))
+
+	// An accepted risk in .trivyignore.yaml comes back suppressed, with its reason.
+	ign, err := scan.ParseIgnoreYAML(".trivyignore.yaml", []byte("misconfigurations:\n  - id: AVD-AWS-0104\n    statement: egress to the internet through the NAT is intended\n    expired_at: 2026-12-31\n"))
+	require.NoError(t, err)
+	fs = IaCFindings(iacDecision(t, iacConfigReport, scan.Gate{FailOn: scan.AllSeverities, Ignores: ign}))
+	var sup []policy.Finding
+	for _, f := range fs {
+		if f.Suppressed {
+			sup = append(sup, f)
 		}
 	}
-	return false
+	require.Len(t, sup, 1)
+	assert.Equal(t, "service.yaml#AVD-AWS-0104", sup[0].Resource)
+	assert.Contains(t, sup[0].SuppressionNote, "until 2026-12-31: egress to the internet through the NAT is intended")
+
+	// The findings flow through the policy engine: a suppression can name one check in one file.
+	s, err := policy.ParseSuppressions([]policy.Suppression{{Rule: RuleIaC, Resource: "network.yaml#*", Reason: "legacy network stack", Expires: "2999-01-01"}})
+	require.NoError(t, err)
+	rep := policy.NewReport(IaCFindings(iacDecision(t, iacConfigReport, scan.Gate{})), s, time.Time{})
+	assert.Equal(t, 2, rep.Summary.Critical)
+	assert.Equal(t, 1, rep.Summary.Suppressed)
+	assert.True(t, rep.Failed(policy.High))
 }

@@ -3,9 +3,14 @@ package infra
 import (
 	"fmt"
 	"io"
+	"strings"
 
+	"dagger/fargate/pipeline/policy"
 	"dagger/fargate/pipeline/scan"
 )
+
+// RuleIaC is the policy rule of a misconfiguration Trivy found in a template.
+const RuleIaC = "FG-IAC-001"
 
 // DefaultIaCReportPath is where TrivyConfigArgs writes its JSON report by default.
 const DefaultIaCReportPath = "/scan/infra-config.json"
@@ -38,4 +43,68 @@ func EvaluateIaCReport(r io.Reader, g scan.Gate) (*scan.Decision, error) {
 		return nil, fmt.Errorf("read trivy config report: %w", err)
 	}
 	return scan.Evaluate(rep, g), nil
+}
+
+// IaCFindings turns the misconfigurations of a `trivy config` decision (EvaluateIaCReport)
+// into FG-IAC-001 policy findings, one per misconfiguration and file, with Trivy's severity
+// (UNKNOWN takes the rule's). The resource is "<file>#<ID>" (so a suppression can accept one
+// Trivy check in one file, or "<file>#*" all of them), located at the file; the message
+// carries the ID (AVD-…) and title. Findings an ignore entry (.trivyignore) accepted come back
+// suppressed, with the entry's reason and expiry in SuppressionNote.
+//
+// Only the misconfigurations the decision lists count: the gate keeps those whose severity
+// is in its FailOn. To hand every failed misconfiguration to the policy engine and let its
+// threshold decide, evaluate with scan.Gate{FailOn: scan.AllSeverities}. A nil decision has
+// no findings.
+func IaCFindings(d *scan.Decision) []policy.Finding {
+	if d == nil {
+		return nil
+	}
+	rule, _ := policy.LookupRule(RuleIaC) // registered (TestIaCFindings); the fallbacks keep a finding a finding
+	rule.ID = RuleIaC
+	if rule.Severity == 0 {
+		rule.Severity = policy.High
+	}
+	var out []policy.Finding
+	add := func(f scan.Finding, note string) {
+		if f.Kind != scan.KindMisconfiguration {
+			return
+		}
+		sev := rule.Severity
+		switch f.Severity {
+		case scan.Critical:
+			sev = policy.Critical
+		case scan.High:
+			sev = policy.High
+		case scan.Medium:
+			sev = policy.Medium
+		case scan.Low:
+			sev = policy.Low
+		}
+		trivySev := f.Severity.String()
+		if f.RawSeverity != "" {
+			trivySev = f.RawSeverity
+		}
+		msg := fmt.Sprintf("%s: %s (Trivy severity %s)", f.ID, strings.TrimSpace(f.Title), trivySev)
+		if f.URL != "" {
+			msg += "; see " + f.URL
+		}
+		targets := f.Targets
+		if len(targets) == 0 {
+			targets = []string{f.Package}
+		}
+		for _, t := range targets {
+			out = append(out, policy.Finding{
+				Rule: rule.ID, Severity: sev, Controls: rule.Controls, Resource: t + "#" + f.ID, Message: msg,
+				Remediation: rule.Remediation, Suppressed: note != "", SuppressionNote: note, Location: policy.Location{Path: t},
+			})
+		}
+	}
+	for _, f := range d.Failing {
+		add(f, "")
+	}
+	for _, s := range d.Suppressed {
+		add(s.Finding, fmt.Sprintf("accepted in %s until %s: %s", s.Entry.Source, s.Entry.ExpiryDate(), s.Entry.Statement))
+	}
+	return out
 }

@@ -65,7 +65,10 @@ suppression stops suppressing, and the finding says so.
 ## Resource names
 
 ` + "`task-definition/<family>`" + ` (` + "`/container/<name>`" + ` for container rules), ` + "`service/<cluster>/<name>`" + `, ` + "`cluster/<name>`" + `,
-` + "`ecr/<repository>`" + `, the Dockerfile path, ` + "`iam/<policy file or role/policy>`" + `.
+` + "`ecr/<repository>`" + `, the Dockerfile path, ` + "`iam/<policy file or role/policy>`" + `,
+` + "`template/<template path>#<LogicalID>`" + ` (` + "`template/<template path>`" + ` for the template as a whole,
+` + "`#Parameters`" + ` for FG-CFN-001; the message names the environment), ` + "`<file>#<Trivy ID>`" + ` for FG-IAC-001, and
+` + "`<service>:<region>`" + ` (e.g. ` + "`securityhub:eu-west-1`" + `) or the trail ARN for FG-ACCT rules.
 `)
 	_, err := io.WriteString(w, b.String())
 	return err

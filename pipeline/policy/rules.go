@@ -18,6 +18,22 @@ const (
 	TargetIAMPolicy      Target = "iam-policy"
 	TargetTrustPolicy    Target = "iam-trust-policy"
 	TargetAudit          Target = "audit"
+	// TargetCloudFormation rules evaluate a landing-zone CloudFormation template for one
+	// environment's parameters (pipeline/infra.CheckTemplate).
+	TargetCloudFormation Target = "cloudformation"
+	// TargetIaCScan is a failed misconfiguration from Trivy's scan of the templates
+	// (pipeline/infra.IaCFindings).
+	TargetIaCScan Target = "iac-scan"
+	// TargetAccount rules evaluate the account's detective controls (pipeline/detectors).
+	TargetAccount Target = "account"
+)
+
+// Packages that evaluate rules outside this package (Rule.CheckedIn). Their rules have no
+// check function here; the package named builds the findings from the rule's metadata
+// (LookupRule) and holds the rules' failing and passing fixtures.
+const (
+	CheckedInInfra     = "pipeline/infra"
+	CheckedInDetectors = "pipeline/detectors"
 )
 
 // Rule is the metadata of one guardrail. Rules are listed by Rules and documented in docs/rules.md.
@@ -29,6 +45,9 @@ type Rule struct {
 	Target      Target
 	Rationale   string
 	Remediation string
+	// CheckedIn names the package that evaluates the rule when it is not this one (see
+	// CheckedInInfra); empty for the rules policy evaluates itself.
+	CheckedIn string
 }
 
 // ruleDef is a rule with its check; the check func matching Target is set (iam for
@@ -221,6 +240,129 @@ var registry = []ruleDef{
 		Rationale:   "Without a Version, or with 2008-10-17, IAM applies the old policy language: policy variables such as ${aws:username} are not substituted, so the statements do not mean what they say.",
 		Remediation: `Set "Version": "2012-10-17" at the top of the policy document (permissions and trust policies alike).`}, iam: checkPolicyVersion, trust: checkPolicyVersion},
 
+	// CloudFormation templates (evaluated by pipeline/infra.CheckTemplate).
+	{Rule: Rule{ID: "FG-CFN-001", Title: "Every template parameter has a value for the check", Severity: Low, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A parameter with no default and no value in the environment's infra.parameters is checked with a placeholder, so the rules that depend on it judge a value the stack will not have.",
+		Remediation: "Give the parameter a value in environments.<env>.infra.parameters (or a Default in the template), or suppress this finding for parameters only known at deploy time (e.g. the image digest)."}},
+	{Rule: Rule{ID: "FG-CFN-002", Title: "ECS services in the template assign no public IP", Severity: High, Controls: []string{"ECS.2"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A task with a public IP is reachable from the internet, around the load balancer; a template without a service has nothing this rule can vouch for.",
+		Remediation: "Set NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp: DISABLED on every AWS::ECS::Service, with tasks in private subnets."}},
+	{Rule: Rule{ID: "FG-CFN-003", Title: "Task security groups admit only the load balancer, on the container port", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Ingress from address ranges, from other security groups or on other ports lets clients reach tasks around the load balancer and its TLS and header checks.",
+		Remediation: "Give the service's security group one ingress rule per container port whose SourceSecurityGroupId is the internet-facing load balancer's security group (GetAtt <LbSg>.GroupId), and no CidrIp/CidrIpv6/SourcePrefixListId rules."}},
+	{Rule: Rule{ID: "FG-CFN-004", Title: "Load balancer security group sends only to the tasks", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A security group without SecurityGroupEgress keeps the default allow-all egress, so a compromised load balancer path can reach anything in the VPC.",
+		Remediation: "Declare SecurityGroupEgress on the load balancer's security group with DestinationSecurityGroupId set to the service's security group, on the container port only."}},
+	{Rule: Rule{ID: "FG-CFN-005", Title: "IAM policies in the template grant least privilege", Severity: High, Controls: []string{"IAM.1", "IAM.21"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Wildcard actions, NotAction/NotResource and Resource \"*\" on actions that support resource-level permissions grant more than the service needs; attached managed policies are not reviewed by this check.",
+		Remediation: "List the actions and the resource ARNs each statement needs (Resource \"*\" only for actions without resource-level permissions, such as ecr:GetAuthorizationToken), and use inline policies instead of ManagedPolicyArns."}},
+	{Rule: Rule{ID: "FG-CFN-006", Title: "ECS task roles carry a permissions boundary", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A boundary declared in the template caps what the task role can ever be granted, including by later edits outside the template.",
+		Remediation: "Set PermissionsBoundary: !Ref <ManagedPolicy> on every role ecs-tasks.amazonaws.com assumes, with an AWS::IAM::ManagedPolicy declared in the template."}},
+	{Rule: Rule{ID: "FG-CFN-007", Title: "KMS key policies name their principals", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A key policy statement for Principal \"*\" (or none) lets any principal use the key; kms:* belongs only to the account root, from which IAM policies delegate.",
+		Remediation: "Grant kms:* only to arn:aws:iam::<account>:root and give services (logs, ecr) the specific actions they need, with conditions on the encryption context."}},
+	{Rule: Rule{ID: "FG-CFN-008", Title: "Symmetric KMS keys rotate", Severity: Medium, Controls: []string{"KMS.4"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Automatic rotation limits how much data one key version protects.",
+		Remediation: "Set EnableKeyRotation: true on every symmetric AWS::KMS::Key."}},
+	{Rule: Rule{ID: "FG-CFN-009", Title: "Log groups have a retention period", Severity: Medium, Controls: []string{"cw-loggroup-retention-period-check"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Logs are evidence for incident response; the template must declare where its logs go and how long they are kept.",
+		Remediation: "Declare an AWS::Logs::LogGroup for the service with RetentionInDays set (e.g. 90 or 365)."}},
+	{Rule: Rule{ID: "FG-CFN-010", Title: "Log groups are encrypted with a customer-managed key", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A key declared in the template puts reads of the logs under a key policy the team controls.",
+		Remediation: "Set KmsKeyId: !GetAtt <Key>.Arn on every log group, with an AWS::KMS::Key in the template whose policy admits logs.<region>.amazonaws.com."}},
+	{Rule: Rule{ID: "FG-CFN-011", Title: "ECR repositories scan images on push", Severity: High, Controls: []string{"ECR.1"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Scanning on push catches known vulnerabilities in every image the pipeline publishes; a template without a repository leaves the registry settings unchecked.",
+		Remediation: "Set ImageScanningConfiguration: {ScanOnPush: true} on the AWS::ECR::Repository (or enable enhanced scanning for the registry)."}},
+	{Rule: Rule{ID: "FG-CFN-012", Title: "ECR repositories have immutable tags", Severity: Medium, Controls: []string{"ECR.2"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A mutable tag can be moved to another image after it was scanned and signed.",
+		Remediation: "Set ImageTagMutability: IMMUTABLE."}},
+	{Rule: Rule{ID: "FG-CFN-013", Title: "ECR repositories have a lifecycle policy", Severity: Medium, Controls: []string{"ECR.3"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Without a lifecycle policy old, unpatched images accumulate and stay pullable.",
+		Remediation: "Set LifecyclePolicy.LifecyclePolicyText to a valid JSON policy (e.g. keep the newest N images)."}},
+	{Rule: Rule{ID: "FG-CFN-014", Title: "ECR repositories are encrypted with a customer-managed key", Severity: Medium, Controls: []string{"ECR.5"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "A customer-managed KMS key puts image reads under a key policy the team controls and audits.",
+		Remediation: "Set EncryptionConfiguration: {EncryptionType: KMS, KmsKey: !GetAtt <Key>.Arn} with a key declared in the template."}},
+	{Rule: Rule{ID: "FG-CFN-015", Title: "Stateful resources survive stack deletion and replacement", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Deleting or replacing the stack must not delete images, logs or keys; EmptyOnDelete deletes every image with the repository.",
+		Remediation: "Set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on repositories, log groups, keys and other stateful resources, and remove EmptyOnDelete: true."}},
+	{Rule: Rule{ID: "FG-CFN-016", Title: "ECS services deploy with the circuit breaker and rollback", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Without the circuit breaker a failing deployment keeps replacing tasks; with rollback ECS returns to the last working revision.",
+		Remediation: "Set DeploymentConfiguration.DeploymentCircuitBreaker: {Enable: true, Rollback: true}."}},
+	{Rule: Rule{ID: "FG-CFN-017", Title: "ECS services run the latest Fargate platform version", Severity: Medium, Controls: []string{"ECS.10"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Older platform versions miss security fixes in the Fargate runtime.",
+		Remediation: "Set PlatformVersion: LATEST."}},
+	{Rule: Rule{ID: "FG-CFN-018", Title: "ECS Exec is off in production", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "ECS Exec opens an interactive shell into running production tasks and needs SSM message channel permissions on \"*\".",
+		Remediation: "Set EnableExecuteCommand: false for production (e.g. !If [IsProd, false, !Ref EnableExecuteCommand])."}},
+	{Rule: Rule{ID: "FG-CFN-019", Title: "Fargate Spot only outside production", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Spot tasks can be reclaimed with two minutes' notice: acceptable and cheaper outside production, an availability risk in it.",
+		Remediation: "Use a capacity provider strategy with FARGATE_SPOT (weight > 0) outside production and FARGATE only in production."}},
+	{Rule: Rule{ID: "FG-CFN-020", Title: "ECS services propagate tags from the service", Severity: Low, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Tasks carry the service's owner and cost tags only when the service propagates them.",
+		Remediation: "Set PropagateTags: SERVICE."}},
+	{Rule: Rule{ID: "FG-CFN-021", Title: "ECS services register for service discovery", Severity: Low, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Service Connect or Cloud Map lets other services reach this one by name inside the VPC, not through the public load balancer.",
+		Remediation: "Set ServiceConnectConfiguration or ServiceRegistries on the service."}},
+	{Rule: Rule{ID: "FG-CFN-022", Title: "ECS clusters have Container Insights on", Severity: Medium, Controls: []string{"ECS.12"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Container Insights records the task and container metrics needed to notice and investigate misbehaving tasks.",
+		Remediation: "Set ClusterSettings: [{Name: containerInsights, Value: enhanced}] (or enabled) on the AWS::ECS::Cluster."}},
+	{Rule: Rule{ID: "FG-CFN-023", Title: "HTTPS listeners use TLS 1.2 or later and a certificate", Severity: High, Controls: []string{"ELB.17"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Older TLS policies allow protocol versions and ciphers with known attacks; a load balancer without an HTTPS listener serves clients in clear text.",
+		Remediation: "Serve HTTPS with SslPolicy ELBSecurityPolicy-TLS13-1-2-2021-06 (or another TLS 1.2+ policy) and an ACM certificate; use only HTTP and HTTPS listeners."}},
+	{Rule: Rule{ID: "FG-CFN-024", Title: "HTTP listeners redirect to HTTPS", Severity: Medium, Controls: []string{"ELB.1"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "An HTTP listener that forwards serves the application in clear text.",
+		Remediation: "Give HTTP listeners one default action: {Type: redirect, RedirectConfig: {Protocol: HTTPS, Port: \"443\", StatusCode: HTTP_301}}."}},
+	{Rule: Rule{ID: "FG-CFN-025", Title: "Target groups health-check the service and drain quickly", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "The health check must hit the application's health path for the circuit breaker to see failures; awsvpc tasks register by IP; a long deregistration delay slows every deploy and rollback.",
+		Remediation: "Set HealthCheckPath to the app's health path, TargetType: ip, and deregistration_delay.timeout_seconds at most 60."}},
+	{Rule: Rule{ID: "FG-CFN-026", Title: "Load balancers drop invalid header fields", Severity: Medium, Controls: []string{"ELB.4"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Forwarding malformed headers exposes the application to HTTP request smuggling and desync attacks.",
+		Remediation: "Add LoadBalancerAttributes: [{Key: routing.http.drop_invalid_header_fields.enabled, Value: \"true\"}]."}},
+	{Rule: Rule{ID: "FG-CFN-027", Title: "Tasks run in private subnets in two or more zones", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Task subnets must not map public IPs or route to an internet gateway; two zones survive a zone failure; the load balancer's subnets need the internet route instead.",
+		Remediation: "Put tasks in subnets declared in the template, in at least two zones, whose route tables send 0.0.0.0/0 to a NAT gateway (or nowhere, with VPC endpoints), with MapPublicIpOnLaunch false; put the load balancer in public subnets."}},
+	{Rule: Rule{ID: "FG-CFN-028", Title: "VPCs have flow logs for all traffic", Severity: Medium, Controls: []string{"EC2.6"}, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Flow logs record accepted and rejected connections, needed to investigate what a compromised task talked to.",
+		Remediation: "Declare an AWS::EC2::FlowLog for each VPC with TrafficType: ALL and a log group declared in the template (or an S3 destination)."}},
+	{Rule: Rule{ID: "FG-CFN-029", Title: "VPC endpoints keep AWS traffic private", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Interface endpoints for ECR, CloudWatch Logs and Secrets Manager and a gateway endpoint for S3 let private tasks pull images, write logs and read secrets without the internet; without private DNS tasks still resolve the public endpoints.",
+		Remediation: "Declare Interface endpoints (PrivateDnsEnabled: true) for ecr.api, ecr.dkr, logs and secretsmanager, and a Gateway endpoint for s3."}},
+	{Rule: Rule{ID: "FG-CFN-030", Title: "Taggable resources carry the required tags", Severity: Low, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Tags identify the owner, environment and cost centre of a resource for incident response and billing.",
+		Remediation: "Add the missing keys (policy.requiredTags) to the resource's Tags."}},
+	{Rule: Rule{ID: "FG-CFN-031", Title: "GitHub deploy role trusts one repository's environment", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "The deploy role's trust must require the sts.amazonaws.com audience and a sub naming one repository's environment or main branch, or workflows elsewhere can assume it.",
+		Remediation: `Condition: {StringEquals: {"token.actions.githubusercontent.com:aud": sts.amazonaws.com, "token.actions.githubusercontent.com:sub": "repo:OWNER/REPO:environment:ENV"}}.`}},
+
+	// Trivy's scan of the templates (evaluated by pipeline/infra.IaCFindings).
+	{Rule: Rule{ID: "FG-IAC-001", Title: "Trivy misconfiguration in an infrastructure template", Severity: High, Target: TargetIaCScan, CheckedIn: CheckedInInfra,
+		Rationale:   "trivy config checks the templates against its own misconfiguration checks (AVD-AWS-…). Each finding carries Trivy's severity (the severity above applies only when Trivy's is unknown) and names the AVD ID.",
+		Remediation: "Fix the template as the AVD ID's documentation describes (https://avd.aquasec.com/misconfig/<id>), or accept the risk in .trivyignore.yaml or with a suppression of this rule for <file>#<AVD ID>."}},
+
+	// Account detective controls (evaluated by pipeline/detectors.Audit).
+	{Rule: Rule{ID: "FG-ACCT-000", Title: "Account audit could read every detective control", Severity: Medium, Target: TargetAccount, CheckedIn: CheckedInDetectors,
+		Rationale:   "A detective control the audit role cannot read is a control whose state is unknown; the finding carries the controls of the check it could not run.",
+		Remediation: "Grant the audit role the permission named in the finding (the AWS managed policy SecurityAudit covers every call the audit makes)."}},
+	{Rule: Rule{ID: "FG-ACCT-001", Title: "A multi-Region CloudTrail trail is logging", Severity: High, Controls: []string{"CloudTrail.1"}, Target: TargetAccount, CheckedIn: CheckedInDetectors,
+		Rationale:   "Without a logging multi-Region trail, API activity in the account is not recorded in every Region.",
+		Remediation: "Create a multi-Region trail with log file validation and KMS encryption, then start logging; or use the organization trail."}},
+	{Rule: Rule{ID: "FG-ACCT-002", Title: "CloudTrail trails validate their log files", Severity: Low, Controls: []string{"CloudTrail.4"}, Target: TargetAccount, CheckedIn: CheckedInDetectors,
+		Rationale:   "Without log file validation, tampered or deleted log files go unnoticed.",
+		Remediation: "aws cloudtrail update-trail --name <trail> --enable-log-file-validation"}},
+	{Rule: Rule{ID: "FG-ACCT-003", Title: "GuardDuty is enabled", Severity: High, Controls: []string{"GuardDuty.1"}, Target: TargetAccount, CheckedIn: CheckedInDetectors,
+		Rationale:   "Without an enabled GuardDuty detector, threats against the account and the workloads (including ECS runtime monitoring) are not detected.",
+		Remediation: "aws guardduty create-detector --enable (or update-detector --enable on the existing detector), in every Region you use."}},
+	{Rule: Rule{ID: "FG-ACCT-004", Title: "Security Hub is enabled", Severity: High, Target: TargetAccount, CheckedIn: CheckedInDetectors,
+		Rationale:   "Security Hub evaluates the controls this pipeline's rules map to (ECS.*, ECR.*) continuously; it has no control that reports on itself.",
+		Remediation: "aws securityhub enable-security-hub --enable-default-standards (AWS Foundational Security Best Practices); it needs AWS Config recording."}},
+	{Rule: Rule{ID: "FG-ACCT-005", Title: "AWS Config is recording", Severity: Critical, Controls: []string{"Config.1"}, Target: TargetAccount, CheckedIn: CheckedInDetectors,
+		Rationale:   "Without a recording configuration recorder, resource changes are not recorded and Security Hub controls cannot be evaluated.",
+		Remediation: "Set up AWS Config with a recorder for all supported resource types and a delivery channel, and start the recorder."}},
+	{Rule: Rule{ID: "FG-ACCT-006", Title: "Amazon Inspector scans ECR images", Severity: High, Controls: []string{"Inspector.2"}, Target: TargetAccount, CheckedIn: CheckedInDetectors,
+		Rationale:   "Without Inspector ECR scanning, pushed images are not rescanned when new CVEs are published.",
+		Remediation: "aws inspector2 enable --resource-types ECR"}},
+
 	// Audit.
 	{Rule: Rule{ID: RuleAuditReadFailed, Title: "Audit could read every resource", Severity: Medium, Target: TargetAudit,
 		Rationale:   "A resource the audit cannot read is a resource whose rules were not evaluated.",
@@ -258,7 +400,8 @@ func lookup(id string) *ruleDef {
 	return nil
 }
 
-// ruleLess orders IDs by prefix in registry order (TD, SVC, CL, ECR, DF, IAM, AUDIT), then number.
+// ruleLess orders IDs by prefix in registry order (TD, SVC, CL, ECR, DF, IAM, CFN, IAC, ACCT,
+// AUDIT), then number.
 func ruleLess(a, b string) bool {
 	pa, pb := prefixRank(a), prefixRank(b)
 	if pa != pb {
@@ -268,7 +411,7 @@ func ruleLess(a, b string) bool {
 }
 
 func prefixRank(id string) int {
-	order := []string{"FG-TD-", "FG-SVC-", "FG-CL-", "FG-ECR-", "FG-DF-", "FG-IAM-", "FG-AUDIT-"}
+	order := []string{"FG-TD-", "FG-SVC-", "FG-CL-", "FG-ECR-", "FG-DF-", "FG-IAM-", "FG-CFN-", "FG-IAC-", "FG-ACCT-", "FG-AUDIT-"}
 	for i, p := range order {
 		if strings.HasPrefix(id, p) {
 			return i

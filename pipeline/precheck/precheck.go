@@ -1,8 +1,9 @@
 // Package precheck assembles the offline security check of a service from its environments
 // file: the Dockerfile, every environment's task definition, the IAM policy files it names,
-// and the service settings it declares, evaluated by pipeline/policy with the file's
-// suppressions. It reads files through a function, so the Dagger module can serve them from
-// the source directory and tests from memory.
+// the service settings it declares, and each environment's landing-zone CloudFormation
+// template (pipeline/infra's FG-CFN rules, with that environment's parameters), evaluated
+// with the file's suppressions. It reads files through a function, so the Dagger module can
+// serve them from the source directory and tests from memory.
 package precheck
 
 import (
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/infra"
 	"dagger/fargate/pipeline/policy"
+	"dagger/fargate/pipeline/scan"
 )
 
 // ReadFunc returns the content of a file named relative to the environments file.
@@ -23,7 +26,10 @@ func DockerfilePath(f *config.File) string {
 	return path.Join(f.App.Context, f.App.Dockerfile)
 }
 
-// Run checks every offline input the environments file names.
+// Run checks every offline input the environments file names: the Dockerfile, the task
+// definitions, the IAM policy files, the service settings, and each AWS environment's
+// infra.template (once per template and environment, with that environment's parameters).
+// A file that cannot be read or parsed is an error, never a pass.
 func Run(ctx context.Context, f *config.File, read ReadFunc) (policy.Report, error) {
 	in := policy.CheckInput{RequiredTags: f.Policy.RequiredTags, Suppressions: Suppressions(f)}
 	dockerfile := DockerfilePath(f)
@@ -78,7 +84,63 @@ func Run(ctx context.Context, f *config.File, read ReadFunc) (policy.Report, err
 		}
 		reports = append(reports, svc)
 	}
+	templates, err := Templates(ctx, f, read)
+	if err != nil {
+		return policy.Report{}, err
+	}
+	reports = append(reports, templates)
 	return policy.Merge(reports...), nil
+}
+
+// Templates checks each AWS environment's infra.template (a path relative to the
+// environments file) against the FG-CFN rules with the environment's infra.parameters, the
+// app's health path and the required tags, once per (template, environment), and applies the
+// file's suppressions. Environments without infra are skipped.
+func Templates(ctx context.Context, f *config.File, read ReadFunc) (policy.Report, error) {
+	sup, err := policy.ParseSuppressions(Suppressions(f))
+	if err != nil {
+		return policy.Report{}, err
+	}
+	bodies := map[string][]byte{}
+	var findings []policy.Finding
+	for _, name := range f.EnvironmentNames() {
+		e := f.Environments[name]
+		if e.IsLocal() || e.Infra == nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return policy.Report{}, fmt.Errorf("check templates: %w", err)
+		}
+		body, ok := bodies[e.Infra.Template]
+		if !ok {
+			body, err = read(e.Infra.Template)
+			if err != nil {
+				return policy.Report{}, fmt.Errorf("check: read the infra template of %s: %w", name, err)
+			}
+			bodies[e.Infra.Template] = body
+		}
+		fs, err := infra.CheckTemplateInput(infra.TemplateInput{
+			Path: e.Infra.Template, Body: body, Params: e.Infra.Parameters, Env: e.Name,
+			HealthPath: f.App.HealthPath, RequiredTags: f.Policy.RequiredTags,
+		})
+		if err != nil {
+			return policy.Report{}, fmt.Errorf("check: environments.%s.infra: %w", name, err)
+		}
+		findings = append(findings, fs...)
+	}
+	return policy.NewReport(findings, sup, time.Time{}), nil
+}
+
+// IaC turns a `trivy config` decision on the templates (infra.EvaluateIaCReport) into a policy
+// report of FG-IAC-001 findings with the file's suppressions applied, to merge with Run's
+// (policy.Merge). Evaluate with scan.Gate{FailOn: scan.AllSeverities} to report every failed
+// misconfiguration and let the policy threshold decide.
+func IaC(f *config.File, d *scan.Decision) (policy.Report, error) {
+	sup, err := policy.ParseSuppressions(Suppressions(f))
+	if err != nil {
+		return policy.Report{}, err
+	}
+	return policy.NewReport(infra.IaCFindings(d), sup, time.Time{}), nil
 }
 
 // ServiceFacts is what the environments file says of an environment's service.

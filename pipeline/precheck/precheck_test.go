@@ -13,8 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/infra"
 	"dagger/fargate/pipeline/policy"
 	"dagger/fargate/pipeline/precheck"
+	"dagger/fargate/pipeline/scan"
 )
 
 const sampleDir = "../../sample-app"
@@ -159,4 +161,156 @@ func mustDate(t *testing.T, s string) time.Time {
 	parsed, err := time.Parse(time.DateOnly, s)
 	require.NoError(t, err)
 	return parsed
+}
+
+func findingsOf(r policy.Report, prefix string) []policy.Finding {
+	var out []policy.Finding
+	for _, f := range r.Findings {
+		if strings.HasPrefix(f.Rule, prefix) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// The sample app's landing-zone template passes every FG-CFN rule for both environments; the
+// only template finding allowed is FG-CFN-001, which names the parameters checked with
+// placeholders because they are only known at deploy time (e.g. ContainerImage).
+func TestSampleAppTemplatePassesItsOwnRules(t *testing.T) {
+	f := loadSample(t, "")
+	rep, err := precheck.Run(context.Background(), f, diskReader(sampleDir))
+	require.NoError(t, err)
+	for _, fd := range findingsOf(rep, "FG-CFN-") {
+		assert.Equal(t, "FG-CFN-001", fd.Rule, "%s %s: %s", fd.Rule, fd.Resource, fd.Message)
+		assert.Equal(t, policy.Low, fd.Severity)
+		assert.Equal(t, "template/infra/service.yaml#Parameters", fd.Resource)
+		assert.Contains(t, fd.Message, "ContainerImage")
+	}
+}
+
+const publicIPAnchor = "AssignPublicIp: DISABLED"
+
+func sampleTemplate(t *testing.T, old, new string) string {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join(sampleDir, "infra/service.yaml"))
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(string(body), old), "anchor %q", old)
+	return strings.Replace(string(body), old, new, 1)
+}
+
+func TestBrokenTemplateFailsTheCheck(t *testing.T) {
+	f := loadSample(t, "")
+	reads := map[string]int{}
+	broken := sampleTemplate(t, publicIPAnchor, "AssignPublicIp: ENABLED")
+	rep, err := precheck.Run(context.Background(), f, func(rel string) ([]byte, error) {
+		reads[rel]++
+		if rel == "infra/service.yaml" {
+			return []byte(broken), nil
+		}
+		return os.ReadFile(filepath.Join(sampleDir, rel))
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1, reads["infra/service.yaml"], "a template shared by environments is read once")
+	var msgs []string
+	for _, fd := range findingsOf(rep, "FG-CFN-002") {
+		assert.Equal(t, "template/infra/service.yaml#Service", fd.Resource)
+		assert.Equal(t, policy.High, fd.Severity)
+		assert.Equal(t, []string{"ECS.2"}, fd.Controls)
+		assert.Equal(t, "infra/service.yaml", fd.Location.Path)
+		assert.Positive(t, fd.Location.Line)
+		msgs = append(msgs, fd.Message)
+	}
+	assert.ElementsMatch(t, []string{
+		"Service: AssignPublicIp must be DISABLED (environment preprod)",
+		"Service: AssignPublicIp must be DISABLED (environment prod)",
+	}, msgs)
+	threshold, err := policy.ParseSeverity(f.Policy.Threshold)
+	require.NoError(t, err)
+	assert.True(t, rep.Failed(threshold))
+}
+
+// Each environment is checked with its own parameters and production rules: ECS Exec forced
+// on fails prod only.
+func TestTemplateIsCheckedPerEnvironment(t *testing.T) {
+	f := loadSample(t, "")
+	rep, err := precheck.Run(context.Background(), f, memReader(t, map[string]string{
+		"infra/service.yaml": sampleTemplate(t, "EnableExecuteCommand: !If [ExecEnabled, true, false]", "EnableExecuteCommand: true"),
+	}))
+	require.NoError(t, err)
+	exec := findingsOf(rep, "FG-CFN-018")
+	require.Len(t, exec, 1)
+	assert.Contains(t, exec[0].Message, "(environment prod)")
+
+	// A value the environment passes changes what is checked: a parameter the template does
+	// not declare is an error naming the environment.
+	pre := f.Environments["preprod"]
+	pre.Infra = &config.Infra{Template: "infra/service.yaml", StackName: "sample-app-preprod", Parameters: map[string]string{"Environment": "preprod", "Enviroment": "x"}}
+	f.Environments["preprod"] = pre
+	_, err = precheck.Run(context.Background(), f, diskReader(sampleDir))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "environments.preprod.infra")
+	assert.Contains(t, err.Error(), "Enviroment")
+}
+
+func TestTemplateErrorsAreNotAPass(t *testing.T) {
+	f := loadSample(t, "")
+	_, err := precheck.Run(context.Background(), f, memReader(t, map[string]string{"infra/service.yaml": "Resources: [\n"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "environments.preprod.infra")
+	assert.Contains(t, err.Error(), "infra/service.yaml")
+
+	_, err = precheck.Run(context.Background(), f, func(rel string) ([]byte, error) {
+		if rel == "infra/service.yaml" {
+			return nil, errors.New("no such file")
+		}
+		return os.ReadFile(filepath.Join(sampleDir, rel))
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "infra template of preprod")
+}
+
+func TestTemplateFindingsCanBeSuppressed(t *testing.T) {
+	f := loadSample(t, "")
+	f.Policy.Suppressions = []config.Suppression{{Rule: "FG-CFN-001", Resource: "template/infra/service.yaml#Parameters",
+		Reason: "the image, certificate and repository are passed at deploy time", Expires: config.Date{Time: mustDate(t, "2999-01-01")}}}
+	rep, err := precheck.Run(context.Background(), f, diskReader(sampleDir))
+	require.NoError(t, err)
+	cfn := findingsOf(rep, "FG-CFN-")
+	require.Len(t, cfn, 2, "one per environment (ContainerImage has no value in the file)")
+	for _, fd := range cfn {
+		assert.True(t, fd.Suppressed)
+		assert.Contains(t, fd.SuppressionNote, "passed at deploy time")
+	}
+}
+
+const trivyConfigReport = `{"SchemaVersion": 2, "ArtifactName": "infra", "ArtifactType": "filesystem", "Results": [
+ {"Target": "service.yaml", "Class": "config", "Type": "cloudformation", "Misconfigurations": [
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0107", "AVDID": "AVD-AWS-0107", "Title": "An ingress security group rule allows traffic from /0.",
+   "Message": "Security group rule allows ingress from public internet.", "Severity": "CRITICAL", "Status": "FAIL"},
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0178", "AVDID": "AVD-AWS-0178", "Title": "VPC Flow Logs is a recommended best practice for VPC networks.",
+   "Message": "VPC does not have VPC Flow Logs enabled.", "Severity": "MEDIUM", "Status": "FAIL"},
+  {"Type": "CloudFormation Security Check", "ID": "AVD-AWS-0053", "AVDID": "AVD-AWS-0053", "Title": "Load balancer is exposed publicly.",
+   "Severity": "HIGH", "Status": "PASS"}
+ ]}]}`
+
+func TestIaCReport(t *testing.T) {
+	d, err := infra.EvaluateIaCReport(strings.NewReader(trivyConfigReport), scan.Gate{FailOn: scan.AllSeverities})
+	require.NoError(t, err)
+	f := loadSample(t, "")
+	rep, err := precheck.IaC(f, d)
+	require.NoError(t, err)
+	require.Equal(t, []string{"FG-IAC-001", "FG-IAC-001"}, rules(rep, false))
+	assert.Equal(t, policy.Summary{Critical: 1, Medium: 1}, rep.Summary)
+	assert.True(t, rep.Failed(policy.High))
+
+	f.Policy.Suppressions = []config.Suppression{{Rule: "FG-IAC-001", Resource: "service.yaml#AVD-AWS-0107",
+		Reason: "the ALB listens on 443 to the internet by design", Expires: config.Date{Time: mustDate(t, "2999-01-01")}}}
+	rep, err = precheck.IaC(f, d)
+	require.NoError(t, err)
+	assert.Equal(t, policy.Summary{Medium: 1, Suppressed: 1}, rep.Summary)
+	assert.False(t, rep.Failed(policy.High))
+
+	f.Policy.Suppressions = []config.Suppression{{Rule: "FG-IAC-999", Resource: "*", Reason: "x", Expires: config.Date{Time: mustDate(t, "2999-01-01")}}}
+	_, err = precheck.IaC(f, d)
+	require.Error(t, err)
 }
