@@ -465,7 +465,7 @@ func (m *Fargate) deployLocal(ctx context.Context, r *run, f *config.File, e con
 	if err != nil {
 		return r.refuse(fmt.Errorf("read the ephemeral cosign key: %w", err))
 	}
-	local := signingKeys{key: dag.SetSecret("fargate-local-cosign-key", privateKey), password: password, publicKey: keys.File("cosign.pub")}
+	local := signingKeys{key: newSecret("fargate-local-cosign-key", privateKey), password: password, publicKey: keys.File("cosign.pub")}
 	cos, err := m.prepareCosign(ctx, f, "", local, registryAccess{service: registry, insecure: true}, true)
 	if err != nil {
 		return r.refuse(err)

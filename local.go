@@ -53,7 +53,7 @@ func runCosign(ctx context.Context, ctr *dagger.Container, cmd cosign.Command, s
 
 // ephemeralKeyPair generates a throwaway cosign key pair for local runs.
 func (m *Fargate) ephemeralKeyPair(ctx context.Context) (*dagger.Directory, *dagger.Secret, error) {
-	password := dag.SetSecret("fargate-local-cosign-password", randomHex(24))
+	password := newSecret("fargate-local-cosign-password", randomHex(24))
 	keys := m.cosignBase().
 		WithSecretVariable(cosign.EnvPassword, password).
 		WithEnvVariable("FARGATE_KEY_NONCE", randomHex(8)). // never reuse a cached key pair
@@ -101,7 +101,7 @@ func localApp(img *dagger.Container, def *taskdef.Definition, container string, 
 	}
 	for _, s := range cd.Secrets {
 		name := deref(s.Name)
-		ctr = ctr.WithSecretVariable(name, dag.SetSecret("fargate-local-"+name, randomHex(16)))
+		ctr = ctr.WithSecretVariable(name, newSecret("fargate-local-"+name, randomHex(16)))
 		notes = append(notes, fmt.Sprintf("secret %s (from %s on ECS) set to a random local value", name, deref(s.ValueFrom)))
 	}
 	for _, mp := range cd.MountPoints {
@@ -148,6 +148,13 @@ func probeHealth(ctx context.Context, svc *dagger.Service, port int, path string
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// newSecret hands a value to the engine as a secret, under a name no other value of the
+// session shares (ECR tokens change between calls; a name reused with another value is
+// ambiguous).
+func newSecret(name, value string) *dagger.Secret {
+	return dag.SetSecret(name+"-"+randomHex(6), value)
 }
 
 func randomHex(n int) string {

@@ -503,12 +503,19 @@ func (m *Fargate) build(ctx context.Context, f *config.File, platform dagger.Pla
 	return img, nil
 }
 
-// trivy returns the Trivy container with the DB cache volume and the image tarball mounted.
-func (m *Fargate) trivy(img *dagger.Container) *dagger.Container {
+// trivyBase is the Trivy container with a cache volume at Trivy's cache directory. The
+// volume is locked: two Trivy processes must not share a cache directory at once.
+func (m *Fargate) trivyBase(cache string) *dagger.Container {
+	return dag.Container().From(m.TrivyImage).
+		WithMountedCache(scan.DefaultCacheDir, dag.CacheVolume(cache), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked})
+}
+
+// trivy returns the Trivy container with the image tarball mounted. The vulnerability scan
+// and the SBOM use separate caches so that they run at the same time.
+func (m *Fargate) trivy(img *dagger.Container, cache string) *dagger.Container {
 	// The scan's result is cached by Dagger like any exec; the day in the environment makes a
 	// new scan (with a fresh DB) at most once a day for the same image.
-	return dag.Container().From(m.TrivyImage).
-		WithMountedCache(scan.DefaultCacheDir, dag.CacheVolume("fargate-trivy-cache")).
+	return m.trivyBase(cache).
 		WithMountedFile(scan.DefaultImageInput, img.AsTarball()).
 		WithEnvVariable("FARGATE_SCAN_DAY", time.Now().UTC().Format(time.DateOnly))
 }
@@ -557,7 +564,7 @@ func (m *Fargate) scanImage(ctx context.Context, f *config.File, e config.Enviro
 	if err != nil {
 		return nil, err
 	}
-	report, err := m.trivy(img).
+	report, err := m.trivy(img, "fargate-trivy-cache").
 		WithExec(args).
 		File(scan.DefaultReportPath).
 		Contents(ctx)
@@ -581,7 +588,7 @@ func (m *Fargate) sbom(img *dagger.Container) (*dagger.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.trivy(img).WithExec(args).File(scan.DefaultSBOMPath), nil
+	return m.trivy(img, "fargate-trivy-sbom-cache").WithExec(args).File(scan.DefaultSBOMPath), nil
 }
 
 func (m *Fargate) renderTaskDefinition(ctx context.Context, e config.Environment, image string) (*taskdef.Rendered, error) {
@@ -1015,8 +1022,7 @@ func (m *Fargate) scanTemplates(ctx context.Context, f *config.File) (policy.Rep
 		if err != nil {
 			return policy.Report{}, err
 		}
-		out, err := dag.Container().From(m.TrivyImage).
-			WithMountedCache(scan.DefaultCacheDir, dag.CacheVolume("fargate-trivy-cache")).
+		out, err := m.trivyBase("fargate-trivy-cache").
 			WithMountedDirectory("/src", m.Source.Directory(dir)).
 			WithExec(args).
 			File(infra.DefaultIaCReportPath).

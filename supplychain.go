@@ -208,8 +208,8 @@ func (m *Fargate) ecrAccess(ctx context.Context, cfg aws.Config) (ecr.Credential
 	if err != nil {
 		return ecr.Credentials{}, registryAccess{}, nil, err
 	}
-	password := dag.SetSecret("fargate-ecr-password", creds.Password.Reveal())
-	dockerConfig := dag.SetSecret("fargate-ecr-docker-config", string(cosign.DockerConfigJSON(creds.Registry, creds.Username, creds.Password.Reveal())))
+	password := newSecret("fargate-ecr-password", creds.Password.Reveal())
+	dockerConfig := newSecret("fargate-ecr-docker-config", string(cosign.DockerConfigJSON(creds.Registry, creds.Username, creds.Password.Reveal())))
 	return creds, registryAccess{dockerConfig: dockerConfig, insecure: strings.HasPrefix(m.AwsEndpoint, "http://")}, password, nil
 }
 
