@@ -94,6 +94,8 @@ type Fargate struct {
 
 	// Git revision recorded in labels, tags and the report.
 	GitRevision string
+	// Source repository URL recorded in the image's org.opencontainers.image.source label.
+	SourceURL string
 
 	// Image references of the tools each step runs in.
 	TrivyImage        string
@@ -134,6 +136,9 @@ func New(
 	// Git revision of the source (tag, label and report). Defaults to "dev".
 	// +optional
 	gitRevision string,
+	// URL of the source repository, for the image's org.opencontainers.image.source label.
+	// +optional
+	sourceURL string,
 	// Trivy image, pinned by digest by default.
 	// +optional
 	trivyImage string,
@@ -165,6 +170,7 @@ func New(
 		AwsEndpoint:        awsEndpoint,
 		AwsRegion:          awsRegion,
 		GitRevision:        orDefault(gitRevision, "dev"),
+		SourceURL:          sourceURL,
 		TrivyImage:         orDefault(trivyImage, defaultTrivyImage),
 		TrivyDBRepository:  trivyDBRepository,
 		TrivySkipDBUpdate:  trivySkipDBUpdate,
@@ -479,6 +485,9 @@ func (m *Fargate) build(ctx context.Context, f *config.File, platform dagger.Pla
 	for _, k := range sortedKeys(f.App.BuildArgs) {
 		args = append(args, dagger.BuildArg{Name: k, Value: f.App.BuildArgs[k]})
 	}
+	if m.SourceURL != "" {
+		args = append(args, dagger.BuildArg{Name: "SOURCE", Value: m.SourceURL})
+	}
 	if m.BuilderImage != "" {
 		args = append(args, dagger.BuildArg{Name: "BUILDER_IMAGE", Value: m.BuilderImage})
 	}
@@ -493,6 +502,9 @@ func (m *Fargate) build(ctx context.Context, f *config.File, platform dagger.Pla
 		WithLabel("org.opencontainers.image.title", f.App.Name).
 		WithLabel("org.opencontainers.image.revision", m.GitRevision).
 		WithLabel("org.opencontainers.image.created", created)
+	if m.SourceURL != "" {
+		img = img.WithLabel("org.opencontainers.image.source", m.SourceURL)
+	}
 	user, err := img.User(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("build %s for %s: %w", f.App.Name, platform, err)
