@@ -3,10 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,11 +137,7 @@ func (v *validator) walk(node *yaml.Node, t reflect.Type, path string) {
 	}
 	switch {
 	case t.Kind() == reflect.Struct && !isScalarType(t):
-		if node.Kind != yaml.MappingNode {
-			if node.Tag == "!!null" {
-				return
-			}
-			v.problems = append(v.problems, Problem{Line: node.Line, Field: orRoot(path), Msg: "expected a mapping of keys to values, got " + describe(node)})
+		if !v.kindIs(node, yaml.MappingNode, path, "a mapping of keys to values") {
 			return
 		}
 		fields := map[string]reflect.Type{}
@@ -169,11 +167,7 @@ func (v *validator) walk(node *yaml.Node, t reflect.Type, path string) {
 			v.walk(val, ft, child)
 		}
 	case t.Kind() == reflect.Map:
-		if node.Kind != yaml.MappingNode {
-			if node.Tag == "!!null" {
-				return
-			}
-			v.problems = append(v.problems, Problem{Line: node.Line, Field: orRoot(path), Msg: "expected a mapping, got " + describe(node)})
+		if !v.kindIs(node, yaml.MappingNode, path, "a mapping") {
 			return
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
@@ -181,11 +175,7 @@ func (v *validator) walk(node *yaml.Node, t reflect.Type, path string) {
 			v.walk(node.Content[i+1], t.Elem(), join(path, node.Content[i].Value))
 		}
 	case t.Kind() == reflect.Slice:
-		if node.Kind != yaml.SequenceNode {
-			if node.Tag == "!!null" {
-				return
-			}
-			v.problems = append(v.problems, Problem{Line: node.Line, Field: orRoot(path), Msg: "expected a list, got " + describe(node)})
+		if !v.kindIs(node, yaml.SequenceNode, path, "a list") {
 			return
 		}
 		for i, item := range node.Content {
@@ -196,6 +186,18 @@ func (v *validator) walk(node *yaml.Node, t reflect.Type, path string) {
 			v.problems = append(v.problems, Problem{Line: node.Line, Field: orRoot(path), Msg: "expected a single value, got " + describe(node)})
 		}
 	}
+}
+
+// kindIs reports whether node is of the kind its field expects (what names that kind in the
+// problem it records otherwise). A null is an empty value: no problem, nothing to walk.
+func (v *validator) kindIs(node *yaml.Node, kind yaml.Kind, path, what string) bool {
+	if node.Kind == kind {
+		return true
+	}
+	if node.Tag != "!!null" {
+		v.problems = append(v.problems, Problem{Line: node.Line, Field: orRoot(path), Msg: "expected " + what + ", got " + describe(node)})
+	}
+	return false
 }
 
 func isScalarType(t reflect.Type) bool {
@@ -252,7 +254,7 @@ func (v *validator) check(f *File) {
 		f.App.Platforms = []string{"linux/amd64"}
 	}
 	for i, p := range f.App.Platforms {
-		if !contains(knownPlatforms, p) {
+		if !slices.Contains(knownPlatforms, p) {
 			v.add(fmt.Sprintf("app.platforms[%d]", i), "unknown platform %q (expected one of: %s)", p, strings.Join(knownPlatforms, ", "))
 		}
 	}
@@ -319,7 +321,7 @@ func (v *validator) check(f *File) {
 		f.Policy.Threshold = "high"
 	}
 	f.Policy.Threshold = strings.ToLower(f.Policy.Threshold)
-	if !contains(knownThresholds, f.Policy.Threshold) {
+	if !slices.Contains(knownThresholds, f.Policy.Threshold) {
 		v.add("policy.threshold", "unknown severity %q (expected one of: %s)", f.Policy.Threshold, strings.Join(knownThresholds, ", "))
 	}
 	for i, s := range f.Policy.Suppressions {
@@ -358,16 +360,12 @@ func (v *validator) check(f *File) {
 	if len(f.Environments) == 0 {
 		v.add("environments", "required: at least one of %s", strings.Join(KnownEnvironments(), ", "))
 	}
-	names := make([]string, 0, len(f.Environments))
-	for name := range f.Environments {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(f.Environments))
 	for _, name := range names {
 		env := f.Environments[name]
 		env.Name = name
 		p := "environments." + name
-		if !contains(KnownEnvironments(), name) {
+		if !slices.Contains(KnownEnvironments(), name) {
 			v.add(p, "unknown environment %q (expected one of: %s)", name, strings.Join(KnownEnvironments(), ", "))
 			continue
 		}
@@ -484,7 +482,7 @@ func (v *validator) scan(p string, s *Scan) {
 	}
 	for i, sev := range s.FailOn {
 		up := strings.ToUpper(sev)
-		if !contains(knownSeverities, up) {
+		if !slices.Contains(knownSeverities, up) {
 			v.add(fmt.Sprintf("%s.failOn[%d]", p, i), "unknown severity %q (expected one of: %s)", sev, strings.Join(knownSeverities, ", "))
 			continue
 		}
@@ -558,13 +556,4 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

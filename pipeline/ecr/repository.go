@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -200,11 +202,7 @@ func (c *Client) createRepository(ctx context.Context, o RepositoryOptions, mut 
 	if o.KMSKey != "" {
 		enc = &types.EncryptionConfiguration{EncryptionType: types.EncryptionTypeKms, KmsKey: aws.String(o.KMSKey)}
 	}
-	keys := make([]string, 0, len(o.Tags))
-	for k := range o.Tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(o.Tags))
 	var tags []types.Tag
 	for _, k := range keys {
 		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(o.Tags[k])})

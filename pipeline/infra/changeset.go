@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
+
+	"dagger/fargate/pipeline/internal/clock"
 )
 
 // MaxTemplateBody is the largest template CloudFormation accepts inline (TemplateBody).
@@ -249,24 +253,13 @@ func Apply(ctx context.Context, cfg aws.Config, opts Options) (Result, error) {
 		opts.Now = time.Now
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
+		opts.Sleep = clock.Sleep
 	}
 	if opts.ChangeSetName == "" {
 		opts.ChangeSetName = "fargate-" + opts.Now().UTC().Format("20060102-150405")
 	}
 	r := &runner{cfn: cloudformation.NewFromConfig(cfg), opts: opts}
 	return r.apply(ctx)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func (r *runner) apply(ctx context.Context) (Result, error) {
@@ -437,11 +430,7 @@ func (r *runner) parameters(tmpl []tmplParam, op string) ([]types.Parameter, err
 }
 
 func stackTags(tags map[string]string) []types.Tag {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(tags))
 	var out []types.Tag
 	for _, k := range keys {
 		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -749,7 +750,7 @@ func checkPermissionsBoundary(c *checker) {
 	each(c.p, func(id string, r *iam.Role) {
 		for _, st := range statements(r.AssumeRolePolicyDocument) {
 			principal, _ := st["Principal"].(map[string]any)
-			if !contains(list(principal["Service"]), "ecs-tasks.amazonaws.com") {
+			if !slices.Contains(list(principal["Service"]), "ecs-tasks.amazonaws.com") {
 				continue
 			}
 			if _, ok := c.p.Resources[target(str(r.PermissionsBoundary))].(*iam.ManagedPolicy); !ok {
@@ -1131,7 +1132,7 @@ func checkOIDCTrust(c *checker) {
 	n := 0
 	each(c.p, func(id string, r *iam.Role) {
 		for i, st := range statements(r.AssumeRolePolicyDocument) {
-			if !contains(list(st["Action"]), "sts:AssumeRoleWithWebIdentity") {
+			if !slices.Contains(list(st["Action"]), "sts:AssumeRoleWithWebIdentity") {
 				continue
 			}
 			n++
@@ -1156,13 +1157,4 @@ func checkOIDCTrust(c *checker) {
 	if n == 0 {
 		c.add(RuleTemplateOIDC, "", "no GitHub OIDC deploy role")
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -241,7 +242,7 @@ var accountRE = regexp.MustCompile(`:[0-9]{12}:`)
 // wildcards in the resource).
 func allows(doc any, action, resource string) bool {
 	for _, st := range statements(doc) {
-		if st["Effect"] != "Allow" || !contains(list(st["Action"]), action) {
+		if st["Effect"] != "Allow" || !slices.Contains(list(st["Action"]), action) {
 			continue
 		}
 		for _, r := range list(st["Resource"]) {

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -31,7 +33,7 @@ func WriteRulesMarkdown(w io.Writer) error {
 	}
 	b.WriteString("\nIt also accepts a wildcard resource (`\"*\"`, `key/*`) in a statement whose actions all belong to a service\nbelow and whose Condition requires the service's key to match named values (StringEquals, StringLike, ArnEquals\nor ArnLike, optionally ForAnyValue:; not …IfExists or ForAllValues:, not a match-all pattern such as `alias/*`):\n\n")
 	scoping := ResourceScopingConditions()
-	for _, svc := range sortedKeys(boolSet(scoping)) {
+	for _, svc := range slices.Sorted(maps.Keys(scoping)) {
 		fmt.Fprintf(&b, "- `%s:*` actions: `%s`\n", svc, strings.Join(scoping[svc], "`, `"))
 	}
 	b.WriteString(`
@@ -72,14 +74,6 @@ suppression stops suppressing, and the finding says so.
 `)
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func boolSet[V any](m map[string]V) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }
 
 func controlsCell(c []string) string {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -394,11 +396,7 @@ var starResourceActions = map[string]bool{
 
 // StarResourceExceptions returns the actions allowed with Resource "*" (lower-case), sorted.
 func StarResourceExceptions() []string {
-	m := map[string]bool{}
-	for k := range starResourceActions {
-		m[k] = true
-	}
-	return sortedKeys(m)
+	return slices.Sorted(maps.Keys(starResourceActions))
 }
 
 // resourceScopingConditions are, by service, condition keys that name the resource an action

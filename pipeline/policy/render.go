@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"dagger/fargate/pipeline/internal/sarif"
 )
 
 // Format is an output format of Render.
@@ -153,16 +155,6 @@ func securitySeverity(s Severity) string {
 	return "3.0"
 }
 
-func sarifLevel(s Severity) string {
-	switch s {
-	case Critical, High:
-		return "error"
-	case Medium:
-		return "warning"
-	}
-	return "note"
-}
-
 type sarifText struct {
 	Text     string `json:"text"`
 	Markdown string `json:"markdown,omitempty"`
@@ -221,13 +213,13 @@ func renderSARIF(w io.Writer, r Report) error {
 			ShortDescription:     sarifText{Text: rule.Title},
 			FullDescription:      sarifText{Text: rule.Rationale},
 			Help:                 sarifText{Text: rule.Remediation, Markdown: fmt.Sprintf("**%s**\n\n%s\n\nFix: %s", rule.Title, rule.Rationale, rule.Remediation)},
-			DefaultConfiguration: map[string]any{"level": sarifLevel(rule.Severity)},
-			Properties:           map[string]any{"security-severity": securitySeverity(rule.Severity), "tags": tags, "precision": "high", "problem.severity": sarifLevel(rule.Severity)},
+			DefaultConfiguration: map[string]any{"level": sarif.Level(rule.Severity.String())},
+			Properties:           map[string]any{"security-severity": securitySeverity(rule.Severity), "tags": tags, "precision": "high", "problem.severity": sarif.Level(rule.Severity.String())},
 		})
 	}
 	results := []sarifResult{}
 	for _, f := range r.Findings {
-		res := sarifResult{RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Severity),
+		res := sarifResult{RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarif.Level(f.Severity.String()),
 			Message:      sarifText{Text: fmt.Sprintf("%s: %s. Fix: %s", f.Resource, f.Message, f.Remediation)},
 			Fingerprints: map[string]string{"findingKey/v1": f.Rule + "|" + f.Resource + "|" + f.Message}}
 		var loc sarifLocation

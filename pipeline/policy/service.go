@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -438,13 +437,4 @@ func wildcardMatch(pattern, s string) bool {
 		s = s[idx+len(parts[i]):]
 	}
 	return strings.HasSuffix(s, parts[len(parts)-1])
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -191,12 +191,8 @@ func TestParseSeverities(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	rep := loadReport(t, "report-mixed.json")
-	data, err := os.ReadFile("testdata/trivyignore.yaml")
-	require.NoError(t, err)
-	ig, err := ParseIgnoreYAML(".trivyignore.yaml", data)
-	require.NoError(t, err)
-	s := Summary(Evaluate(rep, Gate{Ignores: ig, Now: testNow}))
+	_, d := evaluateMixed(t)
+	s := Summary(d)
 
 	lines := strings.Split(s, "\n")
 	assert.Equal(t, "Trivy gate FAIL for /scan/image.tar (fail on CRITICAL,HIGH)", lines[0])

@@ -140,23 +140,8 @@ func (l *lexer) atEnd() (bool, error) {
 // object calls fn for each key of an object; fn must consume the value. A null value
 // is accepted as an empty object.
 func (l *lexer) object(fn func(key []byte) error) error {
-	c, err := l.peek()
-	if err != nil {
-		return l.wrapEOF(err, "expected an object")
-	}
-	if c == 'n' {
-		return l.literal("null")
-	}
-	if c != '{' {
-		return l.errorf("expected an object, found %q", c)
-	}
-	l.pos++
-	if c, err = l.peek(); err != nil {
-		return l.wrapEOF(err, "in an object")
-	}
-	if c == '}' {
-		l.pos++
-		return nil
+	if done, err := l.open('{', '}', "an object"); done || err != nil {
+		return err
 	}
 	for {
 		key, err := l.stringBytes(l.keyBuf[:0])
@@ -170,19 +155,8 @@ func (l *lexer) object(fn func(key []byte) error) error {
 		if err := fn(key); err != nil {
 			return err
 		}
-		c, err := l.peek()
-		if err != nil {
-			return l.wrapEOF(err, "in an object")
-		}
-		l.pos++
-		switch c {
-		case ',':
-			continue
-		case '}':
-			return nil
-		default:
-			l.pos--
-			return l.errorf("expected ',' or '}' in an object, found %q", c)
+		if more, err := l.next('}', "an object"); !more || err != nil {
+			return err
 		}
 	}
 }
@@ -190,43 +164,59 @@ func (l *lexer) object(fn func(key []byte) error) error {
 // array calls fn for each element of an array; fn must consume the element. A null
 // value is accepted as an empty array.
 func (l *lexer) array(fn func(i int) error) error {
-	c, err := l.peek()
-	if err != nil {
-		return l.wrapEOF(err, "expected an array")
-	}
-	if c == 'n' {
-		return l.literal("null")
-	}
-	if c != '[' {
-		return l.errorf("expected an array, found %q", c)
-	}
-	l.pos++
-	if c, err = l.peek(); err != nil {
-		return l.wrapEOF(err, "in an array")
-	}
-	if c == ']' {
-		l.pos++
-		return nil
+	if done, err := l.open('[', ']', "an array"); done || err != nil {
+		return err
 	}
 	for i := 0; ; i++ {
 		if err := fn(i); err != nil {
 			return err
 		}
-		c, err := l.peek()
-		if err != nil {
-			return l.wrapEOF(err, "in an array")
-		}
-		l.pos++
-		switch c {
-		case ',':
-			continue
-		case ']':
-			return nil
-		default:
-			l.pos--
-			return l.errorf("expected ',' or ']' in an array, found %q", c)
+		if more, err := l.next(']', "an array"); !more || err != nil {
+			return err
 		}
 	}
+}
+
+// open consumes the start of an object or array (what names it in errors) up to its first
+// member; done reports a value that is already whole: null (accepted as empty) or empty.
+func (l *lexer) open(start, end byte, what string) (done bool, err error) {
+	c, err := l.peek()
+	if err != nil {
+		return false, l.wrapEOF(err, "expected "+what)
+	}
+	if c == 'n' {
+		return true, l.literal("null")
+	}
+	if c != start {
+		return false, l.errorf("expected %s, found %q", what, c)
+	}
+	l.pos++
+	if c, err = l.peek(); err != nil {
+		return false, l.wrapEOF(err, "in "+what)
+	}
+	if c == end {
+		l.pos++
+		return true, nil
+	}
+	return false, nil
+}
+
+// next consumes the separator after a member or element: more is true after ',' and false
+// after the closing end byte.
+func (l *lexer) next(end byte, what string) (more bool, err error) {
+	c, err := l.peek()
+	if err == nil && (c == ',' || c == end) {
+		l.pos++
+		return c == ',', nil
+	}
+	return false, l.separatorError(c, err, end, what)
+}
+
+func (l *lexer) separatorError(c byte, err error, end byte, what string) error {
+	if err != nil {
+		return l.wrapEOF(err, "in "+what)
+	}
+	return l.errorf("expected ',' or '%c' in %s, found %q", end, what, c)
 }
 
 // str reads a string value (null reads as "").
@@ -427,36 +417,38 @@ func validNumber(s string) bool {
 	case s[i] == '0':
 		i++
 	case s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
+		i = digits(s, i)
 	default:
 		return false
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
-		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == j {
+		j := digits(s, i)
+		if j == i {
 			return false
 		}
+		i = j
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == j {
+		j := digits(s, i)
+		if j == i {
 			return false
 		}
+		i = j
 	}
 	return i == len(s)
+}
+
+// digits returns the index after the run of decimal digits starting at s[i].
+func digits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 func (l *lexer) literal(word string) error {

@@ -2,7 +2,6 @@ package scan
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,12 +9,7 @@ import (
 )
 
 func TestPredicate(t *testing.T) {
-	rep := loadReport(t, "report-mixed.json")
-	data, err := os.ReadFile("testdata/trivyignore.yaml")
-	require.NoError(t, err)
-	ig, err := ParseIgnoreYAML(".trivyignore.yaml", data)
-	require.NoError(t, err)
-	d := Evaluate(rep, Gate{Ignores: ig, Now: testNow})
+	_, d := evaluateMixed(t)
 
 	out, err := Predicate(d, DefaultImage, testNow)
 	require.NoError(t, err)

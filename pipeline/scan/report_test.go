@@ -22,6 +22,18 @@ func loadReport(t *testing.T, name string) *Report {
 	return rep
 }
 
+// evaluateMixed gates testdata/report-mixed.json with testdata/trivyignore.yaml (read as a
+// .trivyignore.yaml) at testNow.
+func evaluateMixed(t *testing.T) (*Report, *Decision) {
+	t.Helper()
+	rep := loadReport(t, "report-mixed.json")
+	data, err := os.ReadFile("testdata/trivyignore.yaml")
+	require.NoError(t, err)
+	ig, err := ParseIgnoreYAML(".trivyignore.yaml", data)
+	require.NoError(t, err)
+	return rep, Evaluate(rep, Gate{Ignores: ig, Now: testNow})
+}
+
 func TestParseMixedReport(t *testing.T) {
 	rep := loadReport(t, "report-mixed.json")
 	assert.Equal(t, 2, rep.SchemaVersion)
@@ -140,6 +152,9 @@ func TestParseRejectsMalformedReports(t *testing.T) {
 		{"trailing data", `{"SchemaVersion":2} {"SchemaVersion":2}`, "unexpected data after the report object"},
 		{"trailing comma", `{"SchemaVersion":2,}`, "expected a string"},
 		{"missing colon", `{"SchemaVersion" 2}`, `expected ':'`},
+		{"missing comma in object", `{"SchemaVersion":2 "ArtifactName":"a"}`, `expected ',' or '}' in an object, found '"'`},
+		{"missing comma in array", `{"SchemaVersion":2,"Results":[{} {}]}`, `expected ',' or ']' in an array, found '{'`},
+		{"truncated array", `{"SchemaVersion":2,"Results":[`, "unexpected end of input (in an array)"},
 		{"bad escape", `{"SchemaVersion":2,"Metadata":"a\qb"}`, `bad escape \q`},
 		{"bad unicode escape", `{"SchemaVersion":2,"Metadata":"\u12zz"}`, `bad \u escape`},
 		{"control char", "{\"SchemaVersion\":2,\"ArtifactName\":\"a\x01b\"}", "control character 0x01"},

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"dagger/fargate/pipeline/internal/sarif"
 )
 
 // SARIF 2.1.0 model: the subset GitHub code scanning reads.
@@ -88,17 +90,6 @@ type SARIFRegion struct {
 	EndLine   int `json:"endLine"`
 }
 
-// level maps a severity to a SARIF result level.
-func level(s Severity) string {
-	switch s {
-	case Critical, High:
-		return "error"
-	case Medium:
-		return "warning"
-	}
-	return "note"
-}
-
 // securitySeverity is the CVSS-like score GitHub maps to critical (>=9), high (7-8.9),
 // medium (4-6.9) and low (0.1-3.9).
 func securitySeverity(s Severity) string {
@@ -161,7 +152,7 @@ func BuildSARIF(rep *Report, d *Decision) *SARIFLog {
 			end = start
 		}
 		run.Results = append(run.Results, SARIFResult{
-			RuleID: id, RuleIndex: idx, Level: level(sev), Message: SARIFMessage{Text: text},
+			RuleID: id, RuleIndex: idx, Level: sarif.Level(sev.String()), Message: SARIFMessage{Text: text},
 			Locations: []SARIFLocation{{PhysicalLocation: SARIFPhysicalLocation{
 				ArtifactLocation: SARIFArtifactLocation{URI: target},
 				Region:           SARIFRegion{StartLine: start, EndLine: end},

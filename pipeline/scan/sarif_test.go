@@ -3,7 +3,6 @@ package scan
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,12 +104,7 @@ func validateSARIF(data []byte) []string {
 }
 
 func TestSARIFStructure(t *testing.T) {
-	rep := loadReport(t, "report-mixed.json")
-	data, err := os.ReadFile("testdata/trivyignore.yaml")
-	require.NoError(t, err)
-	ig, err := ParseIgnoreYAML(".trivyignore.yaml", data)
-	require.NoError(t, err)
-	d := Evaluate(rep, Gate{Ignores: ig, Now: testNow})
+	rep, d := evaluateMixed(t)
 
 	out, err := SARIF(rep, d)
 	require.NoError(t, err)

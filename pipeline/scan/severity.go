@@ -62,32 +62,21 @@ func ParseSeverities(field string, names []string) ([]Severity, error) {
 	return out, nil
 }
 
-// lookupSeverity maps a report's severity string; the fast path avoids allocation for
+// lookupSeverity maps a report's severity string; the exact lookup first avoids allocation for
 // the upper-case names Trivy writes.
 func lookupSeverity(s string) (Severity, bool) {
-	switch s {
-	case "CRITICAL":
-		return Critical, true
-	case "HIGH":
-		return High, true
-	case "MEDIUM":
-		return Medium, true
-	case "LOW":
-		return Low, true
-	case "UNKNOWN":
-		return Unknown, true
+	if sev, ok := severityNamed(s); ok {
+		return sev, true
 	}
-	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case "CRITICAL":
-		return Critical, true
-	case "HIGH":
-		return High, true
-	case "MEDIUM":
-		return Medium, true
-	case "LOW":
-		return Low, true
-	case "UNKNOWN":
-		return Unknown, true
+	return severityNamed(strings.ToUpper(strings.TrimSpace(s)))
+}
+
+// severityNamed finds an exact upper-case name in severityNames.
+func severityNamed(name string) (Severity, bool) {
+	for i, n := range severityNames {
+		if n == name {
+			return Severity(i), true
+		}
 	}
 	return Unknown, false
 }

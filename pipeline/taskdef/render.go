@@ -2,8 +2,10 @@ package taskdef
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -103,7 +105,7 @@ func (d *Definition) Render(opts RenderOptions) (*Rendered, error) {
 			byName[n]["image"] = opts.Image
 		}
 	}
-	for _, k := range sortedKeys(opts.Environment) {
+	for _, k := range slices.Sorted(maps.Keys(opts.Environment)) {
 		if !envNameRE.MatchString(k) {
 			return nil, fmt.Errorf("render %s: environment variable name %q: expected letters, digits and underscores, not starting with a digit", d.source, k)
 		}
@@ -136,7 +138,7 @@ func setEnv(c map[string]any, env map[string]string) {
 			done[n] = true
 		}
 	}
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if !done[k] {
 			list = append(list, map[string]any{"name": k, "value": env[k]})
 		}

@@ -2,46 +2,31 @@ package taskdef
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	smithy "github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+
+	"dagger/fargate/pipeline/internal/ecsjson"
 )
 
-// The SDK's own ECS JSON codec (the one its client uses on the wire) converts between the
-// JSON document and the SDK types, so every member of the API model maps losslessly.
-func codec() *awsjson.Protocol { return awsjson.New11(schemas.AmazonEC2ContainerServiceV20141113) }
+// The SDK's own ECS JSON codec (package ecsjson) converts between the JSON document and the
+// SDK types, so every member of the API model maps losslessly.
 
 // decodeTaskDefinition turns a task definition JSON document into the SDK type.
 func decodeTaskDefinition(data []byte) (types.TaskDefinition, error) {
 	var td types.TaskDefinition
-	resp := &smithyhttp.Response{Response: &http.Response{
-		StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(data)),
-	}}
-	op := smithy.NewOperationSchema(schemas.DescribeTaskDefinition, nil, schemas.TaskDefinition)
-	if err := codec().DeserializeResponse(context.Background(), op, nil, resp, &td); err != nil {
-		return td, err
-	}
-	return td, nil
+	err := ecsjson.Decode(data, schemas.TaskDefinition, &td)
+	return td, err
 }
 
 // encodeShape turns an SDK value into its ECS JSON document.
 func encodeShape(v smithy.Serializable, schema *smithy.Schema) (map[string]any, error) {
-	req := smithyhttp.NewStackRequest().(*smithyhttp.Request)
-	op := smithy.NewOperationSchema(schemas.RegisterTaskDefinition, schema, nil)
-	if err := codec().SerializeRequest(context.Background(), op, v, req); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(req.GetStream())
+	data, err := ecsjson.Encode(v, schema)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,9 @@ package taskdef
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -42,7 +44,7 @@ func Tags(in TagInput) ([]types.Tag, error) {
 	add(TagEnvironment, in.Environment)
 	add(TagGitRevision, in.GitRevision)
 	add(TagImageDigest, in.ImageDigest)
-	for _, k := range sortedKeys(in.Extra) {
+	for _, k := range slices.Sorted(maps.Keys(in.Extra)) {
 		if k == TagEnvironment || k == TagGitRevision || k == TagImageDigest {
 			return nil, fmt.Errorf("tag %q: reserved for the pipeline", k)
 		}

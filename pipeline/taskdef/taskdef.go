@@ -15,9 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
@@ -82,7 +83,7 @@ func Parse(source string, data []byte) (*Definition, error) {
 	d := &Definition{source: source, doc: map[string]any{}}
 	request := schemas.RegisterTaskDefinitionRequest.Members()
 	full := schemas.TaskDefinition.Members()
-	keys := sortedKeys(obj)
+	keys := slices.Sorted(maps.Keys(obj))
 	for _, k := range keys {
 		v := obj[k]
 		if k == "tags" {
@@ -301,7 +302,7 @@ func check(v any, s *smithy.Schema, path string) error {
 		if !ok {
 			return fmt.Errorf("%s: expected an object, got %s", path, jsonKind(v))
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if err := check(m[k], s.MapValue(), path+"."+k); err != nil {
 				return err
 			}
@@ -312,7 +313,7 @@ func check(v any, s *smithy.Schema, path string) error {
 			return fmt.Errorf("%s: expected an object, got %s", path, jsonKind(v))
 		}
 		members := s.Members()
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			ms, ok := members[k]
 			if !ok {
 				return fmt.Errorf("%s.%s: unknown field%s", path, k, suggest(k, members))
@@ -387,13 +388,4 @@ func syntaxPosition(data []byte, err error) string {
 		}
 	}
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

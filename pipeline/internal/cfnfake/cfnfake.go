@@ -12,8 +12,9 @@ package cfnfake
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,7 +156,7 @@ func (f *Fake) StackResources(name string) []string {
 	if s == nil {
 		return nil
 	}
-	return sortedKeys(s.resources)
+	return slices.Sorted(maps.Keys(s.resources))
 }
 
 // TerminationProtected reports whether a stack has termination protection on.
@@ -343,7 +344,7 @@ func (f *Fake) describeStacks(form url.Values) (string, error) {
 		}
 		list = []*stack{s}
 	} else {
-		for _, k := range sortedKeys(f.stacks) {
+		for _, k := range slices.Sorted(maps.Keys(f.stacks)) {
 			list = append(list, f.stacks[k])
 		}
 	}
@@ -383,17 +384,14 @@ func (f *Fake) createChangeSet(form url.Values) (string, error) {
 	if err != nil {
 		return "", validationError("%v", err)
 	}
-	var caps []string
-	for i := 1; form.Has(fmt.Sprintf("Capabilities.member.%d", i)); i++ {
-		caps = append(caps, form.Get(fmt.Sprintf("Capabilities.member.%d", i)))
-	}
+	caps := fakeaws.QueryList(form, "Capabilities.member")
 	hasIAM := false
 	for _, r := range res {
 		if strings.HasPrefix(r.Type, "AWS::IAM::") {
 			hasIAM = true
 		}
 	}
-	if hasIAM && !contains(caps, "CAPABILITY_NAMED_IAM") && !contains(caps, "CAPABILITY_IAM") {
+	if hasIAM && !slices.Contains(caps, "CAPABILITY_NAMED_IAM") && !slices.Contains(caps, "CAPABILITY_IAM") {
 		return "", fakeaws.Errorf("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]")
 	}
 	s := f.stacks[name]
@@ -458,7 +456,7 @@ func (f *Fake) createChangeSet(form url.Values) (string, error) {
 // parameter is modified too.
 func (f *Fake) diff(old, updated map[string]resource, changedParams []string) []change {
 	var out []change
-	for _, id := range sortedKeys(updated) {
+	for _, id := range slices.Sorted(maps.Keys(updated)) {
 		n := updated[id]
 		o, ok := old[id]
 		switch {
@@ -473,12 +471,25 @@ func (f *Fake) diff(old, updated map[string]resource, changedParams []string) []
 				resourceType: n.Type, replacement: repl, scope: []string{"Properties"}})
 		}
 	}
-	for _, id := range sortedKeys(old) {
+	for _, id := range slices.Sorted(maps.Keys(old)) {
 		if _, ok := updated[id]; !ok {
 			out = append(out, change{action: "Remove", logicalID: id, physicalID: "phys-" + id, resourceType: old[id].Type})
 		}
 	}
 	return out
+}
+
+// page reads a list request's NextToken and returns the bounds of the page of n items to
+// answer: PageSize items at most (100 when it is unset).
+func (f *Fake) page(form url.Values, n int) (start, end int) {
+	size := f.PageSize
+	if size <= 0 {
+		size = 100
+	}
+	if tok := form.Get("NextToken"); tok != "" {
+		start, _ = strconv.Atoi(tok)
+	}
+	return start, min(start+size, n)
 }
 
 func (f *Fake) lookupChangeSet(form url.Values) (*changeSet, error) {
@@ -511,14 +522,7 @@ func (f *Fake) describeChangeSet(form url.Values) (string, error) {
 			cs.status, cs.execStatus = "CREATE_COMPLETE", "AVAILABLE"
 		}
 	}
-	page := f.PageSize
-	if page <= 0 {
-		page = 100
-	}
-	start := 0
-	if tok := form.Get("NextToken"); tok != "" {
-		start, _ = strconv.Atoi(tok)
-	}
+	start, end := f.page(form, len(cs.changes))
 	var b strings.Builder
 	fmt.Fprintf(&b, "<ChangeSetName>%s</ChangeSetName><ChangeSetId>%s</ChangeSetId><StackName>%s</StackName><StackId>%s</StackId><Status>%s</Status><ExecutionStatus>%s</ExecutionStatus>",
 		cs.name, cs.arn, cs.stackName, f.stacks[cs.stackName].id, cs.status, cs.execStatus)
@@ -526,7 +530,6 @@ func (f *Fake) describeChangeSet(form url.Values) (string, error) {
 		b.WriteString("<StatusReason>" + fakeaws.XMLEscape(cs.reason) + "</StatusReason>")
 	}
 	if cs.status == "CREATE_COMPLETE" {
-		end := min(start+page, len(cs.changes))
 		b.WriteString("<Changes>")
 		for _, c := range cs.changes[start:end] {
 			b.WriteString("<member><Type>Resource</Type><ResourceChange>")
@@ -597,17 +600,9 @@ func (f *Fake) describeStackEvents(form url.Values) (string, error) {
 	if s == nil {
 		return "", validationError("Stack [%s] does not exist", form.Get("StackName"))
 	}
-	page := f.PageSize
-	if page <= 0 {
-		page = 100
-	}
-	start := 0
-	if tok := form.Get("NextToken"); tok != "" {
-		start, _ = strconv.Atoi(tok)
-	}
 	// Newest first.
 	n := len(s.events)
-	end := min(start+page, n)
+	start, end := f.page(form, n)
 	var b strings.Builder
 	b.WriteString("<StackEvents>")
 	for i := start; i < end; i++ {
@@ -644,22 +639,4 @@ func (f *Fake) updateTerminationProtection(form url.Values) (string, error) {
 	}
 	s.protected = form.Get("EnableTerminationProtection") == "true"
 	return "<StackId>" + s.id + "</StackId>", nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

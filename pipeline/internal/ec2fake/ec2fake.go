@@ -6,8 +6,9 @@ package ec2fake
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,18 +90,6 @@ func (f *Fake) AddSecurityGroup(sg SecurityGroup) {
 	f.groups[sg.ID] = sg
 }
 
-// indexed reads "Prefix.1", "Prefix.2", … from a Query form.
-func indexed(form url.Values, prefix string) []string {
-	var out []string
-	for i := 1; ; i++ {
-		v, ok := form[prefix+"."+strconv.Itoa(i)]
-		if !ok {
-			return out
-		}
-		out = append(out, v...)
-	}
-}
-
 // filters reads Filter.N.Name / Filter.N.Value.M.
 func filters(form url.Values) map[string][]string {
 	out := map[string][]string{}
@@ -109,48 +98,51 @@ func filters(form url.Values) map[string][]string {
 		if name == "" {
 			return out
 		}
-		out[name] = append(out[name], indexed(form, fmt.Sprintf("Filter.%d.Value", i))...)
+		out[name] = append(out[name], fakeaws.QueryList(form, fmt.Sprintf("Filter.%d.Value", i))...)
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// missing is the error EC2 answers when any of ids is not a key of m (nil when all are).
+func missing[V any](m map[string]V, ids []string, code, kind string) error {
+	var absent []string
+	for _, id := range ids {
+		if _, ok := m[id]; !ok {
+			absent = append(absent, id)
 		}
 	}
-	return false
+	if len(absent) > 0 {
+		return fakeaws.Errorf(code, "The %s ID '%s' does not exist", kind, strings.Join(absent, ", "))
+	}
+	return nil
 }
 
-func notFound(code, kind string, ids []string) error {
-	return fakeaws.Errorf(code, "The %s ID '%s' does not exist", kind, strings.Join(ids, ", "))
+// selected returns the values of m whose keys are in ids (all of them when ids is empty),
+// in key order.
+func selected[V any](m map[string]V, ids []string) []V {
+	var out []V
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		if len(ids) == 0 || slices.Contains(ids, id) {
+			out = append(out, m[id])
+		}
+	}
+	return out
 }
 
 func (f *Fake) describeSubnets(form url.Values) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ids := indexed(form, "SubnetId")
+	ids := fakeaws.QueryList(form, "SubnetId")
 	flt := filters(form)
-	var missing []string
-	for _, id := range ids {
-		if _, ok := f.subnets[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return "", notFound("InvalidSubnetID.NotFound", "subnet", missing)
+	if err := missing(f.subnets, ids, "InvalidSubnetID.NotFound", "subnet"); err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	b.WriteString("<subnetSet>")
-	for _, id := range sortedKeys(f.subnets) {
-		s := f.subnets[id]
-		if len(ids) > 0 && !contains(ids, id) {
+	for _, s := range selected(f.subnets, ids) {
+		if v, ok := flt["vpc-id"]; ok && !slices.Contains(v, s.VpcID) {
 			continue
 		}
-		if v, ok := flt["vpc-id"]; ok && !contains(v, s.VpcID) {
-			continue
-		}
-		if v, ok := flt["subnet-id"]; ok && !contains(v, s.ID) {
+		if v, ok := flt["subnet-id"]; ok && !slices.Contains(v, s.ID) {
 			continue
 		}
 		fmt.Fprintf(&b, "<item><subnetId>%s</subnetId><vpcId>%s</vpcId><cidrBlock>%s</cidrBlock><state>available</state><mapPublicIpOnLaunch>%t</mapPublicIpOnLaunch></item>",
@@ -163,22 +155,18 @@ func (f *Fake) describeSubnets(form url.Values) (string, error) {
 func (f *Fake) describeRouteTables(form url.Values) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ids := indexed(form, "RouteTableId")
+	ids := fakeaws.QueryList(form, "RouteTableId")
 	flt := filters(form)
 	var b strings.Builder
 	b.WriteString("<routeTableSet>")
-	for _, id := range sortedKeys(f.tables) {
-		rt := f.tables[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
-		if v, ok := flt["vpc-id"]; ok && !contains(v, rt.VpcID) {
+	for _, rt := range selected(f.tables, ids) {
+		if v, ok := flt["vpc-id"]; ok && !slices.Contains(v, rt.VpcID) {
 			continue
 		}
 		if v, ok := flt["association.subnet-id"]; ok {
 			match := false
 			for _, s := range rt.Subnets {
-				if contains(v, s) {
+				if slices.Contains(v, s) {
 					match = true
 				}
 			}
@@ -186,7 +174,7 @@ func (f *Fake) describeRouteTables(form url.Values) (string, error) {
 				continue
 			}
 		}
-		if v, ok := flt["association.main"]; ok && !contains(v, strconv.FormatBool(rt.Main)) {
+		if v, ok := flt["association.main"]; ok && !slices.Contains(v, strconv.FormatBool(rt.Main)) {
 			continue
 		}
 		fmt.Fprintf(&b, "<item><routeTableId>%s</routeTableId><vpcId>%s</vpcId><routeSet>", x(rt.ID), x(rt.VpcID))
@@ -222,23 +210,13 @@ func (f *Fake) describeRouteTables(form url.Values) (string, error) {
 func (f *Fake) describeSecurityGroups(form url.Values) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ids := indexed(form, "GroupId")
-	var missing []string
-	for _, id := range ids {
-		if _, ok := f.groups[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return "", notFound("InvalidGroup.NotFound", "security group", missing)
+	ids := fakeaws.QueryList(form, "GroupId")
+	if err := missing(f.groups, ids, "InvalidGroup.NotFound", "security group"); err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	b.WriteString("<securityGroupInfo>")
-	for _, id := range sortedKeys(f.groups) {
-		sg := f.groups[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
+	for _, sg := range selected(f.groups, ids) {
 		fmt.Fprintf(&b, "<item><ownerId>123456789012</ownerId><groupId>%s</groupId><groupName>%s</groupName><groupDescription>fake</groupDescription><vpcId>%s</vpcId>", x(sg.ID), x(sg.Name), x(sg.VpcID))
 		writePermissions(&b, "ipPermissions", sg.Ingress)
 		writePermissions(&b, "ipPermissionsEgress", sg.Egress)
@@ -281,12 +259,3 @@ func writePermissions(b *strings.Builder, elem string, perms []Permission) {
 }
 
 func x(s string) string { return fakeaws.XMLEscape(s) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

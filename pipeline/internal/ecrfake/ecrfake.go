@@ -11,8 +11,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,17 +71,17 @@ func New(srv *fakeaws.Server, account, region string) *Fake {
 	}
 	ops := map[string]fakeaws.JSONHandler{
 		"GetAuthorizationToken":         f.getAuthorizationToken,
-		"DescribeRepositories":          f.describeRepositories,
-		"CreateRepository":              f.createRepository,
-		"PutLifecyclePolicy":            f.putLifecyclePolicy,
-		"GetLifecyclePolicy":            f.getLifecyclePolicy,
-		"PutImageScanningConfiguration": f.putImageScanningConfiguration,
-		"PutImageTagMutability":         f.putImageTagMutability,
-		"DescribeImages":                f.describeImages,
-		"BatchGetImage":                 f.batchGetImage,
-		"PutImage":                      f.putImage,
-		"ListTagsForResource":           f.listTagsForResource,
-		"DescribeImageScanFindings":     f.describeImageScanFindings,
+		"DescribeRepositories":          handle(f, f.describeRepositories),
+		"CreateRepository":              handle(f, f.createRepository),
+		"PutLifecyclePolicy":            handle(f, f.putLifecyclePolicy),
+		"GetLifecyclePolicy":            handle(f, f.getLifecyclePolicy),
+		"PutImageScanningConfiguration": handle(f, f.putImageScanningConfiguration),
+		"PutImageTagMutability":         handle(f, f.putImageTagMutability),
+		"DescribeImages":                handle(f, f.describeImages),
+		"BatchGetImage":                 handle(f, f.batchGetImage),
+		"PutImage":                      handle(f, f.putImage),
+		"ListTagsForResource":           handle(f, f.listTagsForResource),
+		"DescribeImageScanFindings":     handle(f, f.describeImageScanFindings),
 	}
 	for op, h := range ops {
 		srv.HandleJSON(service, op, h)
@@ -175,12 +176,8 @@ func (f *Fake) find(repo, digest, tag string) *Image {
 		if digest != "" && img.Digest == digest {
 			return img
 		}
-		if tag != "" {
-			for _, t := range img.Tags {
-				if t == tag {
-					return img
-				}
-			}
+		if tag != "" && slices.Contains(img.Tags, tag) {
+			return img
 		}
 	}
 	return nil
@@ -249,11 +246,19 @@ func (f *Fake) shape(r *Repository) repositoryShape {
 	}
 }
 
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return fakeaws.Errorf("SerializationException", "bad request body: %v", err)
+// handle adapts an operation to a fakeaws.JSONHandler: it decodes the request body into
+// the operation's request type (a body that does not decode answers SerializationException)
+// and runs the operation under the fake's lock.
+func handle[Req any](f *Fake, op func(in *Req) (any, error)) fakeaws.JSONHandler {
+	return func(body []byte) (any, error) {
+		var in Req
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, fakeaws.Errorf("SerializationException", "bad request body: %v", err)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return op(&in)
 	}
-	return nil
 }
 
 func (f *Fake) repo(name string) (*Repository, error) {
@@ -263,6 +268,11 @@ func (f *Fake) repo(name string) (*Repository, error) {
 			"The repository with name '%s' does not exist in the registry with id '%s'", name, f.Account)
 	}
 	return r, nil
+}
+
+// lifecyclePolicy is the answer of PutLifecyclePolicy and GetLifecyclePolicy.
+func (f *Fake) lifecyclePolicy(r *Repository) map[string]any {
+	return map[string]any{"registryId": f.Account, "repositoryName": r.Name, "lifecyclePolicyText": r.LifecyclePolicy}
 }
 
 // --- operations ---
@@ -275,23 +285,14 @@ func (f *Fake) getAuthorizationToken([]byte) (any, error) {
 	}}}, nil
 }
 
-func (f *Fake) describeRepositories(body []byte) (any, error) {
-	var in struct {
-		RepositoryNames []string `json:"repositoryNames"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+type describeRepositoriesRequest struct {
+	RepositoryNames []string `json:"repositoryNames"`
+}
+
+func (f *Fake) describeRepositories(in *describeRepositoriesRequest) (any, error) {
 	out := []repositoryShape{}
 	if len(in.RepositoryNames) == 0 {
-		names := make([]string, 0, len(f.repos))
-		for n := range f.repos {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		in.RepositoryNames = names
+		in.RepositoryNames = slices.Sorted(maps.Keys(f.repos))
 	}
 	for _, n := range in.RepositoryNames {
 		r, err := f.repo(n)
@@ -303,22 +304,18 @@ func (f *Fake) describeRepositories(body []byte) (any, error) {
 	return map[string]any{"repositories": out}, nil
 }
 
-func (f *Fake) createRepository(body []byte) (any, error) {
-	var in struct {
-		RepositoryName             string                   `json:"repositoryName"`
-		Tags                       []tag                    `json:"tags"`
-		ImageTagMutability         string                   `json:"imageTagMutability"`
-		ImageScanningConfiguration *scanningConfiguration   `json:"imageScanningConfiguration"`
-		EncryptionConfiguration    *encryptionConfiguration `json:"encryptionConfiguration"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+type createRepositoryRequest struct {
+	RepositoryName             string                   `json:"repositoryName"`
+	Tags                       []tag                    `json:"tags"`
+	ImageTagMutability         string                   `json:"imageTagMutability"`
+	ImageScanningConfiguration *scanningConfiguration   `json:"imageScanningConfiguration"`
+	EncryptionConfiguration    *encryptionConfiguration `json:"encryptionConfiguration"`
+}
+
+func (f *Fake) createRepository(in *createRepositoryRequest) (any, error) {
 	if len(in.RepositoryName) < 2 || len(in.RepositoryName) > 256 || !repoNameRe.MatchString(in.RepositoryName) {
 		return nil, fakeaws.Errorf("InvalidParameterException", "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '%s''", repoNameRe)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if _, ok := f.repos[in.RepositoryName]; ok {
 		return nil, fakeaws.Errorf("RepositoryAlreadyExistsException",
 			"The repository with name '%s' already exists in the registry with id '%s'", in.RepositoryName, f.Account)
@@ -347,36 +344,29 @@ func (f *Fake) createRepository(body []byte) (any, error) {
 	return map[string]any{"repository": f.shape(r)}, nil
 }
 
-func (f *Fake) putLifecyclePolicy(body []byte) (any, error) {
-	var in struct {
-		RepositoryName      string `json:"repositoryName"`
-		LifecyclePolicyText string `json:"lifecyclePolicyText"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+type putLifecyclePolicyRequest struct {
+	RepositoryName      string `json:"repositoryName"`
+	LifecyclePolicyText string `json:"lifecyclePolicyText"`
+}
+
+func (f *Fake) putLifecyclePolicy(in *putLifecyclePolicyRequest) (any, error) {
 	if !json.Valid([]byte(in.LifecyclePolicyText)) {
 		return nil, fakeaws.Errorf("InvalidParameterException", "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure'")
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	r, err := f.repo(in.RepositoryName)
 	if err != nil {
 		return nil, err
 	}
 	r.LifecyclePolicy = in.LifecyclePolicyText
-	return map[string]any{"registryId": f.Account, "repositoryName": r.Name, "lifecyclePolicyText": r.LifecyclePolicy}, nil
+	return f.lifecyclePolicy(r), nil
 }
 
-func (f *Fake) getLifecyclePolicy(body []byte) (any, error) {
-	var in struct {
-		RepositoryName string `json:"repositoryName"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// repositoryRequest names a repository.
+type repositoryRequest struct {
+	RepositoryName string `json:"repositoryName"`
+}
+
+func (f *Fake) getLifecyclePolicy(in *repositoryRequest) (any, error) {
 	r, err := f.repo(in.RepositoryName)
 	if err != nil {
 		return nil, err
@@ -385,19 +375,15 @@ func (f *Fake) getLifecyclePolicy(body []byte) (any, error) {
 		return nil, fakeaws.Errorf("LifecyclePolicyNotFoundException",
 			"Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", r.Name, f.Account)
 	}
-	return map[string]any{"registryId": f.Account, "repositoryName": r.Name, "lifecyclePolicyText": r.LifecyclePolicy}, nil
+	return f.lifecyclePolicy(r), nil
 }
 
-func (f *Fake) putImageScanningConfiguration(body []byte) (any, error) {
-	var in struct {
-		RepositoryName             string                `json:"repositoryName"`
-		ImageScanningConfiguration scanningConfiguration `json:"imageScanningConfiguration"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+type putImageScanningConfigurationRequest struct {
+	RepositoryName             string                `json:"repositoryName"`
+	ImageScanningConfiguration scanningConfiguration `json:"imageScanningConfiguration"`
+}
+
+func (f *Fake) putImageScanningConfiguration(in *putImageScanningConfigurationRequest) (any, error) {
 	r, err := f.repo(in.RepositoryName)
 	if err != nil {
 		return nil, err
@@ -406,19 +392,15 @@ func (f *Fake) putImageScanningConfiguration(body []byte) (any, error) {
 	return map[string]any{"registryId": f.Account, "repositoryName": r.Name, "imageScanningConfiguration": in.ImageScanningConfiguration}, nil
 }
 
-func (f *Fake) putImageTagMutability(body []byte) (any, error) {
-	var in struct {
-		RepositoryName     string `json:"repositoryName"`
-		ImageTagMutability string `json:"imageTagMutability"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+type putImageTagMutabilityRequest struct {
+	RepositoryName     string `json:"repositoryName"`
+	ImageTagMutability string `json:"imageTagMutability"`
+}
+
+func (f *Fake) putImageTagMutability(in *putImageTagMutabilityRequest) (any, error) {
 	if in.ImageTagMutability != "MUTABLE" && in.ImageTagMutability != "IMMUTABLE" {
 		return nil, fakeaws.Errorf("InvalidParameterException", "Invalid parameter at 'imageTagMutability'")
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	r, err := f.repo(in.RepositoryName)
 	if err != nil {
 		return nil, err
@@ -427,16 +409,13 @@ func (f *Fake) putImageTagMutability(body []byte) (any, error) {
 	return map[string]any{"registryId": f.Account, "repositoryName": r.Name, "imageTagMutability": r.TagMutability}, nil
 }
 
-func (f *Fake) describeImages(body []byte) (any, error) {
-	var in struct {
-		RepositoryName string    `json:"repositoryName"`
-		ImageIDs       []imageID `json:"imageIds"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// imagesRequest names images of a repository (DescribeImages, BatchGetImage).
+type imagesRequest struct {
+	RepositoryName string    `json:"repositoryName"`
+	ImageIDs       []imageID `json:"imageIds"`
+}
+
+func (f *Fake) describeImages(in *imagesRequest) (any, error) {
 	if _, err := f.repo(in.RepositoryName); err != nil {
 		return nil, err
 	}
@@ -467,16 +446,7 @@ func (f *Fake) describeImages(body []byte) (any, error) {
 	return map[string]any{"imageDetails": details}, nil
 }
 
-func (f *Fake) batchGetImage(body []byte) (any, error) {
-	var in struct {
-		RepositoryName string    `json:"repositoryName"`
-		ImageIDs       []imageID `json:"imageIds"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Fake) batchGetImage(in *imagesRequest) (any, error) {
 	if _, err := f.repo(in.RepositoryName); err != nil {
 		return nil, err
 	}
@@ -487,7 +457,7 @@ func (f *Fake) batchGetImage(body []byte) (any, error) {
 		switch {
 		case img == nil:
 			failures = append(failures, map[string]any{"imageId": id, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"})
-		case id.ImageDigest != "" && id.ImageTag != "" && (img.Digest != id.ImageDigest || !hasTag(img, id.ImageTag)):
+		case id.ImageDigest != "" && id.ImageTag != "" && (img.Digest != id.ImageDigest || !slices.Contains(img.Tags, id.ImageTag)):
 			failures = append(failures, map[string]any{"imageId": id, "failureCode": "ImageTagDoesNotMatchDigest", "failureReason": "Invalid image digest/tag combination"})
 		default:
 			images = append(images, map[string]any{
@@ -500,28 +470,15 @@ func (f *Fake) batchGetImage(body []byte) (any, error) {
 	return map[string]any{"images": images, "failures": failures}, nil
 }
 
-func hasTag(img *Image, tag string) bool {
-	for _, t := range img.Tags {
-		if t == tag {
-			return true
-		}
-	}
-	return false
+type putImageRequest struct {
+	RepositoryName         string `json:"repositoryName"`
+	ImageManifest          string `json:"imageManifest"`
+	ImageManifestMediaType string `json:"imageManifestMediaType"`
+	ImageTag               string `json:"imageTag"`
+	ImageDigest            string `json:"imageDigest"`
 }
 
-func (f *Fake) putImage(body []byte) (any, error) {
-	var in struct {
-		RepositoryName         string `json:"repositoryName"`
-		ImageManifest          string `json:"imageManifest"`
-		ImageManifestMediaType string `json:"imageManifestMediaType"`
-		ImageTag               string `json:"imageTag"`
-		ImageDigest            string `json:"imageDigest"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Fake) putImage(in *putImageRequest) (any, error) {
 	r, err := f.repo(in.RepositoryName)
 	if err != nil {
 		return nil, err
@@ -562,24 +519,15 @@ func (f *Fake) putImage(body []byte) (any, error) {
 	}}, nil
 }
 
-func (f *Fake) listTagsForResource(body []byte) (any, error) {
-	var in struct {
-		ResourceArn string `json:"resourceArn"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+type listTagsForResourceRequest struct {
+	ResourceArn string `json:"resourceArn"`
+}
+
+func (f *Fake) listTagsForResource(in *listTagsForResourceRequest) (any, error) {
 	for name, r := range f.repos {
 		if f.arn(name) == in.ResourceArn {
-			keys := make([]string, 0, len(r.Tags))
-			for k := range r.Tags {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
 			tags := []tag{}
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
 				tags = append(tags, tag{Key: k, Value: r.Tags[k]})
 			}
 			return map[string]any{"tags": tags}, nil
@@ -588,16 +536,12 @@ func (f *Fake) listTagsForResource(body []byte) (any, error) {
 	return nil, fakeaws.Errorf("RepositoryNotFoundException", "The repository with ARN '%s' does not exist", in.ResourceArn)
 }
 
-func (f *Fake) describeImageScanFindings(body []byte) (any, error) {
-	var in struct {
-		RepositoryName string  `json:"repositoryName"`
-		ImageID        imageID `json:"imageId"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+type describeImageScanFindingsRequest struct {
+	RepositoryName string  `json:"repositoryName"`
+	ImageID        imageID `json:"imageId"`
+}
+
+func (f *Fake) describeImageScanFindings(in *describeImageScanFindingsRequest) (any, error) {
 	if _, err := f.repo(in.RepositoryName); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,9 @@ package ecrfake
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,4 +75,35 @@ func TestFakeWithRealClient(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", aws.ToString(auth.AuthorizationData[0].ProxyEndpoint))
 	assert.Equal(t, 2030, aws.ToTime(auth.AuthorizationData[0].ExpiresAt).Year())
+}
+
+func TestRequestBodies(t *testing.T) {
+	srv := fakeaws.New(t)
+	New(srv, "123456789012", "eu-west-1").AddRepository(Repository{Name: "shop/api"})
+	tests := []struct {
+		name, op, body string
+		status         int
+		want           string
+	}{
+		{"decoded request", "GetLifecyclePolicy", `{"repositoryName":"shop/api"}`, http.StatusBadRequest, "LifecyclePolicyNotFoundException"},
+		{"not JSON", "GetLifecyclePolicy", `{"repositoryName":`, http.StatusBadRequest, "SerializationException"},
+		{"wrong member type", "DescribeRepositories", `{"repositoryNames":"shop/api"}`, http.StatusBadRequest, "SerializationException"},
+		{"valid list", "DescribeRepositories", `{"repositoryNames":["shop/api"]}`, http.StatusOK, `"repositoryName":"shop/api"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, srv.URL(), strings.NewReader(tt.body))
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/ecr/aws4_request, SignedHeaders=host, Signature=0")
+			req.Header.Set("X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921."+tt.op)
+			req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.status, resp.StatusCode)
+			assert.Contains(t, string(body), tt.want)
+		})
+	}
 }

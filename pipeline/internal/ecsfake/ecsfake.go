@@ -634,13 +634,25 @@ func (f *Fake) view(s *service) *types.Service {
 
 // ---- lookups (callers hold f.mu) ----
 
-func (f *Fake) clusterLocked(name string) *cluster {
-	if name == "" {
-		name = "default"
+// arnName is the resource name at the end of an ARN ("arn:…/name"), or ref itself.
+func arnName(ref string) string {
+	if i := strings.LastIndex(ref, "/"); i >= 0 && strings.HasPrefix(ref, "arn:") {
+		return ref[i+1:]
 	}
-	if i := strings.LastIndex(name, "/"); i >= 0 && strings.HasPrefix(name, "arn:") {
-		name = name[i+1:]
+	return ref
+}
+
+// clusterKey is the name of the cluster a request refers to by name or ARN ("default" when
+// it names none).
+func clusterKey(ref string) string {
+	if ref == "" {
+		return "default"
 	}
+	return arnName(ref)
+}
+
+func (f *Fake) clusterLocked(ref string) *cluster {
+	name := clusterKey(ref)
 	cl := f.clusters[name]
 	if cl == nil {
 		cl = &cluster{name: name, arn: fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", f.opts.Region, f.opts.Account, name), services: map[string]*service{}}
@@ -649,33 +661,19 @@ func (f *Fake) clusterLocked(name string) *cluster {
 	return cl
 }
 
-func (f *Fake) findCluster(name string) *cluster {
-	if name == "" {
-		name = "default"
-	}
-	if i := strings.LastIndex(name, "/"); i >= 0 && strings.HasPrefix(name, "arn:") {
-		name = name[i+1:]
-	}
-	return f.clusters[name]
-}
+func (f *Fake) findCluster(ref string) *cluster { return f.clusters[clusterKey(ref)] }
 
 func (f *Fake) serviceLocked(clusterName, name string) *service {
 	cl := f.findCluster(clusterName)
 	if cl == nil {
 		return nil
 	}
-	if i := strings.LastIndex(name, "/"); i >= 0 && strings.HasPrefix(name, "arn:") {
-		name = name[i+1:]
-	}
-	return cl.services[name]
+	return cl.services[arnName(name)]
 }
 
 // resolveLocked finds a task definition by ARN, family:revision or family (latest ACTIVE).
 func (f *Fake) resolveLocked(ref string) *types.TaskDefinition {
-	if strings.HasPrefix(ref, "arn:") {
-		ref = ref[strings.LastIndex(ref, "/")+1:]
-	}
-	fam, rev, hasRev := strings.Cut(ref, ":")
+	fam, rev, hasRev := strings.Cut(arnName(ref), ":")
 	list := f.families[fam]
 	if !hasRev {
 		for i := len(list) - 1; i >= 0; i-- {

@@ -3,7 +3,8 @@ package ecsfake
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,11 +132,7 @@ func (f *Fake) listTaskDefinitions(now time.Time, body []byte) (any, error) {
 		req.Status = "ACTIVE"
 	}
 	var arns []string
-	fams := make([]string, 0, len(f.families))
-	for fam := range f.families {
-		fams = append(fams, fam)
-	}
-	sort.Strings(fams)
+	fams := slices.Sorted(maps.Keys(f.families))
 	for _, fam := range fams {
 		if req.FamilyPrefix != "" && !strings.HasPrefix(fam, req.FamilyPrefix) {
 			continue

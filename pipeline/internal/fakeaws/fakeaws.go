@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,12 @@ type Server struct {
 // New starts a server on the loopback interface.
 func New(t testing.TB) *Server {
 	t.Helper()
+	s := start()
+	t.Cleanup(s.http.Close)
+	return s
+}
+
+func start() *Server {
 	s := &Server{
 		json:   map[string]JSONHandler{},
 		query:  map[string]QueryHandler{},
@@ -88,7 +95,6 @@ func New(t testing.TB) *Server {
 		faults: map[string][]*APIError{},
 	}
 	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.http.Close)
 	return s
 }
 
@@ -148,17 +154,22 @@ func (s *Server) CallLog() []Call {
 // a short retry backoff, so fault-injection tests stay fast.
 func (s *Server) Config(t testing.TB) aws.Config {
 	t.Helper()
-	cfg, err := awsconf.Load(context.Background(), awsconf.Options{
+	cfg, err := s.load(context.Background())
+	if err != nil {
+		t.Fatalf("fake aws config: %v", err)
+	}
+	return cfg
+}
+
+// load builds the SDK config Config and HarnessConfig return.
+func (s *Server) load(ctx context.Context) (aws.Config, error) {
+	return awsconf.Load(ctx, awsconf.Options{
 		Region:          "eu-west-1",
 		AccessKeyID:     "AKIAFAKEFAKEFAKEFAKE",
 		SecretAccessKey: "fake-secret-never-printed",
 		Endpoint:        s.URL(),
 		MaxBackoff:      5 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatalf("fake aws config: %v", err)
-	}
-	return cfg
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -288,6 +299,19 @@ func writeQueryError(w http.ResponseWriter, service string, e *APIError) {
 		kind = "Receiver"
 	}
 	fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>`, kind, e.Code, msg)
+}
+
+// QueryList reads a list member of a Query request: the values of prefix.1, prefix.2, … up
+// to the first missing index ("SubnetId" in EC2, "Capabilities.member" in CloudFormation).
+func QueryList(form url.Values, prefix string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		v, ok := form[prefix+"."+strconv.Itoa(i)]
+		if !ok {
+			return out
+		}
+		out = append(out, v...)
+	}
 }
 
 // XMLEscape escapes s for use as XML character data in a Query answer.

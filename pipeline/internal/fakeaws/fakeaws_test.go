@@ -63,3 +63,23 @@ func TestUnknownOperationIsAnError(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "UnknownOperationException")
 }
+
+func TestQueryList(t *testing.T) {
+	tests := []struct {
+		name   string
+		form   url.Values
+		prefix string
+		want   []string
+	}{
+		{"members in order", url.Values{"SubnetId.1": {"subnet-a"}, "SubnetId.2": {"subnet-b"}}, "SubnetId", []string{"subnet-a", "subnet-b"}},
+		{"dotted prefix", url.Values{"Capabilities.member.1": {"CAPABILITY_IAM"}}, "Capabilities.member", []string{"CAPABILITY_IAM"}},
+		{"stops at the first gap", url.Values{"SubnetId.1": {"subnet-a"}, "SubnetId.3": {"subnet-c"}}, "SubnetId", []string{"subnet-a"}},
+		{"other members ignored", url.Values{"GroupId.1": {"sg-1"}, "Action": {"DescribeSubnets"}}, "SubnetId", nil},
+		{"empty list", url.Values{}, "SubnetId", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, fakeaws.QueryList(tt.form, tt.prefix))
+		})
+	}
+}

@@ -6,9 +6,10 @@ package iamfake
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,11 +146,7 @@ func (f *Fake) listRolePolicies(form url.Values) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	names := make([]string, 0, len(r.Inline))
-	for n := range r.Inline {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(r.Inline))
 	items, next, err := f.page(form, names)
 	if err != nil {
 		return "", err
