@@ -305,7 +305,12 @@ func (m *Fargate) signAndVerify(ctx context.Context, r *run, cos *cosignRun, ref
 		return err
 	}
 	if err := cos.sign(ctx, ref, sbom, gate); err != nil {
-		return err
+		if err := r.gate(signatureGateLabel, fmt.Errorf("sign %s: %w", ref, err), req); err != nil {
+			return err
+		}
+		// Break glass: the image goes out unsigned, and the report says so.
+		r.rep.Signature = &report.Signature{}
+		return nil
 	}
 	r.rep.Signature = &report.Signature{Signed: true}
 	r.rep.SBOM.Attached = true

@@ -186,16 +186,26 @@ func TestEnsureRepositoryCreates(t *testing.T) {
 	assert.Equal(t, 1, srv.Calls("ecr", "PutLifecyclePolicy"))
 }
 
-func TestEnsureRepositoryDefaultsToAES256WithFinding(t *testing.T) {
+func TestEnsureRepositoryDefaultsToAWSManagedKMSWithFinding(t *testing.T) {
 	c, fake, _ := setup(t)
 	res, err := c.EnsureRepository(context.Background(), RepositoryOptions{Name: "shop/web"})
 	require.NoError(t, err)
 	repo, _ := fake.Repository("shop/web")
-	assert.Equal(t, "AES256", repo.EncryptionType)
+	assert.Equal(t, "KMS", repo.EncryptionType)
 	assert.Empty(t, repo.KMSKey)
 	assert.Contains(t, repo.LifecyclePolicy, fmt.Sprintf(`"countNumber":%d`, DefaultKeepImages))
 	require.Len(t, res.Findings, 1)
 	assert.Equal(t, "ECR.5", res.Findings[0].Control)
+	assert.Contains(t, res.Findings[0].Message, "encrypted with the AWS-managed KMS key, not a customer-managed KMS key")
+}
+
+func TestEnsureRepositoryReportsAES256OnExistingRepository(t *testing.T) {
+	c, fake, _ := setup(t)
+	fake.AddRepository(ecrfake.Repository{Name: "old/app", TagMutability: "IMMUTABLE", ScanOnPush: true, EncryptionType: "AES256", LifecyclePolicy: `{"rules":[]}`})
+	res, err := c.EnsureRepository(context.Background(), RepositoryOptions{Name: "old/app"})
+	require.NoError(t, err)
+	require.Len(t, res.Findings, 1)
+	assert.Contains(t, res.Findings[0].Message, "encrypted with AES256")
 }
 
 func TestEnsureRepositoryReportsDrift(t *testing.T) {

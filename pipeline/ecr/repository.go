@@ -42,9 +42,9 @@ func ValidateRepositoryName(name string) error {
 type RepositoryOptions struct {
 	Name string
 	// KMSKey is a customer-managed KMS key (ARN, key ID or alias/NAME) for encryption
-	// (ECR.5). Empty means AES256: ECR's default, at no KMS cost, and reported as an
-	// ECR.5 finding. An AWS-managed KMS key would not satisfy ECR.5 either, so it is not
-	// offered. Encryption is fixed at creation and never changed afterwards.
+	// (ECR.5). Empty means KMS with the AWS-managed key (aws/ecr), reported as an ECR.5
+	// finding: only a customer-managed key satisfies ECR.5. Encryption is fixed at
+	// creation and never changed afterwards.
 	KMSKey string
 	// AllowMutableTags creates the repository with MUTABLE tags (ECR.2 finding).
 	AllowMutableTags bool
@@ -161,8 +161,17 @@ func (c *Client) EnsureRepository(ctx context.Context, o RepositoryOptions) (*Re
 	}
 
 	enc := repo.EncryptionConfiguration
-	if o.KMSKey == "" && (enc == nil || enc.EncryptionType == types.EncryptionTypeAes256) {
-		res.Findings = append(res.Findings, Finding{"ECR.5", "repository is encrypted with AES256, not a customer-managed KMS key (encryption cannot be changed after creation; recreate the repository with a KMS key to comply)"})
+	if o.KMSKey == "" {
+		got := "AES256"
+		if enc != nil && enc.EncryptionType != types.EncryptionTypeAes256 {
+			got = "the AWS-managed KMS key"
+			if enc.KmsKey != nil {
+				got = "KMS key " + aws.ToString(enc.KmsKey)
+			}
+		}
+		if enc == nil || enc.EncryptionType == types.EncryptionTypeAes256 || enc.KmsKey == nil {
+			res.Findings = append(res.Findings, Finding{"ECR.5", "repository is encrypted with " + got + ", not a customer-managed KMS key (encryption cannot be changed after creation; set registry.kmsKey and recreate the repository to comply)"})
+		}
 	}
 	if !wantScan && !aws.ToBool(scanOnPush(repo)) {
 		res.Findings = append(res.Findings, Finding{"ECR.1", "scan on push is disabled (compliant only if the registry uses enhanced scanning)"})
@@ -198,7 +207,8 @@ func (c *Client) describeRepository(ctx context.Context, name string) (*types.Re
 }
 
 func (c *Client) createRepository(ctx context.Context, o RepositoryOptions, mut types.ImageTagMutability, scan bool) (*types.Repository, error) {
-	enc := &types.EncryptionConfiguration{EncryptionType: types.EncryptionTypeAes256}
+	// Without a configured key: KMS with the AWS-managed key (aws/ecr).
+	enc := &types.EncryptionConfiguration{EncryptionType: types.EncryptionTypeKms}
 	if o.KMSKey != "" {
 		enc = &types.EncryptionConfiguration{EncryptionType: types.EncryptionTypeKms, KmsKey: aws.String(o.KMSKey)}
 	}
