@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,118 +41,54 @@ type sourceCredentials struct {
 	accessKeyID, secretAccessKey, sessionToken *dagger.Secret
 }
 
-// run collects the report while the chain runs; every log line also goes to the user.
-type run struct {
-	mu  sync.Mutex
-	rep report.Report
-	out io.Writer
-}
+// run is the report being recorded while the chain runs.
+type run = report.Recorder
 
-func newRun(env string) *run {
-	return &run{rep: report.Report{Env: env, Started: time.Now().UTC()}, out: os.Stderr}
-}
+func newRun(env string) *run { return report.NewRecorder(env, os.Stderr, nil) }
 
-// logf records one timeline line and prints it.
-func (r *run) logf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.rep.Timeline = append(r.rep.Timeline, report.Event{At: time.Now().UTC(), Message: msg})
-	fmt.Fprintln(r.out, msg)
-}
-
-// Write makes run an io.Writer for the deploy engine's progress lines.
-func (r *run) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		if line != "" {
-			r.logf("%s", line)
-		}
-	}
-	return len(p), nil
-}
-
-// gate records a refused gate, or a break-glass bypass of it; it returns the error that
-// stops the deploy, or nil when the gate passed or was bypassed.
-func (r *run) gate(name string, failure error, req deployRequest) error {
-	if failure == nil {
-		return nil
-	}
-	if req.breakGlass == "" {
-		return failure
-	}
-	by := req.approvedBy
-	if by == "" {
-		by = "unnamed (pass --approved-by)"
-	}
-	r.mu.Lock()
-	r.rep.BreakGlass = append(r.rep.BreakGlass, report.BreakGlass{Gate: name, By: by, Reason: req.breakGlass, At: time.Now().UTC()})
-	r.mu.Unlock()
-	r.logf("BREAK-GLASS: the %s gate failed and was bypassed by %s: %s (%v)", name, by, req.breakGlass, failure)
-	return nil
-}
-
-// finish renders the report; a deploy that did not end deployed returns it inside the error.
-func (r *run) finish(outcome report.Outcome, reason string, err error) (string, error) {
-	r.rep.Outcome = outcome
-	r.rep.Reason = reason
-	r.rep.Finished = time.Now().UTC()
-	md := r.rep.Markdown()
-	if outcome == report.Deployed {
-		return md, nil
-	}
-	if err == nil {
-		err = errors.New(reason)
-	}
-	return "", fmt.Errorf("%w\n\n%s", err, md)
-}
-
-// refuse ends the run before anything changed in the environment.
-func (r *run) refuse(err error) (string, error) {
-	var cfgErr *config.Error
-	if errors.As(err, &cfgErr) {
-		return r.finish(report.BadInput, "invalid environments file", err)
-	}
-	return r.finish(report.Refused, err.Error(), err)
+// breakGlass is the request's break-glass, for Recorder.Gate.
+func (req deployRequest) breakGlassRequest() report.BreakGlassRequest {
+	return report.BreakGlassRequest{Reason: req.breakGlass, By: req.approvedBy}
 }
 
 func (m *Fargate) deploy(ctx context.Context, req deployRequest) (string, error) {
 	r := newRun(string(req.env))
-	r.rep.Revision = m.GitRevision
+	r.Revision = m.GitRevision
 	f, err := m.loadConfig(ctx)
 	if err != nil {
-		return r.finish(report.BadInput, "invalid environments file", err)
+		return r.Finish(report.BadInput, "invalid environments file", err)
 	}
 	e, err := f.Environment(string(req.env))
 	if err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	// Bad input stops here, before any build or AWS call: the task definition must parse and
 	// name the container, and the approval must be valid.
 	def, err := m.taskDefinition(ctx, e)
 	if err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	if _, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: "registry.invalid/check@sha256:" + strings.Repeat("0", 64)}); err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	approval := promote.Approval{By: req.approvedBy, Reason: req.approvalReason, At: time.Now().UTC()}
 	if req.approvedBy != "" || e.Approval {
 		if err := promote.RequireApproval(e.Approval, approval); err != nil {
-			return r.finish(report.Refused, err.Error(), err)
+			return r.Finish(report.Refused, err.Error(), err)
 		}
 	}
 	if e.IsLocal() {
 		return m.deployLocal(ctx, r, f, e, def, req)
 	}
-	r.rep.Service = e.Cluster + "/" + e.Service
+	r.Service = e.Cluster + "/" + e.Service
 	cfg, err := m.awsConfig(ctx, e.Region)
 	if err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	engine := ecs.New(cfg, ecs.Options{Log: r})
 	expectedAccount := e.AccountID
 	if m.AwsEndpoint != "" && expectedAccount != "" {
-		r.logf("account check skipped: AWS calls go to %s, not to account %s", m.AwsEndpoint, expectedAccount)
+		r.Logf("account check skipped: AWS calls go to %s, not to account %s", m.AwsEndpoint, expectedAccount)
 		expectedAccount = ""
 	}
 
@@ -165,36 +98,36 @@ func (m *Fargate) deploy(ctx context.Context, req deployRequest) (string, error)
 	case e.PromoteFrom != "":
 		imageRef, extraTags, err = m.promotion(ctx, r, f, e, cfg, req, approval)
 		if err != nil {
-			return r.refuse(err)
+			return r.Refuse(err)
 		}
 	case req.image != "":
 		imageRef = req.image
 		if err := m.verifyGiven(ctx, r, f, e, cfg, req); err != nil {
-			return r.refuse(err)
+			return r.Refuse(err)
 		}
 	default:
 		imageRef, err = m.buildPublishSign(ctx, r, f, e, cfg, req)
 		if err != nil {
-			return r.refuse(err)
+			return r.Refuse(err)
 		}
 	}
-	r.rep.Image = imageRef
+	r.Image = imageRef
 
 	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: imageRef})
 	if err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	for _, w := range rendered.Warnings {
-		r.logf("render: %s", w)
+		r.Logf("render: %s", w)
 	}
 	if err := m.policyGate(ctx, r, f, e, rendered.Definition, req); err != nil {
-		return r.refuse(err)
+		return r.Refuse(err)
 	}
 	tags, err := taskdef.Tags(taskdef.TagInput{Environment: e.Name, GitRevision: m.GitRevision, ImageDigest: rendered.Digest, Extra: mergeMaps(e.Tags, extraTags)})
 	if err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
-	r.logf("deploy: registering %s and updating %s/%s (timeout %s)", rendered.Definition.Family(), e.Cluster, e.Service, e.Timeout())
+	r.Logf("deploy: registering %s and updating %s/%s (timeout %s)", rendered.Definition.Family(), e.Cluster, e.Service, e.Timeout())
 	res, err := engine.Deploy(ctx, ecs.DeployOptions{
 		Cluster:               e.Cluster,
 		Service:               e.Service,
@@ -205,17 +138,17 @@ func (m *Fargate) deploy(ctx context.Context, req deployRequest) (string, error)
 		DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
 		WaitForInProgress:     req.waitInProgress,
 	})
-	return r.ended(res, err)
+	return ended(r, res, err)
 }
 
 // ended turns the engine's result into the report's outcome.
-func (r *run) ended(res *ecs.Result, err error) (string, error) {
+func ended(r *run, res *ecs.Result, err error) (string, error) {
 	if res != nil {
-		r.rep.TaskDefinition = shortTaskDefinition(res.RegisteredTaskDefinition)
-		r.rep.PreviousTaskDefinition = shortTaskDefinition(res.PreviousTaskDefinition)
+		r.TaskDefinition = shortTaskDefinition(res.RegisteredTaskDefinition)
+		r.PreviousTaskDefinition = shortTaskDefinition(res.PreviousTaskDefinition)
 	}
 	outcome, reason := report.OutcomeOf(res, err)
-	return r.finish(outcome, reason, err)
+	return r.Finish(outcome, reason, err)
 }
 
 // buildPublishSign runs build → scan gate + SBOM → publish → sign → verify for an AWS
@@ -229,11 +162,11 @@ func (m *Fargate) buildPublishSign(ctx context.Context, r *run, f *config.File, 
 	if err != nil {
 		return "", err
 	}
-	ref, err := m.publishECR(ctx, f, e, cfg, variants, r.logf)
+	ref, err := m.publishECR(ctx, f, e, cfg, variants, r.Logf)
 	if err != nil {
 		return "", err
 	}
-	r.rep.Image = ref
+	r.Image = ref
 	_, access, _, err := m.ecrAccess(ctx, cfg)
 	if err != nil {
 		return "", err
@@ -258,8 +191,8 @@ func (m *Fargate) buildAll(ctx context.Context, r *run, f *config.File) ([]*dagg
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	r.rep.Platforms = f.App.Platforms
-	r.logf("build: %s built for %s, runs as a non-root user", f.App.Name, strings.Join(f.App.Platforms, ", "))
+	r.Platforms = f.App.Platforms
+	r.Logf("build: %s built for %s, runs as a non-root user", f.App.Name, strings.Join(f.App.Platforms, ", "))
 	return variants, nil
 }
 
@@ -286,14 +219,14 @@ func (m *Fargate) scanAndSBOM(ctx context.Context, r *run, f *config.File, e con
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	r.rep.SBOM = &report.SBOM{Produced: true, Format: "cyclonedx"}
-	r.rep.Scan = scanSummary(scanned.decision)
-	r.logf("scan: %s", firstLine(scanned.summary))
+	r.SBOM = &report.SBOM{Produced: true, Format: "cyclonedx"}
+	r.Scan = scanSummary(scanned.decision)
+	r.Logf("scan: %s", firstLine(scanned.summary))
 	var failure error
 	if !scanned.decision.Pass {
 		failure = fmt.Errorf("scan gate failed:\n%s", scanned.summary)
 	}
-	if err := r.gate("scan", failure, req); err != nil {
+	if err := r.Gate("scan", failure, req.breakGlassRequest()); err != nil {
 		return nil, nil, err
 	}
 	return scanned, sbom, nil
@@ -305,23 +238,23 @@ func (m *Fargate) signAndVerify(ctx context.Context, r *run, cos *cosignRun, ref
 		return err
 	}
 	if err := cos.sign(ctx, ref, sbom, gate); err != nil {
-		if err := r.gate(signatureGateLabel, fmt.Errorf("sign %s: %w", ref, err), req); err != nil {
+		if err := r.Gate(signatureGateLabel, fmt.Errorf("sign %s: %w", ref, err), req.breakGlassRequest()); err != nil {
 			return err
 		}
 		// Break glass: the image goes out unsigned, and the report says so.
-		r.rep.Signature = &report.Signature{}
+		r.Signature = &report.Signature{}
 		return nil
 	}
-	r.rep.Signature = &report.Signature{Signed: true}
-	r.rep.SBOM.Attached = true
-	r.logf("sign: signed %s and attached the SBOM and scan attestations", ref)
+	r.Signature = &report.Signature{Signed: true}
+	r.SBOM.Attached = true
+	r.Logf("sign: signed %s and attached the SBOM and scan attestations", ref)
 	identity, err := cos.verifySignature(ctx, ref)
-	if err := r.gate(signatureGateLabel, err, req); err != nil {
+	if err := r.Gate(signatureGateLabel, err, req.breakGlassRequest()); err != nil {
 		return err
 	}
-	r.rep.Signature.Verified = err == nil
-	r.rep.Signature.Identity = identity
-	r.logf("verify: signature of %s verified (%s)", ref, identity)
+	r.Signature.Verified = err == nil
+	r.Signature.Identity = identity
+	r.Logf("verify: signature of %s verified (%s)", ref, identity)
 	return nil
 }
 
@@ -346,11 +279,11 @@ func (m *Fargate) verifyExisting(ctx context.Context, r *run, cos *cosignRun, re
 	if err != nil {
 		err = fmt.Errorf("%w: %v", promote.ErrUnsigned, err)
 	}
-	if err := r.gate(signatureGateLabel, err, req); err != nil {
+	if err := r.Gate(signatureGateLabel, err, req.breakGlassRequest()); err != nil {
 		return err
 	}
-	r.rep.Signature = &report.Signature{Signed: identity != "", Verified: identity != "", Identity: identity}
-	r.logf("verify: %s is signed by %s, attestations verified", ref, orDefault(identity, "(unverified, break-glass)"))
+	r.Signature = &report.Signature{Signed: identity != "", Verified: identity != "", Identity: identity}
+	r.Logf("verify: %s is signed by %s, attestations verified", ref, orDefault(identity, "(unverified, break-glass)"))
 	return nil
 }
 
@@ -366,7 +299,7 @@ func (m *Fargate) promotion(ctx context.Context, r *run, f *config.File, e confi
 	if err != nil {
 		return "", nil, err
 	}
-	r.logf("promote: %s runs %s (%s), completed and steady", src.Name, cand.ImageRef, shortTaskDefinition(cand.TaskDefinitionArn))
+	r.Logf("promote: %s runs %s (%s), completed and steady", src.Name, cand.ImageRef, shortTaskDefinition(cand.TaskDefinitionArn))
 	_, access, _, err := m.ecrAccess(ctx, srcCfg)
 	if err != nil {
 		return "", nil, err
@@ -378,7 +311,7 @@ func (m *Fargate) promotion(ctx context.Context, r *run, f *config.File, e confi
 	if err := m.verifyExisting(ctx, r, cos, cand.ImageRef, req); err != nil {
 		return "", nil, err
 	}
-	r.rep.Promotion = &report.Promotion{SourceEnv: src.Name, SourceTaskDefinition: shortTaskDefinition(cand.TaskDefinitionArn), ApprovedBy: approval.By, ApprovalReason: approval.Reason, ApprovedAt: approval.At}
+	r.Promotion = &report.Promotion{SourceEnv: src.Name, SourceTaskDefinition: shortTaskDefinition(cand.TaskDefinitionArn), ApprovedBy: approval.By, ApprovalReason: approval.Reason, ApprovedAt: approval.At}
 	tags := map[string]string{}
 	if approval.By != "" {
 		tags = promote.Tags(cand, approval)
@@ -427,85 +360,85 @@ func (m *Fargate) policyGate(ctx context.Context, r *run, f *config.File, e conf
 	if err != nil {
 		return err
 	}
-	r.rep.Policy = policySummary(rep, threshold, f.Policy.Threshold)
-	r.logf("policy: %d finding(s) at or above %s, %d suppressed", r.rep.Policy.Failed, f.Policy.Threshold, rep.Summary.Suppressed)
+	r.Policy = policySummary(rep, threshold, f.Policy.Threshold)
+	r.Logf("policy: %d finding(s) at or above %s, %d suppressed", r.Policy.Failed, f.Policy.Threshold, rep.Summary.Suppressed)
 	var failure error
 	if rep.Failed(threshold) {
 		var b strings.Builder
 		_ = policy.Render(&b, rep, policy.FormatText)
 		failure = fmt.Errorf("policy check failed (threshold %s):\n%s", f.Policy.Threshold, b.String())
 	}
-	return r.gate("policy", failure, req)
+	return r.Gate("policy", failure, req.breakGlassRequest())
 }
 
 // deployLocal runs the chain with no AWS: a registry service, an ephemeral signing key, and
 // the app started as a service with the task definition's settings, probed until healthy.
 func (m *Fargate) deployLocal(ctx context.Context, r *run, f *config.File, e config.Environment, def *taskdef.Definition, req deployRequest) (string, error) {
-	r.rep.Service = "local (Dagger services)"
+	r.Service = "local (Dagger services)"
 	variants, err := m.buildAll(ctx, r, f)
 	if err != nil {
-		return r.refuse(err)
+		return r.Refuse(err)
 	}
 	scanned, sbom, err := m.scanAndSBOM(ctx, r, f, e, variants[0], req)
 	if err != nil {
-		return r.refuse(err)
+		return r.Refuse(err)
 	}
 	registry, err := m.localRegistry().Start(ctx)
 	if err != nil {
-		return r.refuse(fmt.Errorf("start the local registry (%s): %w", m.RegistryImage, err))
+		return r.Refuse(fmt.Errorf("start the local registry (%s): %w", m.RegistryImage, err))
 	}
 	defer registry.Stop(context.WithoutCancel(ctx))
 	address := localRegistryHost + "/" + f.Registry.Repository + ":" + ecr.ImageTag(m.GitRevision, time.Now())
 	ref, err := publish(ctx, variants, address, func(c *dagger.Container) *dagger.Container { return c }, registry)
 	if err != nil {
-		return r.refuse(fmt.Errorf("push to the local registry: %w", err))
+		return r.Refuse(fmt.Errorf("push to the local registry: %w", err))
 	}
-	r.rep.Image = ref
-	r.logf("publish: pushed %s to the local registry", ref)
+	r.Image = ref
+	r.Logf("publish: pushed %s to the local registry", ref)
 	keys, password, err := m.ephemeralKeyPair(ctx)
 	if err != nil {
-		return r.refuse(err)
+		return r.Refuse(err)
 	}
 	privateKey, err := keys.File("cosign.key").Contents(ctx)
 	if err != nil {
-		return r.refuse(fmt.Errorf("read the ephemeral cosign key: %w", err))
+		return r.Refuse(fmt.Errorf("read the ephemeral cosign key: %w", err))
 	}
 	local := signingKeys{key: newSecret("fargate-local-cosign-key", privateKey), password: password, publicKey: keys.File("cosign.pub")}
 	cos, err := m.prepareCosign(ctx, f, "", local, registryAccess{service: registry, insecure: true}, true)
 	if err != nil {
-		return r.refuse(err)
+		return r.Refuse(err)
 	}
 	if err := m.signAndVerify(ctx, r, cos, ref, sbom, scanned, req); err != nil {
-		return r.refuse(err)
+		return r.Refuse(err)
 	}
-	r.rep.Signature.Identity = "ephemeral local key"
+	r.Signature.Identity = "ephemeral local key"
 
 	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: ref})
 	if err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	if err := m.policyGate(ctx, r, f, e, rendered.Definition, req); err != nil {
-		return r.refuse(err)
+		return r.Refuse(err)
 	}
-	r.rep.TaskDefinition = rendered.Definition.Family() + " (rendered, not registered)"
+	r.TaskDefinition = rendered.Definition.Family() + " (rendered, not registered)"
 
 	// Run exactly the digest that was pushed and signed.
 	pulled := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(f.App.Platforms[0])}).From(ref, dagger.ContainerFromOpts{RegistryService: registry})
 	app, port, notes, err := localApp(pulled, rendered.Definition, e.Container, f.App.Port)
 	if err != nil {
-		return r.finish(report.BadInput, err.Error(), err)
+		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	for _, n := range notes {
-		r.logf("run: %s", n)
+		r.Logf("run: %s", n)
 	}
-	r.logf("run: starting %s on port %d with the task definition's settings", e.Container, port)
+	r.Logf("run: starting %s on port %d with the task definition's settings", e.Container, port)
 	attempts, err := probeHealth(ctx, app, port, f.App.HealthPath, e.Timeout())
 	defer app.Stop(context.WithoutCancel(ctx))
 	if err != nil {
-		return r.finish(report.RollbackFailed, "the app did not become healthy: "+err.Error(), err)
+		return r.Finish(report.RollbackFailed, "the app did not become healthy: "+err.Error(), err)
 	}
-	r.logf("run: %s answered %s after %d probe(s)", e.Container, f.App.HealthPath, attempts)
-	return r.finish(report.Deployed, "healthy locally on "+localRegistryHost+" image "+ref, nil)
+	r.Logf("run: %s answered %s after %d probe(s)", e.Container, f.App.HealthPath, attempts)
+	return r.Finish(report.Deployed, "healthy locally on "+localRegistryHost+" image "+ref, nil)
 }
 
 func (m *Fargate) taskDefinition(ctx context.Context, e config.Environment) (*taskdef.Definition, error) {

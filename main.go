@@ -739,7 +739,7 @@ func (m *Fargate) Publish(
 	if err != nil {
 		return "", err
 	}
-	return m.publishECR(ctx, f, e, cfg, variants, r.logf)
+	return m.publishECR(ctx, f, e, cfg, variants, r.Logf)
 }
 
 // Sign signs an image by digest with the environments file's signing mode (key, AWS KMS or
@@ -848,7 +848,7 @@ func (m *Fargate) Rollback(
 		return "", err
 	}
 	r := newRun(e.Name)
-	r.rep.Service = e.Cluster + "/" + e.Service
+	r.Service = e.Cluster + "/" + e.Service
 	account := e.AccountID
 	if m.AwsEndpoint != "" {
 		account = ""
@@ -857,7 +857,7 @@ func (m *Fargate) Rollback(
 		Cluster: e.Cluster, Service: e.Service, To: to, ExpectedAccount: account,
 		Timeout: e.Timeout(), DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
 	})
-	return r.ended(res, err)
+	return ended(r, res, err)
 }
 
 // Status shows an environment's service: its deployments with counts and rollout state, the
@@ -992,7 +992,7 @@ func (m *Fargate) Infra(
 		AllowReplacement:      allowReplacement,
 		PlanOnly:              plan,
 		TerminationProtection: e.Name == config.EnvProd,
-		Logger:                r.logf,
+		Logger:                r.Logf,
 	}
 	var res infra.Result
 	if plan {

@@ -1,0 +1,105 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Recorder builds a Report while a deploy runs: every log line goes to the user and into the
+// timeline, gates are recorded as refusals or break-glass bypasses, and Finish renders the
+// report. Logf, Write and Gate are safe for concurrent use; the Report's other fields are
+// set by the goroutine that drives the deploy.
+type Recorder struct {
+	Report
+
+	mu  sync.Mutex
+	out io.Writer
+	now func() time.Time
+}
+
+// BreakGlass request: bypass failing gates, with a reason and who asked. An empty Reason
+// means no bypass.
+type BreakGlassRequest struct {
+	Reason string
+	By     string
+}
+
+// NewRecorder starts the report of a deploy to env; log lines are also written to out.
+func NewRecorder(env string, out io.Writer, now func() time.Time) *Recorder {
+	if now == nil {
+		now = time.Now
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	r := &Recorder{out: out, now: now}
+	r.Env = env
+	r.Started = now().UTC()
+	return r
+}
+
+// Logf records one timeline line and prints it.
+func (r *Recorder) Logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Timeline = append(r.Timeline, Event{At: r.now().UTC(), Message: msg})
+	fmt.Fprintln(r.out, msg)
+}
+
+// Write takes progress lines (the deploy engine's log), one timeline event per line.
+func (r *Recorder) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if strings.TrimSpace(line) != "" {
+			r.Logf("%s", line)
+		}
+	}
+	return len(p), nil
+}
+
+// Gate records the result of a gate. A passed gate (nil failure) returns nil. A failed gate
+// returns the failure, unless break glass was requested: then the bypass is recorded in the
+// report and logged loudly, and Gate returns nil. A bypass is never silent.
+func (r *Recorder) Gate(name string, failure error, bg BreakGlassRequest) error {
+	if failure == nil {
+		return nil
+	}
+	if strings.TrimSpace(bg.Reason) == "" {
+		return failure
+	}
+	by := bg.By
+	if by == "" {
+		by = "unnamed (pass --approved-by)"
+	}
+	r.mu.Lock()
+	r.BreakGlass = append(r.BreakGlass, BreakGlass{Gate: name, By: by, Reason: bg.Reason, At: r.now().UTC()})
+	r.mu.Unlock()
+	r.Logf("BREAK-GLASS: the %s gate failed and was bypassed by %s: %s (%v)", name, by, bg.Reason, failure)
+	return nil
+}
+
+// Finish renders the report. A deploy that ended deployed returns the Markdown; any other
+// outcome returns an error that carries err (or the reason) and the whole report, so that
+// the caller exits non-zero and still shows what happened.
+func (r *Recorder) Finish(outcome Outcome, reason string, err error) (string, error) {
+	r.Outcome = outcome
+	r.Reason = reason
+	r.Finished = r.now().UTC()
+	md := r.Markdown()
+	if outcome == Deployed {
+		return md, nil
+	}
+	if err == nil {
+		err = errors.New(reason)
+	}
+	return "", fmt.Errorf("%w\n\n%s", err, md)
+}
+
+// Refuse ends the deploy before anything changed in the environment.
+func (r *Recorder) Refuse(err error) (string, error) {
+	return r.Finish(Refused, err.Error(), err)
+}
