@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -86,10 +87,14 @@ func (m *Fargate) deploy(ctx context.Context, req deployRequest) (string, error)
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	engine := ecs.New(cfg, ecs.Options{Log: r})
-	expectedAccount := e.AccountID
-	if m.AwsEndpoint != "" && expectedAccount != "" {
-		r.Logf("account check skipped: AWS calls go to %s, not to account %s", m.AwsEndpoint, expectedAccount)
-		expectedAccount = ""
+	// The right account, before anything changes (publishing to ECR included).
+	expectedAccount, err := m.checkAccount(ctx, r, engine, e)
+	if err != nil {
+		var wrong *ecs.WrongAccountError
+		if errors.As(err, &wrong) {
+			return r.Refuse(err)
+		}
+		return r.Finish(report.Refused, "could not verify the AWS account: "+err.Error(), err)
 	}
 
 	var imageRef string
@@ -139,6 +144,24 @@ func (m *Fargate) deploy(ctx context.Context, req deployRequest) (string, error)
 		WaitForInProgress:     req.waitInProgress,
 	})
 	return ended(r, res, err)
+}
+
+// checkAccount verifies the credentials' account when the environment names one, and
+// returns the account the engine should check again (none with an endpoint override, where
+// LocalStack-style fakes answer with their own account).
+func (m *Fargate) checkAccount(ctx context.Context, r *run, engine *ecs.Engine, e config.Environment) (string, error) {
+	if e.AccountID == "" {
+		return "", nil
+	}
+	if m.AwsEndpoint != "" {
+		r.Logf("account check skipped: AWS calls go to %s, not to account %s", m.AwsEndpoint, e.AccountID)
+		return "", nil
+	}
+	if err := engine.VerifyAccount(ctx, e.AccountID); err != nil {
+		return "", err
+	}
+	r.Logf("account: credentials belong to %s", e.AccountID)
+	return e.AccountID, nil
 }
 
 // ended turns the engine's result into the report's outcome.

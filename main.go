@@ -735,6 +735,9 @@ func (m *Fargate) Publish(
 		return "", err
 	}
 	r := newRun(e.Name)
+	if _, err := m.checkAccount(ctx, r, ecs.New(cfg, ecs.Options{}), e); err != nil {
+		return "", err
+	}
 	variants, err := m.buildAll(ctx, r, f)
 	if err != nil {
 		return "", err

@@ -216,12 +216,12 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 
 	// 2. The right account.
 	if rq.expectedAccount != "" {
-		id, err := e.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return stop(classify(ctx, err), "verify AWS account: %v", err)
-		}
-		if got := aws.ToString(id.Account); got != rq.expectedAccount {
-			return stop(WrongAccount, "the credentials belong to account %s, expected %s", got, rq.expectedAccount)
+		if err := e.VerifyAccount(ctx, rq.expectedAccount); err != nil {
+			var wrong *WrongAccountError
+			if errors.As(err, &wrong) {
+				return stop(WrongAccount, "%v", err)
+			}
+			return stop(classify(ctx, err), "%v", err)
 		}
 	}
 
@@ -540,4 +540,30 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// WrongAccountError says the credentials belong to another account than the environment's.
+type WrongAccountError struct {
+	Got, Expected string
+}
+
+func (e *WrongAccountError) Error() string {
+	return fmt.Sprintf("the credentials belong to account %s, expected %s", e.Got, e.Expected)
+}
+
+// VerifyAccount checks, with STS, that the credentials belong to the expected account. Call
+// it before changing anything in AWS (publishing to ECR included); a mismatch is a
+// *WrongAccountError.
+func (e *Engine) VerifyAccount(ctx context.Context, expected string) error {
+	if !accountRE.MatchString(expected) {
+		return fmt.Errorf("expected account %q: expected a 12-digit AWS account ID", expected)
+	}
+	id, err := e.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return fmt.Errorf("verify AWS account: %w", err)
+	}
+	if got := aws.ToString(id.Account); got != expected {
+		return &WrongAccountError{Got: got, Expected: expected}
+	}
+	return nil
 }

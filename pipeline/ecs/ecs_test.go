@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -698,4 +699,31 @@ func TestWaitForInProgressThatECSRollsBack(t *testing.T) {
 	assert.Equal(t, "deployed sample-app-preprod:3", res.Outcome)
 	assert.Equal(t, e.oldArn, res.PreviousTaskDefinition, "the revision ECS rolled back to is the one to return to")
 	assert.Equal(t, rev("3"), e.fake.PrimaryTaskDefinition(cluster, service))
+}
+
+// The account is checked on its own, before the pipeline publishes anything to ECR.
+func TestVerifyAccount(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	require.NoError(t, e.eng.VerifyAccount(ctx, account))
+
+	err := e.eng.VerifyAccount(ctx, "999999999999")
+	var wrong *WrongAccountError
+	require.True(t, errors.As(err, &wrong), "%v", err)
+	assert.Equal(t, account, wrong.Got)
+	assert.Contains(t, err.Error(), "belong to account "+account+", expected 999999999999")
+
+	err = e.eng.VerifyAccount(ctx, "12345")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "expected a 12-digit AWS account ID")
+
+	e.srv.FailNext("sts", "GetCallerIdentity", fakeaws.Errorf("ExpiredToken", "the security token included in the request is expired"))
+	err = e.eng.VerifyAccount(ctx, account)
+	require.Error(t, err)
+	assert.False(t, errors.As(err, &wrong))
+	assert.Contains(t, err.Error(), "ExpiredToken")
+
+	// Nothing was changed by any of it.
+	assert.Zero(t, e.srv.Calls("ecs", "RegisterTaskDefinition"))
+	assert.Zero(t, e.srv.Calls("ecs", "UpdateService"))
 }
