@@ -97,6 +97,17 @@ func (m *Fargate) deploy(ctx context.Context, req deployRequest) (string, error)
 		return r.Finish(report.Refused, "could not verify the AWS account: "+err.Error(), err)
 	}
 
+	// The service must exist and, unless told to wait, not be mid-deployment: find out before
+	// building and publishing anything.
+	st, err := engine.Status(ctx, e.Cluster, e.Service)
+	if err != nil {
+		return r.Refuse(fmt.Errorf("read service %s/%s: %w", e.Cluster, e.Service, err))
+	}
+	if (len(st.Deployments) > 1 || st.RolloutState == "IN_PROGRESS") && !req.waitInProgress {
+		return r.Refuse(fmt.Errorf("%s/%s has a deployment in progress (%d deployments, rollout %s); nothing was changed: retry when it ends, or pass --wait-for-in-progress",
+			e.Cluster, e.Service, len(st.Deployments), st.RolloutState))
+	}
+
 	var imageRef string
 	var extraTags map[string]string
 	switch {
