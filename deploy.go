@@ -442,10 +442,12 @@ func (m *Fargate) deployLocal(ctx context.Context, r *run, f *config.File, e con
 	if err != nil {
 		return r.Refuse(err)
 	}
-	if err := m.signAndVerify(ctx, r, cos, ref, sbom, scanned, req); err != nil {
+	if err := m.signAndVerify(ctx, r, cos, cosignLocalRef(ref), sbom, scanned, req); err != nil {
 		return r.Refuse(err)
 	}
-	r.Signature.Identity = "ephemeral local key"
+	if r.Signature.Verified {
+		r.Signature.Identity = "ephemeral local key"
+	}
 
 	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: ref})
 	if err != nil {

@@ -16,8 +16,20 @@ import (
 	"dagger/fargate/pipeline/taskdef"
 )
 
-// localRegistryHost is the name the local registry service answers to inside the session.
-const localRegistryHost = "registry:5000"
+// The local registry is one service under two names. The engine pushes and pulls through
+// localhost:5000 (bound with RegistryService): the engine speaks plain HTTP only to localhost
+// registries unless its own configuration says otherwise. cosign, in a container, reaches the
+// same service as registry:5000 (a service binding; "localhost" there is the container itself)
+// with --allow-http-registry.
+const (
+	localRegistryHost  = "localhost:5000"
+	cosignRegistryHost = "registry:5000"
+)
+
+// cosignLocalRef is the local image reference as cosign's container names it.
+func cosignLocalRef(ref string) string {
+	return strings.Replace(ref, localRegistryHost+"/", cosignRegistryHost+"/", 1)
+}
 
 // cosignBase is the cosign container with a writable working directory.
 func (m *Fargate) cosignBase() *dagger.Container {
