@@ -161,18 +161,25 @@ func (m *Fargate) deploy(ctx context.Context, req deployRequest) (string, error)
 // returns the account the engine should check again (none with an endpoint override, where
 // LocalStack-style fakes answer with their own account).
 func (m *Fargate) checkAccount(ctx context.Context, r *run, engine *ecs.Engine, e config.Environment) (string, error) {
-	if e.AccountID == "" {
+	account := m.expectedAccount(r, e)
+	if account == "" {
 		return "", nil
 	}
-	if m.AwsEndpoint != "" {
-		r.Logf("account check skipped: AWS calls go to %s, not to account %s", m.AwsEndpoint, e.AccountID)
-		return "", nil
-	}
-	if err := engine.VerifyAccount(ctx, e.AccountID); err != nil {
+	if err := engine.VerifyAccount(ctx, account); err != nil {
 		return "", err
 	}
-	r.Logf("account: credentials belong to %s", e.AccountID)
-	return e.AccountID, nil
+	r.Logf("account: credentials belong to %s", account)
+	return account, nil
+}
+
+// expectedAccount is the account the credentials must belong to: the environment's, or none
+// with an endpoint override (LocalStack-style fakes answer with their own account).
+func (m *Fargate) expectedAccount(r *run, e config.Environment) string {
+	if e.AccountID != "" && m.AwsEndpoint != "" {
+		r.Logf("account check skipped: AWS calls go to %s, not to account %s", m.AwsEndpoint, e.AccountID)
+		return ""
+	}
+	return e.AccountID
 }
 
 // ended turns the engine's result into the report's outcome.
@@ -196,16 +203,16 @@ func (m *Fargate) buildPublishSign(ctx context.Context, r *run, f *config.File, 
 	if err != nil {
 		return "", err
 	}
-	ref, err := m.publishECR(ctx, f, e, cfg, variants, r.Logf)
+	login, err := m.loginECR(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	ref, err := m.publishECR(ctx, f, e, cfg, login, variants, r.Logf)
 	if err != nil {
 		return "", err
 	}
 	r.Image = ref
-	_, access, _, err := m.ecrAccess(ctx, cfg)
-	if err != nil {
-		return "", err
-	}
-	cos, err := m.prepareCosign(ctx, f, e.Region, req.keys, access, false)
+	cos, err := m.prepareCosign(ctx, f, e.Region, req.keys, login.access, false)
 	if err != nil {
 		return "", err
 	}
@@ -294,11 +301,7 @@ func (m *Fargate) signAndVerify(ctx context.Context, r *run, cos *cosignRun, ref
 
 // verifyGiven checks the signature and attestations of an image given with --image.
 func (m *Fargate) verifyGiven(ctx context.Context, r *run, f *config.File, e config.Environment, cfg aws.Config, req deployRequest) error {
-	_, access, _, err := m.ecrAccess(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	cos, err := m.prepareCosign(ctx, f, e.Region, req.keys, access, false)
+	cos, err := m.cosignForECR(ctx, f, e.Region, cfg, req.keys)
 	if err != nil {
 		return err
 	}
@@ -334,11 +337,7 @@ func (m *Fargate) promotion(ctx context.Context, r *run, f *config.File, e confi
 		return "", nil, err
 	}
 	r.Logf("promote: %s runs %s (%s), completed and steady", src.Name, cand.ImageRef, shortTaskDefinition(cand.TaskDefinitionArn))
-	_, access, _, err := m.ecrAccess(ctx, srcCfg)
-	if err != nil {
-		return "", nil, err
-	}
-	cos, err := m.prepareCosign(ctx, f, src.Region, req.keys, access, false)
+	cos, err := m.cosignForECR(ctx, f, src.Region, srcCfg, req.keys)
 	if err != nil {
 		return "", nil, err
 	}

@@ -97,14 +97,20 @@ type Fargate struct {
 	// Source repository URL recorded in the image's org.opencontainers.image.source label.
 	SourceURL string
 
-	// Image references of the tools each step runs in.
-	TrivyImage        string
+	// Trivy image the scans run in.
+	TrivyImage string
+	// Trivy vulnerability DB repositories, comma-separated; empty means Trivy's defaults.
 	TrivyDBRepository string
+	// Whether scans use the cached Trivy DB without downloading it.
 	TrivySkipDBUpdate bool
-	CosignImage       string
-	RegistryImage     string
-	BuilderImage      string
-	RuntimeImage      string
+	// cosign image signing and verification run in.
+	CosignImage string
+	// OCI registry image of --env local.
+	RegistryImage string
+	// Builder base image override (BUILDER_IMAGE build argument); empty keeps the Dockerfile's.
+	BuilderImage string
+	// Runtime base image override (RUNTIME_IMAGE build argument); empty keeps the Dockerfile's.
+	RuntimeImage string
 }
 
 // New configures the pipeline.
@@ -742,7 +748,11 @@ func (m *Fargate) Publish(
 	if err != nil {
 		return "", err
 	}
-	return m.publishECR(ctx, f, e, cfg, variants, r.Logf)
+	login, err := m.loginECR(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	return m.publishECR(ctx, f, e, cfg, login, variants, r.Logf)
 }
 
 // Sign signs an image by digest with the environments file's signing mode (key, AWS KMS or
@@ -770,7 +780,11 @@ func (m *Fargate) Sign(
 	if err != nil {
 		return "", err
 	}
-	cos, err := m.cosignForECR(ctx, f, e, signingKeys{key: cosignKey, password: cosignPassword, oidcToken: oidcToken})
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	cos, err := m.cosignForECR(ctx, f, e.Region, cfg, signingKeys{key: cosignKey, password: cosignPassword, oidcToken: oidcToken})
 	if err != nil {
 		return "", err
 	}
@@ -815,7 +829,11 @@ func (m *Fargate) Verify(
 	if err != nil {
 		return "", err
 	}
-	cos, err := m.cosignForECR(ctx, f, e, signingKeys{publicKey: cosignPublicKey})
+	cfg, err := m.awsConfig(ctx, e.Region)
+	if err != nil {
+		return "", err
+	}
+	cos, err := m.cosignForECR(ctx, f, e.Region, cfg, signingKeys{publicKey: cosignPublicKey})
 	if err != nil {
 		return "", err
 	}
@@ -841,23 +859,18 @@ func (m *Fargate) Rollback(
 	// +optional
 	to string,
 ) (string, error) {
-	f, e, err := m.awsEnvironment(ctx, env)
+	_, e, err := m.awsEnvironment(ctx, env)
 	if err != nil {
 		return "", err
 	}
-	_ = f
 	cfg, err := m.awsConfig(ctx, e.Region)
 	if err != nil {
 		return "", err
 	}
 	r := newRun(e.Name)
 	r.Service = e.Cluster + "/" + e.Service
-	account := e.AccountID
-	if m.AwsEndpoint != "" {
-		account = ""
-	}
 	res, err := ecs.New(cfg, ecs.Options{Log: r}).Rollback(ctx, ecs.RollbackOptions{
-		Cluster: e.Cluster, Service: e.Service, To: to, ExpectedAccount: account,
+		Cluster: e.Cluster, Service: e.Service, To: to, ExpectedAccount: m.expectedAccount(r, e),
 		Timeout: e.Timeout(), DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
 	})
 	return ended(r, res, err)
@@ -927,19 +940,6 @@ func (m *Fargate) Diff(
 		return "no difference: the rendered task definition matches the one running", nil
 	}
 	return diff, nil
-}
-
-// cosignForECR prepares cosign for an AWS environment's ECR registry.
-func (m *Fargate) cosignForECR(ctx context.Context, f *config.File, e config.Environment, keys signingKeys) (*cosignRun, error) {
-	cfg, err := m.awsConfig(ctx, e.Region)
-	if err != nil {
-		return nil, err
-	}
-	_, access, _, err := m.ecrAccess(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return m.prepareCosign(ctx, f, e.Region, keys, access, false)
 }
 
 // Infra validates and deploys an environment's landing zone (VPC, load balancer, cluster,
@@ -1031,12 +1031,12 @@ func (m *Fargate) scanTemplates(ctx context.Context, f *config.File) (policy.Rep
 			dirs[path.Dir(sourcePath(m.Config, e.Infra.Template))] = true
 		}
 	}
+	args, err := infra.TrivyConfigArgs("/src", "", scan.ConfigScanOptions{TrivyOptions: m.trivyOptions(), SkipCheckUpdate: m.TrivySkipDBUpdate})
+	if err != nil {
+		return policy.Report{}, err
+	}
 	var reports []policy.Report
 	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
-		args, err := infra.TrivyConfigArgs("/src", "", scan.ConfigScanOptions{TrivyOptions: m.trivyOptions(), SkipCheckUpdate: m.TrivySkipDBUpdate})
-		if err != nil {
-			return policy.Report{}, err
-		}
 		out, err := m.trivyBase("fargate-trivy-cache").
 			WithMountedDirectory("/src", m.Source.Directory(dir)).
 			WithExec(args).

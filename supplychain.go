@@ -202,21 +202,41 @@ func (r *cosignRun) verifyAttestations(ctx context.Context, ref string) error {
 	return nil
 }
 
-// ecrAccess logs in to ECR and returns the registry host and cosign's registry access.
-func (m *Fargate) ecrAccess(ctx context.Context, cfg aws.Config) (ecr.Credentials, registryAccess, *dagger.Secret, error) {
+// ecrLogin is one ECR login: the registry host and user, the password as a Dagger secret
+// (for the engine's pushes), and cosign's access to the registry.
+type ecrLogin struct {
+	creds    ecr.Credentials
+	password *dagger.Secret
+	access   registryAccess
+}
+
+// loginECR logs in to ECR (GetAuthorizationToken) once for everything that follows.
+func (m *Fargate) loginECR(ctx context.Context, cfg aws.Config) (*ecrLogin, error) {
 	creds, err := ecr.New(cfg).Login(ctx)
 	if err != nil {
-		return ecr.Credentials{}, registryAccess{}, nil, err
+		return nil, err
 	}
-	password := newSecret("fargate-ecr-password", creds.Password.Reveal())
 	dockerConfig := newSecret("fargate-ecr-docker-config", string(cosign.DockerConfigJSON(creds.Registry, creds.Username, creds.Password.Reveal())))
-	return creds, registryAccess{dockerConfig: dockerConfig, insecure: strings.HasPrefix(m.AwsEndpoint, "http://")}, password, nil
+	return &ecrLogin{
+		creds:    creds,
+		password: newSecret("fargate-ecr-password", creds.Password.Reveal()),
+		access:   registryAccess{dockerConfig: dockerConfig, insecure: strings.HasPrefix(m.AwsEndpoint, "http://")},
+	}, nil
+}
+
+// cosignForECR logs in to an environment's ECR and prepares cosign for it.
+func (m *Fargate) cosignForECR(ctx context.Context, f *config.File, region string, cfg aws.Config, keys signingKeys) (*cosignRun, error) {
+	login, err := m.loginECR(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return m.prepareCosign(ctx, f, region, keys, login.access, false)
 }
 
 // publishECR makes sure the repository exists as policy wants it, then pushes the image (all
 // its platforms) with the revision as tag and returns the digest reference. A revision
 // already published is not pushed again: its digest is reused, never overwritten.
-func (m *Fargate) publishECR(ctx context.Context, f *config.File, e config.Environment, cfg aws.Config, variants []*dagger.Container, log func(string, ...any)) (string, error) {
+func (m *Fargate) publishECR(ctx context.Context, f *config.File, e config.Environment, cfg aws.Config, login *ecrLogin, variants []*dagger.Container, log func(string, ...any)) (string, error) {
 	client := ecr.New(cfg)
 	repo, err := client.EnsureRepository(ctx, ecr.RepositoryOptions{
 		Name:       f.Registry.Repository,
@@ -233,10 +253,7 @@ func (m *Fargate) publishECR(ctx context.Context, f *config.File, e config.Envir
 	for _, fd := range repo.Findings {
 		log("ecr: %s: %s", fd.Control, fd.Message)
 	}
-	creds, _, password, err := m.ecrAccess(ctx, cfg)
-	if err != nil {
-		return "", err
-	}
+	creds := login.creds
 	repoRef := creds.Registry + "/" + f.Registry.Repository
 	tag := ecr.ImageTag(m.GitRevision, time.Now())
 	if digest, found, err := client.TagDigest(ctx, f.Registry.Repository, tag); err != nil {
@@ -246,7 +263,7 @@ func (m *Fargate) publishECR(ctx context.Context, f *config.File, e config.Envir
 		return repoRef + "@" + digest, nil
 	}
 	published, err := publish(ctx, variants, repoRef+":"+tag, func(c *dagger.Container) *dagger.Container {
-		return c.WithRegistryAuth(creds.Registry, creds.Username, password)
+		return c.WithRegistryAuth(creds.Registry, creds.Username, login.password)
 	}, nil)
 	if err != nil {
 		return "", fmt.Errorf("push %s:%s: %w", repoRef, tag, err)
