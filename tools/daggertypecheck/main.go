@@ -51,6 +51,11 @@ func run(dir string, selftest bool) error {
 	if err != nil {
 		return fmt.Errorf("read module path: %w", err)
 	}
+	// `go list -m` reports an empty Dir for a module that is not in the module cache yet (a
+	// fresh machine): download it first.
+	if _, err := goList(moduleDir, "mod", "download", upstreamImport); err != nil {
+		return fmt.Errorf("download %s: %w", upstreamImport, err)
+	}
 	upstreamDir, err := goList(moduleDir, "list", "-m", "-f", "{{.Dir}}", upstreamImport)
 	if err != nil || upstreamDir == "" {
 		return fmt.Errorf("locate %s (is it required in go.mod?): %v", upstreamImport, err)
