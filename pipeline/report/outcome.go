@@ -34,6 +34,12 @@ func OutcomeOf(res *ecs.Result, err error) (Outcome, string) {
 		return RolledBack, reason
 	case res.Class == ecs.TimedOut:
 		return TimedOut, reason
+	case res.Class == ecs.Cancelled && !res.ServiceUpdated:
+		return Cancelled, "cancelled before the service was updated: nothing was deployed"
+	case res.Class == ecs.Cancelled:
+		// The update was accepted: ECS goes on rolling out (and rolls back with the circuit
+		// breaker) without us.
+		return Cancelled, reason + " (service on " + res.FinalTaskDefinition + ", rollout " + res.FinalRolloutState + "; ECS continues the rollout on its own)"
 	case !res.ServiceUpdated:
 		// An AWS error or a cancellation before the service changed: nothing was deployed.
 		return Refused, reason

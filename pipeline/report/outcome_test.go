@@ -26,7 +26,8 @@ func TestOutcomeOf(t *testing.T) {
 		{"wrong account", &ecs.Result{Class: ecs.WrongAccount, Outcome: "not changed: credentials belong to 999999999999"}, errors.New("x"), report.Refused, "not changed: credentials belong to 999999999999"},
 		{"busy", &ecs.Result{Class: ecs.Busy, Outcome: "not changed: a deployment is in progress"}, errors.New("x"), report.Refused, "not changed: a deployment is in progress"},
 		{"aws error before change", &ecs.Result{Class: ecs.AWSError, Outcome: "not changed: RegisterTaskDefinition failed"}, errors.New("x"), report.Refused, "not changed: RegisterTaskDefinition failed"},
-		{"cancelled after change", &ecs.Result{Class: ecs.Cancelled, Outcome: "cancelled", ServiceUpdated: true, FinalTaskDefinition: "app:7", FinalRolloutState: "IN_PROGRESS"}, errors.New("x"), report.RollbackFailed, "cancelled (service on app:7, rollout IN_PROGRESS)"},
+		{"cancelled after change", &ecs.Result{Class: ecs.Cancelled, Outcome: "cancelled", ServiceUpdated: true, FinalTaskDefinition: "app:7", FinalRolloutState: "IN_PROGRESS"}, errors.New("x"), report.Cancelled, "cancelled (service on app:7, rollout IN_PROGRESS; ECS continues the rollout on its own)"},
+		{"cancelled before change", &ecs.Result{Class: ecs.Cancelled, Outcome: "cancelled"}, errors.New("x"), report.Cancelled, "cancelled before the service was updated: nothing was deployed"},
 		{"no result", nil, errors.New("boom"), report.RollbackFailed, "boom"},
 	}
 	for _, tt := range tests {
