@@ -1,0 +1,93 @@
+package chain
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/ecr"
+	"dagger/fargate/pipeline/internal/clock"
+	"dagger/fargate/pipeline/report"
+	"dagger/fargate/pipeline/taskdef"
+)
+
+// probeInterval is the pause between two health probes of the local app.
+const probeInterval = time.Second
+
+// deployLocal runs the chain with no AWS: a registry service, the engine's local signing key,
+// and the app started with the task definition's settings, probed until healthy.
+func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, def *taskdef.Definition, setup SigningSetup, sg signer, bg report.BreakGlassRequest) (string, error) {
+	r.Service = "local (Dagger services)"
+	spec, err := s.LocalSpec(def, e, f)
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	if err := s.policyGate(ctx, r, f, e, def, LocalRegistryHost+"/"+f.Registry.Repository+"@"+placeholderDigest, bg); err != nil {
+		return r.Refuse(err)
+	}
+	scanned, err := s.buildAndScan(ctx, r, f, e, bg)
+	if err != nil {
+		return r.Refuse(err)
+	}
+	stopRegistry, err := s.Steps.StartLocalRegistry(ctx)
+	if err != nil {
+		return r.Refuse(fmt.Errorf("start the local registry: %w", err))
+	}
+	defer stopRegistry()
+	repo := LocalRegistryHost + "/" + f.Registry.Repository
+	digest, err := s.Steps.Push(ctx, PushTarget{Address: repo + ":" + ecr.ImageTag(s.GitRevision, s.now()), Local: true})
+	if err != nil {
+		return r.Refuse(fmt.Errorf("push to the local registry: %w", err))
+	}
+	ref := repo + "@" + digest
+	r.Image = ref
+	r.Logf("publish: pushed %s to the local registry", ref)
+	signer, err := s.prepareSigner(ctx, setup, sg, nil)
+	if err != nil {
+		return r.Refuse(err)
+	}
+	if err := s.signAndVerify(ctx, r, signer, CosignLocalRef(ref), scanned, bg); err != nil {
+		return r.Refuse(err)
+	}
+	r.TaskDefinition = def.Family() + " (rendered, not registered)"
+
+	for _, n := range spec.Notes {
+		r.Logf("run: %s", n)
+	}
+	r.Logf("run: starting %s on port %d with the task definition's settings", e.Container, spec.Port)
+	app, err := s.Steps.StartApp(ctx, AppSpec{Image: ref, Platform: f.App.Platforms[0], Spec: spec})
+	if err != nil {
+		return r.Finish(report.FailedLocally, "the app did not start: "+err.Error(), err)
+	}
+	defer app.Stop()
+	attempts, err := s.probeUntilHealthy(ctx, app, f.App.HealthPath, e.Timeout())
+	if err != nil {
+		return r.Finish(report.FailedLocally, "the app did not become healthy: "+err.Error(), err)
+	}
+	r.Logf("run: %s answered %s after %d probe(s)", e.Container, f.App.HealthPath, attempts)
+	return r.Finish(report.Deployed, "healthy locally: "+ref, nil)
+}
+
+// probeUntilHealthy probes path until it answers 2xx or timeout passes.
+func (s *Session) probeUntilHealthy(ctx context.Context, app App, path string, timeout time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err := app.Probe(ctx, path)
+		if err == nil {
+			return attempt, nil
+		}
+		if sleepErr := clock.Sleep(ctx, probeInterval); sleepErr != nil {
+			return attempt, fmt.Errorf("health check %s did not pass within %s (%d probes): %v", path, timeout, attempt, err)
+		}
+	}
+}
+
+// CosignLocalRef is a local image reference as cosign's container names the registry.
+func CosignLocalRef(ref string) string {
+	if len(ref) > len(LocalRegistryHost) && ref[:len(LocalRegistryHost)+1] == LocalRegistryHost+"/" {
+		return LocalCosignHost + ref[len(LocalRegistryHost):]
+	}
+	return ref
+}
