@@ -7,7 +7,6 @@ import (
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/ecr"
-	"dagger/fargate/pipeline/internal/clock"
 	"dagger/fargate/pipeline/report"
 	"dagger/fargate/pipeline/taskdef"
 )
@@ -71,15 +70,17 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 
 // probeUntilHealthy probes path until it answers 2xx or timeout passes.
 func (s *Session) probeUntilHealthy(ctx context.Context, app App, path string, timeout time.Duration) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	deadline := s.now().Add(timeout)
 	for attempt := 1; ; attempt++ {
 		err := app.Probe(ctx, path)
 		if err == nil {
 			return attempt, nil
 		}
-		if sleepErr := clock.Sleep(ctx, probeInterval); sleepErr != nil {
+		if !s.now().Before(deadline) {
 			return attempt, fmt.Errorf("health check %s did not pass within %s (%d probes): %v", path, timeout, attempt, err)
+		}
+		if err := s.sleep(ctx, probeInterval); err != nil {
+			return attempt, fmt.Errorf("health check %s: %w", path, err)
 		}
 	}
 }

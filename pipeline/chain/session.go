@@ -13,6 +13,7 @@ import (
 	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/ecs"
+	"dagger/fargate/pipeline/internal/clock"
 	"dagger/fargate/pipeline/report"
 	"dagger/fargate/pipeline/scan"
 	"dagger/fargate/pipeline/taskdef"
@@ -71,10 +72,21 @@ type Keys struct {
 func (c Credentials) given() bool { return strings.TrimSpace(c.AccessKeyID) != "" }
 
 func (s *Session) now() time.Time {
-	if s.Now != nil {
+	switch {
+	case s.Now != nil:
 		return s.Now().UTC()
+	case s.ECS.Clock != nil:
+		return s.ECS.Clock.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+// sleep waits on the session's clock (the engine's clock in tests).
+func (s *Session) sleep(ctx context.Context, d time.Duration) error {
+	if s.ECS.Clock != nil {
+		return s.ECS.Clock.Sleep(ctx, d)
+	}
+	return clock.Sleep(ctx, d)
 }
 
 func (s *Session) log() io.Writer {

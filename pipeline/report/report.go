@@ -46,6 +46,10 @@ const (
 	ActionRollback = "rollback"
 )
 
+// Succeeded reports whether the run did what it was asked: a deploy that completed, or a
+// rollback asked for that completed. Every other outcome exits non-zero.
+func (o Outcome) Succeeded() bool { return o == Deployed || o == Reverted }
+
 // Report is everything the deploy report shows. Zero-valued sections are left out.
 type Report struct {
 	// Action is ActionDeploy or ActionRollback.
