@@ -305,10 +305,7 @@ func TestDockerfile(t *testing.T) {
 }
 
 func TestCheckDockerfileCatchesRegressions(t *testing.T) {
-	good := readFile(t, "Dockerfile")
-	tests := []struct {
-		name, old, new, want string
-	}{
+	assertCatches(t, "Dockerfile", func(text string) []string { p, _ := checkDockerfile(text); return p }, []mutation{
 		{"runtime image by tag only", "static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab", "static-debian12:nonroot", `base image "gcr.io/distroless/static-debian12:nonroot" must be pinned by digest`},
 		{"builder digest truncated", "@sha256:b305420a68d0f229d91eb3b3ed9e519fcf2cf5461da4bef997bf927e8c0bfd2b", "@sha256:b305420a", "golang:1.26-bookworm@sha256:b305420a\" must be pinned by digest"},
 		{"image from an undefined ARG", "FROM ${RUNTIME_IMAGE}", "FROM ${OTHER_IMAGE}", "image must come from an ARG with a default"},
@@ -328,18 +325,7 @@ func TestCheckDockerfileCatchesRegressions(t *testing.T) {
 		{"download after the sources", "COPY go.mod go.sum* ./", "COPY go.mod go.sum* ./\nCOPY . .", "go mod download runs after the sources are copied"},
 		{"cgo on", "CGO_ENABLED=0", "CGO_ENABLED=1", "CGO_ENABLED=0"},
 		{"missing revision label", "org.opencontainers.image.revision=", "org.example.revision=", "lacks LABEL org.opencontainers.image.revision"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if !strings.Contains(good, tt.old) {
-				t.Fatalf("the Dockerfile no longer contains %q; update this test", tt.old)
-			}
-			problems, _ := checkDockerfile(strings.Replace(good, tt.old, tt.new, 1))
-			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
-				t.Fatalf("problems %q lack %q", problems, tt.want)
-			}
-		})
-	}
+	})
 }
 
 // checkDockerignore returns the rules .dockerignore breaks. The build context must hold the Go
@@ -383,18 +369,25 @@ func TestDockerignore(t *testing.T) {
 }
 
 func TestCheckDockerignoreCatchesRegressions(t *testing.T) {
-	good := readFile(t, ".dockerignore")
-	tests := []struct{ name, old, new, want string }{
+	assertCatches(t, ".dockerignore", checkDockerignore, []mutation{
 		{"no exclude-all", "\n*\n", "\n", "the first pattern must be *"},
 		{"deployment files sent", "!go.mod\n", "!go.mod\n!ecs\n", "re-includes ecs"},
 		{"tests sent", "**/*_test.go", "", "exclude **/*_test.go"},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// mutation is an edit of a good file and a problem its checker must then report.
+type mutation struct{ name, old, new, want string }
+
+// assertCatches applies each mutation to the file and expects check to report its problem.
+func assertCatches(t *testing.T, file string, check func(string) []string, mutations []mutation) {
+	good := readFile(t, file)
+	for _, tt := range mutations {
 		t.Run(tt.name, func(t *testing.T) {
 			if !strings.Contains(good, tt.old) {
-				t.Fatalf(".dockerignore no longer contains %q; update this test", tt.old)
+				t.Fatalf("%s no longer contains %q; update this test", file, tt.old)
 			}
-			problems := checkDockerignore(strings.Replace(good, tt.old, tt.new, 1))
+			problems := check(strings.Replace(good, tt.old, tt.new, 1))
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
 				t.Fatalf("problems %q lack %q", problems, tt.want)
 			}

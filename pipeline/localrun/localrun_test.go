@@ -58,13 +58,14 @@ func parse(t *testing.T, js string) *taskdef.Definition {
 	return def
 }
 
-func TestFromTaskDefinitionEdgeCases(t *testing.T) {
+func TestFromTaskDefinition(t *testing.T) {
 	tests := []struct {
 		name        string
 		js          string
 		container   string
 		defaultPort int
 		want        Spec
+		wantErr     string
 	}{
 		{
 			name:        "bare container: image settings kept, the app's port",
@@ -110,36 +111,30 @@ func TestFromTaskDefinitionEdgeCases(t *testing.T) {
 				"only web runs locally; the task's other containers (envoy, log-router) do not",
 			}},
 		},
+		{
+			name:        "an unknown container is an error naming the ones there are",
+			js:          `{"family":"f","containerDefinitions":[{"name":"web","image":"r/web:1"},{"name":"envoy","image":"r/envoy:1"}]}`,
+			container:   "app",
+			defaultPort: 8080,
+			wantErr:     `run locally: container "app" is not in edge.json (it has web, envoy)`,
+		},
+		{
+			name:      "no port anywhere is an error",
+			js:        `{"family":"f","containerDefinitions":[{"name":"web","image":"r/web:1"}]}`,
+			container: "web",
+			wantErr:   `run locally: container "web" of edge.json: port 0 is not a TCP port`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := FromTaskDefinition(parse(t, tt.js), tt.container, tt.defaultPort)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestFromTaskDefinitionErrors(t *testing.T) {
-	tests := []struct {
-		name        string
-		js          string
-		container   string
-		defaultPort int
-		want        string
-	}{
-		{"unknown container names the ones there are",
-			`{"family":"f","containerDefinitions":[{"name":"web","image":"r/web:1"},{"name":"envoy","image":"r/envoy:1"}]}`,
-			"app", 8080, `run locally: container "app" is not in edge.json (it has web, envoy)`},
-		{"no port anywhere",
-			`{"family":"f","containerDefinitions":[{"name":"web","image":"r/web:1"}]}`,
-			"web", 0, `run locally: container "web" of edge.json: port 0 is not a TCP port`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := FromTaskDefinition(parse(t, tt.js), tt.container, tt.defaultPort)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
 }
