@@ -78,6 +78,8 @@ type Fargate struct {
 
 	// Git revision recorded in labels, tags and the report.
 	GitRevision string
+	// Commit time of the revision (RFC 3339 or Unix seconds), the image's created label.
+	GitCommitTime string
 	// Source repository URL recorded in the image's org.opencontainers.image.source label.
 	SourceUrl string
 
@@ -126,6 +128,11 @@ func New(
 	// Git revision of the source (tag, label and report). Defaults to "dev".
 	// +optional
 	gitRevision string,
+	// Commit time of --git-revision (RFC 3339 or Unix seconds; git show -s --format=%cI HEAD),
+	// recorded as the image's created time. Empty leaves it out: the current time would make a
+	// new image, and a new digest, on every build.
+	// +optional
+	gitCommitTime string,
 	// URL of the source repository, for the image's org.opencontainers.image.source label.
 	// +optional
 	sourceUrl string,
@@ -160,6 +167,7 @@ func New(
 		AwsEndpoint:        awsEndpoint,
 		AwsRegion:          awsRegion,
 		GitRevision:        orDefault(gitRevision, "dev"),
+		GitCommitTime:      gitCommitTime,
 		SourceUrl:          sourceUrl,
 		TrivyImage:         orDefault(trivyImage, defaultTrivyImage),
 		TrivyDbRepository:  trivyDbRepository,

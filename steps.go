@@ -15,6 +15,7 @@ import (
 
 	"dagger/fargate/internal/dagger"
 
+	"dagger/fargate/pipeline/buildspec"
 	"dagger/fargate/pipeline/chain"
 	"dagger/fargate/pipeline/cosign"
 	"dagger/fargate/pipeline/scan"
@@ -39,6 +40,10 @@ func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, 
 	if err != nil {
 		return nil, nil, err
 	}
+	commitTime, err := buildspec.ParseCreated(m.GitCommitTime)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--git-commit-time: %w", err)
+	}
 	st := &steps{m: m, k: k}
 	s := &chain.Session{
 		ConfigPath: m.Config,
@@ -52,6 +57,7 @@ func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, 
 		Endpoint:          m.AwsEndpoint,
 		Region:            m.AwsRegion,
 		GitRevision:       m.GitRevision,
+		CommitTime:        commitTime,
 		SourceURL:         m.SourceUrl,
 		BuilderImage:      m.BuilderImage,
 		RuntimeImage:      m.RuntimeImage,
@@ -330,13 +336,16 @@ func applyLocalSpec(img *dagger.Container, spec chain.LocalSpec) *dagger.Service
 	if spec.User != "" {
 		ctr = ctr.WithUser(spec.User)
 	}
+	if spec.Workdir != "" {
+		ctr = ctr.WithWorkdir(spec.Workdir)
+	}
 	for _, kv := range spec.Env {
-		ctr = ctr.WithEnvVariable(kv[0], kv[1])
+		ctr = ctr.WithEnvVariable(kv.Name, kv.Value)
 	}
-	for _, name := range spec.Secrets {
-		ctr = ctr.WithSecretVariable(name, newSecret("fargate-local-"+name, randomHex(16)))
+	for _, sec := range spec.Secrets {
+		ctr = ctr.WithSecretVariable(sec.Name, newSecret("fargate-local-"+sec.Name, randomHex(16)))
 	}
-	for _, p := range spec.Tmpfs {
+	for _, p := range spec.TmpfsPaths {
 		ctr = ctr.WithMountedTemp(p)
 	}
 	ctr = ctr.WithExposedPort(spec.Port)
@@ -353,9 +362,10 @@ type runningApp struct {
 	ctx      context.Context
 }
 
-func (a *runningApp) Probe(ctx context.Context, path string) error {
-	// A unique query makes every probe a new request rather than a cached download.
-	_, err := dag.HTTP(a.endpoint+path+"?fargate-probe="+randomHex(6), dagger.HTTPOpts{ExperimentalServiceHost: a.svc}).Contents(ctx)
+func (a *runningApp) Endpoint() string { return a.endpoint }
+
+func (a *runningApp) Probe(ctx context.Context, url string) error {
+	_, err := dag.HTTP(url, dagger.HTTPOpts{ExperimentalServiceHost: a.svc}).Contents(ctx)
 	return err
 }
 

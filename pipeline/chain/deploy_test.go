@@ -246,6 +246,8 @@ func TestDeployLocal(t *testing.T) {
 	assert.Equal(t, "localhost:5000/sample-app@sha256:"+strings.Repeat("ab", 32), w.steps.app.Image)
 	assert.Equal(t, "65532:65532", w.steps.app.Spec.User)
 	assert.Equal(t, 8080, w.steps.app.Spec.Port)
+	require.NotEmpty(t, w.steps.probeURLs)
+	assert.Regexp(t, `^http://app:8080/healthz\?`, w.steps.probeURLs[0])
 	// cosign reaches the local registry under its service name, with the local key.
 	require.NotEmpty(t, w.steps.setups)
 	assert.True(t, w.steps.setups[0].LocalRegistry && w.steps.setups[0].LocalKey)

@@ -39,6 +39,7 @@ type fakeSteps struct {
 	signed     map[string]bool              // digests with a signature
 	attested   map[string]map[string][]byte // digest → predicate type → predicate
 	probes     int
+	probeURLs  []string
 	appStopped bool
 	regStopped bool
 	app        chain.AppSpec
@@ -138,10 +139,13 @@ func (f *fakeSteps) StartApp(_ context.Context, app chain.AppSpec) (chain.App, e
 
 type fakeApp struct{ f *fakeSteps }
 
-func (a *fakeApp) Probe(context.Context, string) error {
+func (a *fakeApp) Endpoint() string { return "http://app:8080" }
+
+func (a *fakeApp) Probe(_ context.Context, url string) error {
 	a.f.mu.Lock()
 	defer a.f.mu.Unlock()
 	a.f.probes++
+	a.f.probeURLs = append(a.f.probeURLs, url)
 	if a.f.healthy(a.f.probes) {
 		return nil
 	}

@@ -2,17 +2,17 @@ package chain
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/ecr"
+	"dagger/fargate/pipeline/localrun"
 	"dagger/fargate/pipeline/report"
 	"dagger/fargate/pipeline/taskdef"
 )
-
-// probeInterval is the pause between two health probes of the local app.
-const probeInterval = time.Second
 
 // deployLocal runs the chain with no AWS: a registry service, the engine's local signing key,
 // and the app started with the task definition's settings, probed until healthy.
@@ -68,21 +68,32 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	return r.Finish(report.Deployed, "healthy locally: "+ref, nil)
 }
 
-// probeUntilHealthy probes path until it answers 2xx or timeout passes.
+// probeUntilHealthy probes the app's health path until it answers 2xx or timeout passes.
 func (s *Session) probeUntilHealthy(ctx context.Context, app App, path string, timeout time.Duration) (int, error) {
-	deadline := s.now().Add(timeout)
+	probe, err := localrun.NewProbe(path, timeout)
+	if err != nil {
+		return 0, err
+	}
+	deadline := s.now().Add(probe.Timeout)
 	for attempt := 1; ; attempt++ {
-		err := app.Probe(ctx, path)
+		err := app.Probe(ctx, probe.URL(app.Endpoint(), attempt, nonce()))
 		if err == nil {
 			return attempt, nil
 		}
 		if !s.now().Before(deadline) {
 			return attempt, fmt.Errorf("health check %s did not pass within %s (%d probes): %v", path, timeout, attempt, err)
 		}
-		if err := s.sleep(ctx, probeInterval); err != nil {
+		if err := s.sleep(ctx, probe.Wait(attempt)); err != nil {
 			return attempt, fmt.Errorf("health check %s: %w", path, err)
 		}
 	}
+}
+
+// nonce is a random string that makes a probe's URL unique.
+func nonce() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
 }
 
 // CosignLocalRef is a local image reference as cosign's container names the registry.

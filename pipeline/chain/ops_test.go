@@ -59,7 +59,7 @@ func TestServeRunsTheTaskDefinitionsSettings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "65532:65532", spec.User)
 	assert.Equal(t, 8080, spec.Port)
-	assert.Contains(t, spec.Tmpfs, "/tmp")
+	assert.Contains(t, spec.TmpfsPaths, "/tmp")
 	assert.True(t, w.steps.called("build linux/amd64"))
 
 	_, err = w.s.Serve(context.Background(), "qa")

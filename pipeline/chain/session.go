@@ -37,8 +37,10 @@ type Session struct {
 	// overrides each environment's region.
 	Endpoint string
 	Region   string
-	// GitRevision of the source; SourceURL of its repository.
+	// GitRevision of the source, CommitTime its commit time (zero: unknown), SourceURL of its
+	// repository.
 	GitRevision string
+	CommitTime  time.Time
 	SourceURL   string
 	// BuilderImage and RuntimeImage override the Dockerfile's base images (BUILDER_IMAGE and
 	// RUNTIME_IMAGE build arguments); empty keeps the Dockerfile's.

@@ -155,8 +155,10 @@ type AppSpec struct {
 
 // App is a running local app.
 type App interface {
-	// Probe makes one HTTP GET of path and fails unless it answers 2xx.
-	Probe(ctx context.Context, path string) error
+	// Endpoint is the app's address, scheme://host:port.
+	Endpoint() string
+	// Probe makes one HTTP GET of url and fails unless it answers 2xx.
+	Probe(ctx context.Context, url string) error
 	// Stop ends the app without waiting for a graceful shutdown.
 	Stop()
 }
