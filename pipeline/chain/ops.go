@@ -119,7 +119,43 @@ func (s *Session) Check(ctx context.Context, o CheckOptions) (string, error) {
 		}
 		rep = policy.Merge(rep, iac)
 	}
-	return RenderPolicy(f, rep, o.Format, o.ReportOnly)
+	out, err := RenderPolicy(f, rep, o.Format, o.ReportOnly)
+	if err != nil {
+		return "", err
+	}
+	notes, err := s.unusedSuppressions(f, rep, o.SkipIaCScan)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(s.log(), n)
+		if o.Format == "text" {
+			out += n + "\n"
+		}
+	}
+	return out, nil
+}
+
+// unusedSuppressions says which of the file's suppressions matched no finding of check: an
+// accepted risk that is gone, or a pattern that never matched, to remove or fix. The IaC
+// suppressions are not judged when the IaC scan did not run.
+func (s *Session) unusedSuppressions(f *config.File, rep policy.Report, skippedIaC bool) ([]string, error) {
+	all := precheck.Suppressions(f)
+	var judged []policy.Suppression
+	for _, sp := range all {
+		if !(skippedIaC && sp.Rule == infra.RuleIaC) {
+			judged = append(judged, sp)
+		}
+	}
+	sup, err := policy.ParseSuppressions(judged)
+	if err != nil {
+		return nil, err
+	}
+	var notes []string
+	for _, u := range sup.Unused(rep.Findings) {
+		notes = append(notes, fmt.Sprintf("note: the suppression of %s on %q matched no finding: remove it from %s or fix its resource pattern", u.Rule, u.Resource, f.Path))
+	}
+	return notes, nil
 }
 
 // templatesMount is where the templates directory is mounted in Trivy's container.

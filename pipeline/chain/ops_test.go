@@ -114,3 +114,23 @@ func TestInfraRejectsABadParameterBeforeAWS(t *testing.T) {
 	require.ErrorContains(t, err, `--parameter[0] "CertificateArn": expected Key=Value`)
 	assert.Empty(t, w.srv.CallLog())
 }
+
+// Issue #10 item 2: a suppression that matches nothing (the sample's AWS-0107) is said, so an
+// accepted risk cannot outlive its finding unnoticed.
+func TestCheckNamesSuppressionsThatMatchNothing(t *testing.T) {
+	w := newWorld(t)
+	w.files["fargate.yaml"] = strings.Replace(w.files["fargate.yaml"], "  iamPolicies:", `    - rule: FG-IAC-001
+      resource: "*#*AWS-9999"
+      reason: a check Trivy does not report
+      expires: 2027-06-30
+  iamPolicies:`, 1)
+	out, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "text"})
+	require.NoError(t, err)
+	assert.Contains(t, out, `note: the suppression of FG-IAC-001 on "*#*AWS-9999" matched no finding`)
+	assert.Contains(t, w.log.String(), `"*#*AWS-9999" matched no finding`)
+
+	// Without the IaC scan, the IaC suppressions are not judged.
+	out, err = w.s.Check(context.Background(), chain.CheckOptions{Format: "text", SkipIaCScan: true})
+	require.NoError(t, err)
+	assert.NotContains(t, out, "AWS-9999")
+}
