@@ -35,7 +35,7 @@ type AcceptedRisk struct {
 }
 
 // Predicate renders the decision as a GatePredicate JSON document. scanner names the
-// scanner image (DefaultImage); evaluatedAt is the gate's Now.
+// scanner image the report came from; evaluatedAt is the gate's Now.
 func Predicate(d *Decision, scanner string, evaluatedAt time.Time) ([]byte, error) {
 	p := GatePredicate{
 		Scanner: scanner, Artifact: d.Artifact, EvaluatedAt: evaluatedAt.UTC(), Pass: d.Pass,
