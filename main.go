@@ -19,17 +19,7 @@ import (
 	"dagger/fargate/internal/dagger"
 
 	"dagger/fargate/pipeline/chain"
-	"dagger/fargate/pipeline/cosign"
-	"dagger/fargate/pipeline/scan"
-)
-
-// Default images. Every one is overridable (constructor flags) for private mirrors, ECR
-// pull-through caches and air-gapped runners.
-const (
-	defaultTrivyImage  = scan.DefaultImage
-	defaultCosignImage = cosign.DefaultImage
-	// The CNCF distribution registry 2.8.3, pinned by digest like every default image.
-	defaultRegistryImage = "registry:2@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373"
+	"dagger/fargate/pipeline/images"
 )
 
 // Environment is where a function acts: local (no AWS: a registry and the app run as Dagger
@@ -99,7 +89,9 @@ type Fargate struct {
 	RuntimeImage string
 }
 
-// New configures the pipeline.
+// New configures the pipeline. Every image defaults to the digest pinned in
+// pipeline/images/images.Dockerfile and is overridable (private mirrors, ECR pull-through
+// caches, air-gapped runners).
 func New(
 	// The service's source directory. Defaults to this repository's sample app; pass
 	// --source . in your own repository.
@@ -157,7 +149,11 @@ func New(
 	// Runtime base image, passed to the Dockerfile as the RUNTIME_IMAGE build argument.
 	// +optional
 	runtimeImage string,
-) *Fargate {
+) (*Fargate, error) {
+	d, err := images.Defaults()
+	if err != nil {
+		return nil, err
+	}
 	return &Fargate{
 		Source:             source,
 		Config:             config,
@@ -169,14 +165,14 @@ func New(
 		GitRevision:        orDefault(gitRevision, "dev"),
 		GitCommitTime:      gitCommitTime,
 		SourceUrl:          sourceUrl,
-		TrivyImage:         orDefault(trivyImage, defaultTrivyImage),
+		TrivyImage:         orDefault(trivyImage, d.Trivy),
 		TrivyDbRepository:  trivyDbRepository,
 		TrivySkipDbUpdate:  trivySkipDbUpdate,
-		CosignImage:        orDefault(cosignImage, defaultCosignImage),
-		RegistryImage:      orDefault(registryImage, defaultRegistryImage),
+		CosignImage:        orDefault(cosignImage, d.Cosign),
+		RegistryImage:      orDefault(registryImage, d.Registry),
 		BuilderImage:       builderImage,
 		RuntimeImage:       runtimeImage,
-	}
+	}, nil
 }
 
 // Environments loads and validates the environments file and prints what each environment
