@@ -72,8 +72,7 @@ func startEngine(ctx context.Context, h Host, s Settings, configPath string) (st
 	if err := h.WriteFile(configPath, []byte(cfg)); err != nil {
 		return "", fmt.Errorf("write the engine configuration %s: %w", configPath, err)
 	}
-	sum := sha256.Sum256([]byte(cfg + "\n" + s.EngineImage + "\n" + configPath))
-	want := hex.EncodeToString(sum[:8])
+	want := engineLabelValue(s, configPath)
 	host := "docker-container://" + engineContainer
 	cur, err := h.Run(ctx, nil, "docker", "inspect", "--format", `{{.State.Running}} {{index .Config.Labels "`+engineLabel+`"}}`, engineContainer)
 	if err == nil && cur.ExitCode == 0 && strings.TrimSpace(cur.Stdout) == "true "+want {
@@ -90,6 +89,13 @@ func startEngine(ctx context.Context, h Host, s Settings, configPath string) (st
 		return "", fmt.Errorf("start the engine container %s (%s): %s", engineContainer, s.EngineImage, firstLine(res.Stderr, err))
 	}
 	return host, nil
+}
+
+// engineLabelValue identifies the engine's configuration (registry config, image, mount):
+// a container with another value is replaced.
+func engineLabelValue(s Settings, configPath string) string {
+	sum := sha256.Sum256([]byte(s.EngineConfig() + "\n" + s.EngineImage + "\n" + configPath))
+	return hex.EncodeToString(sum[:8])
 }
 
 // EngineRunArgs are the docker arguments that start the dedicated engine.

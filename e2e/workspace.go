@@ -61,63 +61,106 @@ func PrepareSource(sampleDir, dst string) error {
 	return nil
 }
 
-// Variants derives the suite's environments files from the sample's fargate.yaml.
+// Variants derives the suite's environments files from the sample's fargate.yaml. The
+// YAML is edited as a node tree, so every other value (dates, quoted IDs) stays as written.
 func Variants(sample []byte) (map[string]string, error) {
-	base, err := parseYAML(sample)
+	edit := func(change func(root *yaml.Node) error) (string, error) {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(sample, &doc); err != nil {
+			return "", fmt.Errorf("read the sample's fargate.yaml: %w", err)
+		}
+		if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+			return "", fmt.Errorf("the sample's fargate.yaml is not a mapping")
+		}
+		root := doc.Content[0]
+		// Key signing, kept out of the public transparency log.
+		if err := set(root, "signing", map[string]any{"mode": "key", "private": true}); err != nil {
+			return "", err
+		}
+		if err := change(root); err != nil {
+			return "", err
+		}
+		out, err := yaml.Marshal(&doc)
+		return string(out), err
+	}
+	e2e, err := edit(func(*yaml.Node) error { return nil })
 	if err != nil {
 		return nil, err
 	}
-	// Key signing, kept out of the public transparency log.
-	base["signing"] = map[string]any{"mode": "key", "private": true}
-	e2e, err := yaml.Marshal(base)
+	scanFail, err := edit(func(root *yaml.Node) error {
+		app := get(root, "app")
+		if app == nil {
+			return fmt.Errorf("the sample's fargate.yaml has no app block")
+		}
+		if err := set(app, "dockerfile", LeakDockerfile); err != nil {
+			return err
+		}
+		if err := set(root, "scan", map[string]any{"failOn": []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}, "ignoreUnfixed": false}); err != nil {
+			return err
+		}
+		if envs := get(root, "environments"); envs != nil {
+			for i := 1; i < len(envs.Content); i += 2 {
+				del(envs.Content[i], "scan")
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-
-	scanFail, _ := parseYAML(e2e)
-	scanFail["app"].(map[string]any)["dockerfile"] = LeakDockerfile
-	scanFail["scan"] = map[string]any{"failOn": []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}, "ignoreUnfixed": false}
-	for _, env := range envs(scanFail) {
-		delete(env, "scan")
-	}
-	sf, err := yaml.Marshal(scanFail)
+	broken, err := edit(func(root *yaml.Node) error {
+		pre := get(get(root, "environments"), "preprod")
+		if pre == nil {
+			return fmt.Errorf("the sample's fargate.yaml has no preprod environment")
+		}
+		return set(pre, BrokenKey, "sample-app-preprod")
+	})
 	if err != nil {
 		return nil, err
 	}
-
-	broken, _ := parseYAML(e2e)
-	preprod, ok := envs(broken)["preprod"]
-	if !ok {
-		return nil, fmt.Errorf("the sample's fargate.yaml has no preprod environment")
-	}
-	preprod[BrokenKey] = preprod["cluster"]
-	bk, err := yaml.Marshal(broken)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{ConfigE2E: string(e2e), ConfigScanFail: string(sf), ConfigBroken: string(bk)}, nil
+	return map[string]string{ConfigE2E: e2e, ConfigScanFail: scanFail, ConfigBroken: broken}, nil
 }
 
-func parseYAML(data []byte) (map[string]any, error) {
-	var m map[string]any
-	if err := yaml.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("read the sample's fargate.yaml: %w", err)
+// get is the value of key in a mapping node (nil when absent or not a mapping).
+func get(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
 	}
-	if _, ok := m["app"].(map[string]any); !ok {
-		return nil, fmt.Errorf("the sample's fargate.yaml has no app block")
-	}
-	return m, nil
-}
-
-func envs(m map[string]any) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	all, _ := m["environments"].(map[string]any)
-	for name, v := range all {
-		if e, ok := v.(map[string]any); ok {
-			out[name] = e
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
 		}
 	}
-	return out
+	return nil
+}
+
+// set replaces (or adds) key in a mapping node with v.
+func set(m *yaml.Node, key string, v any) error {
+	var val yaml.Node
+	if err := val.Encode(v); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = &val
+			return nil
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, &val)
+	return nil
+}
+
+// del removes key from a mapping node.
+func del(m *yaml.Node, key string) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return
+		}
+	}
 }
 
 // leakedKey is a real RSA private key in PEM, generated per run (Trivy's secret scanner
