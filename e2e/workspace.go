@@ -51,7 +51,7 @@ func PrepareSource(sampleDir, dst string) error {
 	if err != nil {
 		return err
 	}
-	files[LeakDockerfile] = string(dockerfile) + "\n# e2e: a private key left in the image; the scan gate must refuse it.\nCOPY e2e-leaked-key.pem /app-config/deploy-key.pem\n"
+	files[LeakDockerfile] = string(dockerfile) + "\n# e2e: a private key left in the image; the scan gate must refuse it.\nCOPY e2e-leaked-key.pem /app-config/deploy_key\n"
 	files["e2e-leaked-key.pem"] = key
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dst, name), []byte(content), 0o644); err != nil {

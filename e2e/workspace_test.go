@@ -97,7 +97,7 @@ func TestPrepareSource(t *testing.T) {
 	}
 	leak, err := os.ReadFile(filepath.Join(dst, LeakDockerfile))
 	require.NoError(t, err)
-	assert.True(t, strings.HasSuffix(strings.TrimSpace(string(leak)), "COPY e2e-leaked-key.pem /app-config/deploy-key.pem"), "the key lands in the final stage")
+	assert.True(t, strings.HasSuffix(strings.TrimSpace(string(leak)), "COPY e2e-leaked-key.pem /app-config/deploy_key"), "the key lands in the final stage")
 	key, err := os.ReadFile(filepath.Join(dst, "e2e-leaked-key.pem"))
 	require.NoError(t, err)
 	assert.Contains(t, string(key), "-----BEGIN RSA PRIVATE KEY-----")
