@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"dagger/fargate/pipeline/cosign"
 )
@@ -94,6 +96,37 @@ func Cases() []Case {
 		{"audit", audit},
 		{"broken environments file", brokenConfig},
 	}
+}
+
+// TimingCases run only with E2E_TIMING=1: the inner loop's figures (README, "Inner loop").
+func TimingCases() []Case {
+	return []Case{{"timing: deploy --env local, warm and after a one-line change", timingLocal}}
+}
+
+// timingLocal deploys the sample copy locally twice: with nothing changed since the readme
+// case (warm caches), then after a one-line change in main.go.
+func timingLocal(ctx context.Context, s *Suite) error {
+	flags := []string{"--source", s.Src()}
+	res, err := s.call(ctx, flags, "deploy", "--env", "local")
+	if err := expectExit(res, err, 0); err != nil {
+		return err
+	}
+	s.timing("deploy --env local, nothing changed", res)
+	main := filepath.Join(s.Src(), "main.go")
+	orig, err := os.ReadFile(main)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.WriteFile(main, orig, 0o644) }()
+	if err := os.WriteFile(main, append(append([]byte{}, orig...), []byte("\n// e2e timing: a one-line change\n")...), 0o644); err != nil {
+		return err
+	}
+	res, err = s.call(ctx, flags, "deploy", "--env", "local")
+	if err := expectExit(res, err, 0); err != nil {
+		return err
+	}
+	s.timing("deploy --env local after a one-line change in main.go", res)
+	return expectHeadlinePrefix(res, "DEPLOYED")
 }
 
 func keyPair(ctx context.Context, s *Suite) error {
@@ -328,49 +361,47 @@ func (s *Suite) unchanged(ctx context.Context, ops []string, fn func() error) er
 	return nil
 }
 
+// mutations are the AWS operations that change something; a refused deploy calls none.
 var mutations = []string{"ecs/RegisterTaskDefinition", "ecs/UpdateService", "ecr/CreateRepository", "ecr/PutImage"}
+
+// mutationsAnd is mutations plus more operations that must not be called.
+func mutationsAnd(ops ...string) []string { return append(slices.Clone(mutations), ops...) }
+
+// refused runs a deploy that must stop before anything changes: it exits non-zero with the
+// given status, its output says why (reason, any case), and none of ops is called meanwhile.
+func (s *Suite) refused(ctx context.Context, ops []string, headline, reason string, constructor []string, fn ...string) error {
+	return s.unchanged(ctx, ops, func() error {
+		res, err := s.call(ctx, constructor, fn...)
+		if err := expectFailure(res, err); err != nil {
+			return err
+		}
+		if err := expectHeadline(res, headline); err != nil {
+			return err
+		}
+		return expectContains(strings.ToLower(res.Output()), strings.ToLower(reason))
+	})
+}
 
 func deployPreprodBusy(ctx context.Context, s *Suite) error {
 	if err := s.Fake.Busy(ctx, preprod.cluster, preprod.service); err != nil {
 		return err
 	}
 	defer func() { _, _ = s.Fake.Settle(context.WithoutCancel(ctx), preprod.cluster, preprod.service) }()
-	return s.unchanged(ctx, append(mutations, "ecr/GetAuthorizationToken"), func() error {
-		res, err := s.call(ctx, s.aws(ConfigE2E), append([]string{"deploy", "--env", "preprod"}, s.signing()...)...)
-		if err := expectFailure(res, err); err != nil {
-			return err
-		}
-		if err := expectHeadline(res, "REFUSED: nothing was deployed"); err != nil {
-			return err
-		}
-		return expectContains(res.Output(), "in progress")
-	})
+	// Refused before building: no ECR login either.
+	return s.refused(ctx, mutationsAnd("ecr/GetAuthorizationToken"), "REFUSED: nothing was deployed", "in progress",
+		s.aws(ConfigE2E), append([]string{"deploy", "--env", "preprod"}, s.signing()...)...)
 }
 
 func deployScanGate(ctx context.Context, s *Suite) error {
-	return s.unchanged(ctx, append(mutations, "ecr/GetAuthorizationToken"), func() error {
-		res, err := s.call(ctx, s.aws(ConfigScanFail), append([]string{"deploy", "--env", "preprod"}, s.signing()...)...)
-		if err := expectFailure(res, err); err != nil {
-			return err
-		}
-		if err := expectHeadline(res, "REFUSED: nothing was deployed"); err != nil {
-			return err
-		}
-		return expectContains(res.Output(), "scan gate failed")
-	})
+	// The gate runs before the push: no ECR login either.
+	return s.refused(ctx, mutationsAnd("ecr/GetAuthorizationToken"), "REFUSED: nothing was deployed", "scan gate failed",
+		s.aws(ConfigScanFail), append([]string{"deploy", "--env", "preprod"}, s.signing()...)...)
 }
 
 func deployProdUnapproved(ctx context.Context, s *Suite) error {
-	return s.unchanged(ctx, append(mutations, "ecs/DescribeServices", "ecr/GetAuthorizationToken"), func() error {
-		res, err := s.call(ctx, s.aws(ConfigE2E), "deploy", "--env", "prod", "--cosign-public-key", filepath.Join(s.Keys(), "cosign.pub"))
-		if err := expectFailure(res, err); err != nil {
-			return err
-		}
-		if err := expectHeadline(res, "REFUSED: nothing was deployed"); err != nil {
-			return err
-		}
-		return expectContains(strings.ToLower(res.Output()), "approv")
-	})
+	// Refused before any AWS call.
+	return s.refused(ctx, mutationsAnd("ecs/DescribeServices", "ecr/GetAuthorizationToken"), "REFUSED: nothing was deployed", "approv",
+		s.aws(ConfigE2E), "deploy", "--env", "prod", "--cosign-public-key", filepath.Join(s.Keys(), "cosign.pub"))
 }
 
 func deployProdApproved(ctx context.Context, s *Suite) error {
@@ -428,7 +459,8 @@ func rollback(ctx context.Context, s *Suite) error {
 	if err := expectExit(res, err, 0); err != nil {
 		return err
 	}
-	if err := expectHeadline(res, "ROLLED BACK to "+preprod.family+":1"); err != nil {
+	// "ROLLED BACK to family:1 (from family:2)"
+	if err := expectHeadlinePrefix(res, "ROLLED BACK to "+preprod.family+":1"); err != nil {
 		return err
 	}
 	st, err := s.Fake.Service(ctx, preprod.cluster, preprod.service)
@@ -496,16 +528,8 @@ func brokenConfig(ctx context.Context, s *Suite) error {
 	if err := expectContains(res.Output(), BrokenKey, ConfigBroken); err != nil {
 		return err
 	}
-	return s.unchanged(ctx, append(mutations, "ecs/DescribeServices", "ecr/GetAuthorizationToken"), func() error {
-		res, err := s.call(ctx, s.aws(ConfigBroken), append([]string{"deploy", "--env", "preprod"}, s.signing()...)...)
-		if err := expectFailure(res, err); err != nil {
-			return err
-		}
-		if err := expectHeadline(res, "BAD INPUT: nothing was deployed"); err != nil {
-			return err
-		}
-		return expectContains(res.Output(), BrokenKey)
-	})
+	return s.refused(ctx, mutationsAnd("ecs/DescribeServices", "ecr/GetAuthorizationToken"), "BAD INPUT: nothing was deployed", BrokenKey,
+		s.aws(ConfigBroken), append([]string{"deploy", "--env", "preprod"}, s.signing()...)...)
 }
 
 // timing prints a deploy's phases (E2E_TIMING=1): from the report's timeline, and the time
@@ -519,8 +543,18 @@ func (s *Suite) timing(title string, res Result) {
 		fmt.Fprintf(s.Echo, "timing %s: %v\n", title, err)
 		return
 	}
-	if started, _, err := Timeline(res.Output()); err == nil && started.After(res.Started.Truncate(1e9)) {
-		phases = append([]Phase{{Name: "module load + constructor", Duration: started.Sub(res.Started.Truncate(1e9))}}, phases...)
+	if started, _, err := Timeline(res.Output()); err == nil && started.After(res.Started.Truncate(time.Second)) {
+		phases = append([]Phase{{Name: "module load + constructor", Duration: started.Sub(res.Started.Truncate(time.Second))}}, phases...)
+	}
+	var inReport, rollout time.Duration
+	for _, p := range phases {
+		inReport += p.Duration
+		if p.Name == "UpdateService and wait" {
+			rollout = p.Duration
+		}
+	}
+	if rollout > 0 {
+		phases = append(phases, Phase{Name: "outside the rollout", Duration: inReport - rollout})
 	}
 	phases = append(phases, Phase{Name: "total (command)", Duration: res.Elapsed})
 	fmt.Fprint(s.Echo, FormatPhases(title, phases))

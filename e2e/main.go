@@ -104,7 +104,11 @@ func suite(ctx context.Context, out io.Writer, s Settings, root string, engineEn
 
 	var failed []string
 	passed := 0
-	for _, c := range Select(Cases(), s.Cases) {
+	cases := Cases()
+	if s.Timing {
+		cases = append(cases, TimingCases()...)
+	}
+	for _, c := range Select(cases, s.Cases) {
 		if ctx.Err() != nil {
 			failed = append(failed, c.Name+" (interrupted)")
 			continue

@@ -129,10 +129,12 @@ func phaseOf(msg string) string {
 	return ""
 }
 
-// Phases turns a report's timeline into phase durations: a phase runs from the end of the
-// phase before it (or the report's start) to its own last event; the last phase runs to the
-// report's end (Started + Duration) when that is later. Events with no known prefix belong
-// to the phase in progress.
+// Phases turns a report's timeline into phase durations. The timeline is cut into runs of
+// consecutive events of one phase; a run lasts from the end of the run before it (or the
+// report's start) to its own last event, and the last run to the report's end (Started +
+// Duration) when that is later. Events with no known prefix belong to the run in progress.
+// A phase that comes back (the policy gate runs before the build and after the render) adds
+// up its runs; phases are listed in the order they first appear.
 func Phases(out string) ([]Phase, error) {
 	started, events, err := Timeline(out)
 	if err != nil {
@@ -144,30 +146,38 @@ func Phases(out string) ([]Phase, error) {
 			finished = started.Add(dur)
 		}
 	}
-	var phases []Phase
-	ends := map[string]time.Time{}
-	current := ""
+	type run struct {
+		name string
+		end  time.Time
+	}
+	var runs []run
 	for _, e := range events {
-		if p := phaseOf(e.Message); p != "" {
-			current = p
-		}
-		if current == "" {
+		p := phaseOf(e.Message)
+		switch {
+		case p == "" && len(runs) == 0:
 			continue
+		case len(runs) > 0 && (p == "" || p == runs[len(runs)-1].name):
+			runs[len(runs)-1].end = e.At
+		default:
+			runs = append(runs, run{name: p, end: e.At})
 		}
-		if _, seen := ends[current]; !seen {
-			phases = append(phases, Phase{Name: current})
-		}
-		ends[current] = e.At
 	}
-	if len(phases) > 0 && finished.After(ends[phases[len(phases)-1].Name]) {
-		ends[phases[len(phases)-1].Name] = finished
+	if len(runs) > 0 && finished.After(runs[len(runs)-1].end) {
+		runs[len(runs)-1].end = finished
 	}
+	var phases []Phase
+	index := map[string]int{}
 	prev := started
-	for i := range phases {
-		end := ends[phases[i].Name]
-		if end.After(prev) {
-			phases[i].Duration = end.Sub(prev)
-			prev = end
+	for _, r := range runs {
+		i, seen := index[r.name]
+		if !seen {
+			i = len(phases)
+			index[r.name] = i
+			phases = append(phases, Phase{Name: r.name})
+		}
+		if r.end.After(prev) {
+			phases[i].Duration += r.end.Sub(prev)
+			prev = r.end
 		}
 	}
 	return phases, nil

@@ -130,6 +130,28 @@ func TestPhasesFromTheTimeline(t *testing.T) {
 	assert.Regexp(t, `(?m)^  UpdateService and wait +1m19s$`, FormatPhases("deploy --env preprod", phases))
 }
 
+func TestPhasesThatComeBack(t *testing.T) {
+	times := []time.Time{
+		at("10:00:00"), // started
+		at("10:00:02"), // policy, before the build
+		at("10:00:30"), // build
+		at("10:01:00"), // scan
+		at("10:01:05"), // policy again, after the render
+		at("10:01:10"), // deploy
+		at("10:02:00"), // finished
+	}
+	md, err := renderedDeploy(t, times, report.Deployed, "policy: 0 finding(s)", "build: built", "scan: passed", "policy: 0 finding(s)", "deploy: registering")
+	require.NoError(t, err)
+	phases, err := Phases(md)
+	require.NoError(t, err)
+	assert.Equal(t, []Phase{
+		{"policy", 7 * time.Second},
+		{"build", 28 * time.Second},
+		{"scan", 30 * time.Second},
+		{"UpdateService and wait", 55 * time.Second},
+	}, phases)
+}
+
 func TestTimelineAcrossMidnight(t *testing.T) {
 	times := []time.Time{at("23:59:50"), at("23:59:58"), at("23:59:59").Add(20 * time.Second), at("23:59:59").Add(40 * time.Second)}
 	md, err := renderedDeploy(t, times, report.Deployed, "build: built", "run: probed")
