@@ -225,6 +225,14 @@ func TestStandaloneAccountServesTheModulesFlows(t *testing.T) {
 	assert.Equal(t, "sample-app-preprod:2", settled.TaskDefinition)
 	assert.Equal(t, 1, settled.Deployments)
 
+	// diff: the definition deploy would register matches the one running; another image differs.
+	d, err := fastEngine(cfg).Diff(ctx, preprod.Cluster, preprod.Service, renderSample(t, "preprod", imageRef))
+	require.NoError(t, err)
+	assert.Empty(t, d, "no difference right after the deploy")
+	d, err = fastEngine(cfg).Diff(ctx, preprod.Cluster, preprod.Service, renderSample(t, "preprod", running.RegistryAddr+"/sample-app@sha256:"+strings.Repeat("0", 64)))
+	require.NoError(t, err)
+	assert.Contains(t, d, strings.Repeat("0", 64))
+
 	// The audit's reads all answer (ECS, ECR, IAM roles of the running task definition,
 	// detectors), so audit reports findings rather than failing.
 	_, err = live.Audit(ctx, cfg, live.AuditTarget{Cluster: preprod.Cluster, Service: preprod.Service, Container: "app",
@@ -233,6 +241,13 @@ func TestStandaloneAccountServesTheModulesFlows(t *testing.T) {
 	account, err := detectors.Audit(ctx, cfg, fakeaccount.Region)
 	require.NoError(t, err)
 	assert.Empty(t, account, "every detector is on in the fake account")
+
+	// rollback: back to the revision before the running one (:2 → :1; :3 failed and is newer).
+	_, err = fastEngine(cfg).Rollback(ctx, ecs.RollbackOptions{Cluster: preprod.Cluster, Service: preprod.Service, Timeout: time.Minute})
+	require.NoError(t, err)
+	st = service(t, running, preprod.Cluster)
+	assert.Equal(t, "sample-app-preprod:1", st.TaskDefinition)
+	assert.True(t, st.Steady)
 }
 
 func TestControlAPIRejectsBadInput(t *testing.T) {
