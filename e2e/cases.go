@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"dagger/fargate/pipeline/cosign"
+	"dagger/fargate/pipeline/images"
 )
 
 // Suite is one run: the settings, the work directory, the fake and what the cases learnt.
@@ -130,7 +130,11 @@ func timingLocal(ctx context.Context, s *Suite) error {
 }
 
 func keyPair(ctx context.Context, s *Suite) error {
-	image := flagValue(s.S.FargateFlags, "--cosign-image", cosign.DefaultImage)
+	defaults, err := images.Defaults()
+	if err != nil {
+		return err
+	}
+	image := flagValue(s.S.FargateFlags, "--cosign-image", defaults.Cosign)
 	res, err := s.R.Run(ctx, s.S.Dagger, "--progress=plain", "core",
 		"container", "from", "--address="+image,
 		"with-user", "--name=0:0",

@@ -3,6 +3,7 @@ package chain_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -300,4 +301,23 @@ func TestRollbackHeadline(t *testing.T) {
 	assert.Equal(t, "**ROLLED BACK to sample-app-preprod:1 (from sample-app-preprod:2)**", headline(t, out))
 	assert.NotContains(t, out, "DEPLOYED")
 	assert.Equal(t, w.arns["preprod"], w.ecs.PrimaryTaskDefinition("sample-app-preprod", "sample-app"))
+}
+
+// An AWS-compatible endpoint over plain HTTP hands out a plain-HTTP registry: cosign is told
+// so (it would try HTTPS otherwise); against AWS it is not.
+func TestCosignReachesAPlainHTTPRegistryOnlyBehindAnHTTPEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		endpoint string
+		insecure bool
+	}{{"", false}, {"https://aws.example.internal", false}, {"http://172.17.0.1:4566", true}} {
+		w := newWorld(t)
+		w.s.Endpoint = tt.endpoint
+		out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "preprod"})
+		require.NoError(t, err, reportOf(out, err))
+		require.NotEmpty(t, w.steps.cosignArgs)
+		for _, args := range w.steps.cosignArgs {
+			assert.Equal(t, tt.insecure, slices.Contains(args, "--allow-http-registry"), "%s: %v", tt.endpoint, args)
+			assert.True(t, strings.Contains(args[len(args)-1], "@sha256:"), "the image reference stays last: %v", args)
+		}
+	}
 }

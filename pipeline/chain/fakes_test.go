@@ -40,6 +40,7 @@ type fakeSteps struct {
 	attested   map[string]map[string][]byte // digest → predicate type → predicate
 	probes     int
 	probeURLs  []string
+	cosignArgs [][]string
 	appStopped bool
 	regStopped bool
 	app        chain.AppSpec
@@ -171,6 +172,9 @@ func (c *fakeCosign) Run(_ context.Context, cmd cosign.Command, files ...chain.C
 	ref := cmd.Args[len(cmd.Args)-1]
 	digest := ref[strings.LastIndex(ref, "@")+1:]
 	f.record("cosign " + cmd.Args[1] + " " + ref)
+	f.mu.Lock()
+	f.cosignArgs = append(f.cosignArgs, cmd.Args)
+	f.mu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch cmd.Args[1] {

@@ -92,12 +92,18 @@ func (s *Session) signingPlan(f *config.File, region string, local bool, wantSig
 
 // prepareSigner prepares cosign for a registry: the local one, or ECR with a login.
 func (s *Session) prepareSigner(ctx context.Context, setup SigningSetup, sg signer, login *ecr.Credentials) (*signer, error) {
+	insecure := []string{"--allow-insecure-registry", "--allow-http-registry"}
 	if login != nil {
 		setup.ECR = login
 		sg.reg = cosign.Registry{DockerConfigDir: DockerConfigDir}
+		// An AWS-compatible endpoint over plain HTTP (LocalStack, a fake) hands out a
+		// plain-HTTP registry too; cosign tries HTTPS unless told otherwise.
+		if strings.HasPrefix(s.Endpoint, "http://") {
+			sg.extra = insecure
+		}
 	} else {
 		setup.LocalRegistry = true
-		sg.extra = []string{"--allow-insecure-registry", "--allow-http-registry"}
+		sg.extra = insecure
 	}
 	run, err := s.Steps.Cosign(ctx, setup)
 	if err != nil {
