@@ -110,6 +110,10 @@ type Result struct {
 	FinalRolloutState   string
 	FinalDeployments    int
 
+	// Delivery is what a progressive delivery showed: strategy, stages, traffic, the alarm
+	// that rolled it back (nil without DeployOptions.Delivery).
+	Delivery *DeliveryReport
+
 	StoppedTasks []StoppedTask
 	// Events are the service events seen during the deploy, oldest first (at most 20).
 	Events []string
