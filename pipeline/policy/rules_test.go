@@ -46,10 +46,10 @@ func goodService() ecstypes.Service {
 			Subnets: []string{"subnet-a"}, SecurityGroups: []string{"sg-task"}, AssignPublicIp: ecstypes.AssignPublicIpDisabled}},
 		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true},
 			Alarms: &ecstypes.DeploymentAlarms{AlarmNames: []string{"web-5xx"}, Enable: true, Rollback: true}},
-		LoadBalancers:           []ecstypes.LoadBalancer{{TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/abc"), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
-		ServiceRegistries:       []ecstypes.ServiceRegistry{{RegistryArn: aws.String("arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-1")}},
-		PropagateTags:           ecstypes.PropagateTagsService,
-		Tags:                    []ecstypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("owner"), Value: aws.String("platform")}},
+		LoadBalancers:     []ecstypes.LoadBalancer{{TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/abc"), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
+		ServiceRegistries: []ecstypes.ServiceRegistry{{RegistryArn: aws.String("arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-1")}},
+		PropagateTags:     ecstypes.PropagateTagsService,
+		Tags:              []ecstypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("owner"), Value: aws.String("platform")}},
 	}
 }
 
