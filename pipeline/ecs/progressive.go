@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -70,7 +69,9 @@ type DeliveryAPI interface {
 
 // DeliveryReport is what the deploy saw of its service deployment.
 type DeliveryReport struct {
-	Strategy             string
+	Strategy string
+	// Plan says what the strategy does, e.g. "10% for 5m, then 100%; bake 5m; alarms a, b (rollback)".
+	Plan                 string
 	ServiceDeploymentArn string
 	// Status is the service deployment's last status (SUCCESSFUL, ROLLBACK_SUCCESSFUL, ...).
 	Status string
@@ -194,19 +195,39 @@ func (d *Delivery) apply(cfg *types.DeploymentConfiguration, svc *types.Service)
 	return lbs, nil
 }
 
-// plannedBakes is how long the strategy's known waits take once traffic moves.
-func (d *Delivery) plannedBakes() time.Duration {
-	t := d.BakeTime
+// Plan describes the strategy in one line for people.
+func (d *Delivery) Plan() string {
+	var parts []string
 	switch d.Strategy {
 	case types.DeploymentStrategyCanary:
-		t += d.CanaryBakeTime
+		parts = append(parts, fmt.Sprintf("%s%% for %s, then 100%%", pct(d.CanaryPercent), minutes(d.CanaryBakeTime)))
 	case types.DeploymentStrategyLinear:
-		if d.LinearPercent > 0 {
-			t += time.Duration(math.Ceil(100/d.LinearPercent)-1) * d.LinearInterval
+		parts = append(parts, fmt.Sprintf("steps of %s%% every %s", pct(d.LinearPercent), minutes(d.LinearInterval)))
+	case types.DeploymentStrategyBlueGreen:
+		if d.TestProbe != nil {
+			parts = append(parts, "test traffic probed, then 100%")
+		} else {
+			parts = append(parts, "100% at once")
 		}
+	default:
+		parts = append(parts, "rolling update")
 	}
-	return t
+	if d.Strategy != types.DeploymentStrategyRolling {
+		parts = append(parts, "bake "+minutes(d.BakeTime))
+	}
+	if len(d.Alarms) > 0 {
+		rb := "no rollback"
+		if d.AlarmRollback {
+			rb = "rollback"
+		}
+		parts = append(parts, fmt.Sprintf("alarms %s (%s)", strings.Join(d.Alarms, ", "), rb))
+	} else {
+		parts = append(parts, "no alarms")
+	}
+	return strings.Join(parts, "; ")
 }
+
+func minutes(d time.Duration) string { return fmt.Sprintf("%dm", int(d/time.Minute)) }
 
 // bakePoll is the read interval while a bake of known length runs.
 const bakePoll = 15 * time.Second
@@ -240,7 +261,7 @@ func (e *Engine) followDelivery(ctx context.Context, rq *run, r *Result, st *pol
 		return false
 	}
 	d := rq.delivery
-	rep := &DeliveryReport{Strategy: string(d.Strategy)}
+	rep := &DeliveryReport{Strategy: string(d.Strategy), Plan: d.Plan()}
 	r.Delivery = rep
 	api, ok := e.ecs.(DeliveryAPI)
 	if !ok {
@@ -695,4 +716,50 @@ func stageName(sd *types.ServiceDeployment) string {
 // pct formats a traffic share: 10, 12.5.
 func pct(v float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v), "0"), ".")
+}
+
+// ServiceDeploymentStatus is a service's current service deployment, for `status`.
+type ServiceDeploymentStatus struct {
+	Arn, Strategy, Status, Stage, Reason string
+	ProductionPercent, TestPercent       float64
+	UpdatedAt                            time.Time
+	TriggeredAlarms                      []string
+}
+
+// currentServiceDeployment reads the service's current service deployment; nil when the
+// service names none or the API is not available (status then shows deployments only).
+func (e *Engine) currentServiceDeployment(ctx context.Context, svc *types.Service) *ServiceDeploymentStatus {
+	api, ok := e.ecs.(DeliveryAPI)
+	arn := aws.ToString(svc.CurrentServiceDeployment)
+	if !ok || arn == "" {
+		return nil
+	}
+	out, err := api.DescribeServiceDeployments(ctx, &awsecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}})
+	if err != nil || len(out.ServiceDeployments) == 0 {
+		return nil
+	}
+	sd := out.ServiceDeployments[0]
+	prod, test := weights(&sd)
+	st := &ServiceDeploymentStatus{Arn: arn, Status: string(sd.Status), Stage: string(sd.LifecycleStage), Reason: aws.ToString(sd.StatusReason),
+		ProductionPercent: prod, TestPercent: test, UpdatedAt: aws.ToTime(sd.UpdatedAt)}
+	if c := sd.DeploymentConfiguration; c != nil {
+		st.Strategy = string(c.Strategy)
+	}
+	if sd.Alarms != nil {
+		st.TriggeredAlarms = sd.Alarms.TriggeredAlarmNames
+	}
+	return st
+}
+
+// String is one line for `status`.
+func (s *ServiceDeploymentStatus) String() string {
+	line := fmt.Sprintf("service deployment %s (%s): %s, stage %s, %s%% production / %s%% test traffic on the new revision",
+		shortID(s.Arn), orDash(s.Strategy), s.Status, orDash(s.Stage), pct(s.ProductionPercent), pct(s.TestPercent))
+	if len(s.TriggeredAlarms) > 0 {
+		line += "; alarms in ALARM: " + strings.Join(s.TriggeredAlarms, ", ")
+	}
+	if s.Reason != "" {
+		line += "; " + s.Reason
+	}
+	return line
 }

@@ -349,3 +349,24 @@ func TestHTTPProbe(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.Canceled))
 }
+
+func TestStatusShowsTheServiceDeploymentStage(t *testing.T) {
+	e := newDeliveryEnv(t)
+	ctx := context.Background()
+	// Follow a canary until the middle of its bake, then stop following: status shows where it is.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.eng.clock = &cancelAt{VirtualClock: e.clock, at: t0.Add(2 * time.Minute), cancel: cancel}
+	e.fake.FireAlarm("not-watched", t0.Add(time.Minute)) // an alarm the service does not watch changes nothing
+	res, err := e.eng.Deploy(cctx, e.deliveryOpts(canary(), 20*time.Minute))
+	require.Error(t, err)
+	require.Equal(t, Cancelled, res.Class)
+	st, err := e.eng.Status(ctx, cluster, service)
+	require.NoError(t, err)
+	require.NotNil(t, st.ServiceDeployment)
+	assert.Equal(t, "IN_PROGRESS", st.ServiceDeployment.Status)
+	assert.Equal(t, "PRODUCTION_TRAFFIC_SHIFT", st.ServiceDeployment.Stage)
+	assert.Equal(t, 10.0, st.ServiceDeployment.ProductionPercent)
+	assert.Empty(t, st.ServiceDeployment.TriggeredAlarms)
+	assert.Contains(t, st.String(), "(CANARY): IN_PROGRESS, stage PRODUCTION_TRAFFIC_SHIFT, 10% production / 100% test traffic on the new revision")
+}

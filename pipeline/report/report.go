@@ -50,6 +50,9 @@ type Report struct {
 	// PreviousTaskDefinition is what the service ran before (the rollback target).
 	PreviousTaskDefinition string
 
+	// Delivery is the progressive delivery (strategy, stages, traffic, rollback), if any.
+	Delivery *Delivery
+
 	// Timeline is the rollout's events and progress lines, oldest first.
 	Timeline []Event
 
