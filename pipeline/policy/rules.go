@@ -343,6 +343,12 @@ var registry = []ruleDef{
 	{Rule: Rule{ID: "FG-CFN-031", Title: "GitHub deploy role trusts one repository's environment", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
 		Rationale:   "The deploy role's trust must require the sts.amazonaws.com audience and a sub naming one repository's environment or main branch, or workflows elsewhere can assume it.",
 		Remediation: `Condition: {StringEquals: {"token.actions.githubusercontent.com:aud": sts.amazonaws.com, "token.actions.githubusercontent.com:sub": "repo:OWNER/REPO:environment:ENV"}}.`}},
+	{Rule: Rule{ID: "FG-CFN-032", Title: "Production ECS services deploy with CloudWatch alarms and rollback", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "The circuit breaker only sees tasks that fail to start; alarms on the error rate and latency catch a release that starts fine but fails requests, and roll it back.",
+		Remediation: "Declare AWS::CloudWatch::Alarm resources (5xx rate, target latency) and set the service's DeploymentConfiguration.Alarms {AlarmNames, Enable: true, Rollback: true}."}},
+	{Rule: Rule{ID: "FG-CFN-033", Title: "Traffic-shifting ECS services have their blue/green wiring", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Blue/green, canary and linear deployments need an alternate target group, a production listener rule and the ECS infrastructure role; blue/green needs a test listener to check the new revision before production traffic moves.",
+		Remediation: "Set LoadBalancers[].AdvancedConfiguration {AlternateTargetGroupArn, ProductionListenerRule, TestListenerRule, RoleArn} to resources the template declares."}},
 
 	// Trivy's scan of the templates (evaluated by pipeline/infra.IaCFindings).
 	{Rule: Rule{ID: "FG-IAC-001", Title: "Trivy misconfiguration in an infrastructure template", Severity: High, Target: TargetIaCScan, CheckedIn: CheckedInInfra,

@@ -374,7 +374,7 @@ func TestRulesCheckedElsewhere(t *testing.T) {
 		require.True(t, d.td == nil && d.svc == nil && d.cl == nil && d.repo == nil && d.df == nil && d.iam == nil && d.trust == nil,
 			"%s is evaluated in %s: it has no check function here", r.ID, r.CheckedIn)
 	}
-	require.Equal(t, map[string]int{"FG-CFN-": 31, "FG-IAC-": 1, "FG-ACCT-": 7}, counts)
+	require.Equal(t, map[string]int{"FG-CFN-": 33, "FG-IAC-": 1, "FG-ACCT-": 7}, counts)
 	// Suppressions can name them.
 	_, err := ParseSuppressions([]Suppression{
 		{Rule: "FG-CFN-002", Resource: "template/infra/service.yaml#Service", Reason: "r", Expires: "2999-01-01"},
