@@ -248,7 +248,8 @@ type follower struct {
 	last    *types.ServiceDeployment
 	stageAt time.Time // when the current stage was first seen
 	start   time.Time
-	times   []time.Time // this follower's reads, for the per-minute cap
+	times   []time.Time // this follower's reads, for the read budget
+	events  *waitSpec   // service events already shown
 	probed  bool
 	stopped string // why the pipeline stopped the deployment ("" when it did not)
 }
@@ -293,7 +294,11 @@ func (e *Engine) followDelivery(ctx context.Context, rq *run, r *Result, st *pol
 		arn = aws.ToString(newest.ServiceDeploymentArn)
 	}
 	rep.ServiceDeploymentArn = arn
-	f := &follower{e: e, api: api, rq: rq, r: r, st: st, d: d, arn: arn, rep: rep, start: e.clock.Now()}
+	f := &follower{e: e, api: api, rq: rq, r: r, st: st, d: d, arn: arn, rep: rep, start: e.clock.Now(),
+		events: &waitSpec{cluster: rq.cluster, service: rq.service, seen: map[string]bool{}}}
+	if updated != nil {
+		markSeen(f.events.seen, updated)
+	}
 	e.logf("following service deployment %s (%s)", shortID(arn), strings.ToLower(string(d.Strategy)))
 	f.run(ctx, target)
 	return true
@@ -339,7 +344,9 @@ func (f *follower) run(ctx context.Context, target string) {
 			e.logf("%s  describe service deployment failed (will retry): %v", elapsed(e.clock.Now().Sub(f.start)), err)
 		} else {
 			errorsInRow = 0
-			f.observe(sd)
+			if f.observe(sd) {
+				f.showEvents(ctx)
+			}
 			if done, how := f.terminal(sd); done {
 				end = how
 				break
@@ -414,13 +421,28 @@ func (f *follower) read(ctx context.Context, deadline time.Time) (*types.Service
 	return &out.ServiceDeployments[0], nil
 }
 
-// observe records a stage change or a traffic step and logs it.
-func (f *follower) observe(sd *types.ServiceDeployment) {
+// showEvents reads the service once (within the read budget) and shows the events not shown
+// yet: the tasks started and stopped, the circuit breaker, the alarms.
+func (f *follower) showEvents(ctx context.Context) {
+	now := f.e.clock.Now()
+	f.times = append(f.times, now)
+	f.st.polls++
+	f.st.times = append(f.st.times, now)
+	svc, _, err := f.e.poll1(ctx, &waitSpec{cluster: f.rq.cluster, service: f.rq.service, deadline: now.Add(time.Minute)})
+	if err == nil {
+		f.e.showEvents(svc, f.events, f.st)
+	}
+}
+
+// observe records a stage change or a traffic step and logs it; it reports whether the
+// stage or status changed.
+func (f *follower) observe(sd *types.ServiceDeployment) bool {
 	now := f.e.clock.Now()
 	prod, test := weights(sd)
 	prev := f.last
 	f.last = sd
-	if prev == nil || prev.LifecycleStage != sd.LifecycleStage || prev.Status != sd.Status || prodOf(prev) != prod {
+	changed := prev == nil || prev.LifecycleStage != sd.LifecycleStage || prev.Status != sd.Status
+	if changed || prodOf(prev) != prod {
 		if prev == nil || prev.LifecycleStage != sd.LifecycleStage {
 			f.stageAt = now
 		}
@@ -461,6 +483,7 @@ func (f *follower) observe(sd *types.ServiceDeployment) {
 			f.rep.RollbackAt, f.rep.RollbackPercent = now, f.rep.ProductionPercent
 		}
 	}
+	return changed
 }
 
 func (f *follower) terminal(sd *types.ServiceDeployment) (bool, followEnd) {
@@ -762,4 +785,31 @@ func (s *ServiceDeploymentStatus) String() string {
 		line += "; " + s.Reason
 	}
 	return line
+}
+
+// summary is the delivery part of Result.Summary: strategy, plan, status, stages, rollback.
+func (d *DeliveryReport) summary() string {
+	if d == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "delivery: %s (%s), service deployment %s: %s\n", strings.ToLower(d.Strategy), d.Plan, orDash(shortID(d.ServiceDeploymentArn)), orDash(d.Status))
+	for _, s := range d.Stages {
+		fmt.Fprintf(&b, "  %s %s: %s%% production, %s%% test\n", s.At.UTC().Format("15:04:05"), s.Name, pct(s.ProductionPercent), pct(s.TestPercent))
+	}
+	if d.RolledBackBy != "" {
+		fmt.Fprintf(&b, "rolled back by %s", d.RolledBackBy)
+		if len(d.RollbackAlarms) > 0 {
+			fmt.Fprintf(&b, " (alarm %s at %s, %s%% of production traffic on the new revision)", strings.Join(d.RollbackAlarms, ", "),
+				d.RollbackAt.UTC().Format("15:04:05"), pct(d.RollbackPercent))
+		}
+		b.WriteString("\n")
+	}
+	if d.Probe != "" {
+		fmt.Fprintf(&b, "test probe: %s\n", d.Probe)
+	}
+	if d.FellBack != "" {
+		fmt.Fprintf(&b, "%s\n", d.FellBack)
+	}
+	return b.String()
 }

@@ -162,6 +162,7 @@ func (r *Result) Summary() string {
 	if r.FinalTaskDefinition != "" {
 		fmt.Fprintf(&b, "service now on: %s (%s, %d deployment(s))\n", shortTaskDef(r.FinalTaskDefinition), r.FinalRolloutState, r.FinalDeployments)
 	}
+	b.WriteString(r.Delivery.summary())
 	for _, t := range r.StoppedTasks {
 		fmt.Fprintf(&b, "  %s\n", t)
 	}
