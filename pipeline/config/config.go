@@ -258,6 +258,12 @@ func (f *File) Summary() string {
 		if !e.CircuitBreakerEnabled() {
 			extra = append(extra, "circuit breaker OFF")
 		}
+		if st := e.StrategyOrDefault(); st != StrategyRolling {
+			extra = append(extra, "strategy "+st)
+		}
+		if e.Alarms != nil {
+			extra = append(extra, fmt.Sprintf("%d deployment alarm(s)", len(e.Alarms.Names)))
+		}
 		sort.Strings(extra)
 		account := e.AccountID
 		if account == "" {

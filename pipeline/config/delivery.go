@@ -211,37 +211,18 @@ func (v *validator) delivery(p string, env *Environment) {
 		if strategy == StrategyRolling {
 			v.add(p+".loadBalancer", "only used by the blue-green, canary and linear strategies (the strategy is rolling); remove it")
 		}
-		if lb.TargetGroup != "" && !targetGroupPattern.MatchString(lb.TargetGroup) {
-			v.add(p+".loadBalancer.targetGroup", "%q is not a target group ARN (expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", lb.TargetGroup)
+		lbp := p + ".loadBalancer."
+		v.arnField(lbp+"targetGroup", lb.TargetGroup, "", targetGroupArn)
+		if v.arnField(lbp+"alternateTargetGroup", lb.AlternateTargetGroup, "the green target group ARN", targetGroupArn) &&
+			lb.AlternateTargetGroup == lb.TargetGroup {
+			v.add(lbp+"alternateTargetGroup", "must differ from targetGroup (ECS moves traffic between the two)")
 		}
-		switch {
-		case lb.AlternateTargetGroup == "":
-			v.add(p+".loadBalancer.alternateTargetGroup", "required (the green target group ARN)")
-		case !targetGroupPattern.MatchString(lb.AlternateTargetGroup):
-			v.add(p+".loadBalancer.alternateTargetGroup", "%q is not a target group ARN (expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", lb.AlternateTargetGroup)
-		case lb.AlternateTargetGroup == lb.TargetGroup:
-			v.add(p+".loadBalancer.alternateTargetGroup", "must differ from targetGroup (ECS moves traffic between the two)")
+		v.arnField(lbp+"productionListenerRule", lb.ProductionListenerRule, "the ARN of the listener rule that serves production traffic", listenerRuleArn)
+		if v.arnField(lbp+"testListenerRule", lb.TestListenerRule, "", listenerRuleArn) &&
+			lb.TestListenerRule != "" && lb.TestListenerRule == lb.ProductionListenerRule {
+			v.add(lbp+"testListenerRule", "must differ from productionListenerRule")
 		}
-		switch {
-		case lb.ProductionListenerRule == "":
-			v.add(p+".loadBalancer.productionListenerRule", "required (the ARN of the listener rule that serves production traffic)")
-		case !listenerRulePattern.MatchString(lb.ProductionListenerRule):
-			v.add(p+".loadBalancer.productionListenerRule", "%q is not a listener rule ARN (expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/LB/ID/ID/ID)", lb.ProductionListenerRule)
-		}
-		if lb.TestListenerRule != "" {
-			switch {
-			case !listenerRulePattern.MatchString(lb.TestListenerRule):
-				v.add(p+".loadBalancer.testListenerRule", "%q is not a listener rule ARN (expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/LB/ID/ID/ID)", lb.TestListenerRule)
-			case lb.TestListenerRule == lb.ProductionListenerRule:
-				v.add(p+".loadBalancer.testListenerRule", "must differ from productionListenerRule")
-			}
-		}
-		switch {
-		case lb.Role == "":
-			v.add(p+".loadBalancer.role", "required (the ARN of the ECS infrastructure role for load balancers)")
-		case !roleArnPattern.MatchString(lb.Role):
-			v.add(p+".loadBalancer.role", "%q is not an IAM role ARN (expected arn:aws:iam::ACCOUNT:role/NAME)", lb.Role)
-		}
+		v.arnField(lbp+"role", lb.Role, "the ARN of the ECS infrastructure role for load balancers", roleArn)
 	} else if known && strategy != StrategyRolling {
 		// ECS moves traffic for these strategies through a load balancer (or Service Connect,
 		// which this pipeline does not wire): "Required resources for Amazon ECS canary
@@ -280,6 +261,34 @@ func (v *validator) delivery(p string, env *Environment) {
 		v.add(p+".waitTimeout", "%s is not longer than the strategy's bake times (%s): the wait would time out before ECS finishes (expected more than %s)",
 			env.WaitTimeout.Duration, planned, planned)
 	}
+}
+
+// arnSpec is a kind of ARN: its name (with its article), its pattern and its shape for people.
+type arnSpec struct {
+	kind  string
+	re    *regexp.Regexp
+	shape string
+}
+
+var (
+	targetGroupArn  = arnSpec{"a target group", targetGroupPattern, "arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID"}
+	listenerRuleArn = arnSpec{"a listener rule", listenerRulePattern, "arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/LB/ID/ID/ID"}
+	roleArn         = arnSpec{"an IAM role", roleArnPattern, "arn:aws:iam::ACCOUNT:role/NAME"}
+)
+
+// arnField checks an ARN of a kind (target group, ...): required when need says what it is
+// (optional when need is ""), and of the given shape. It reports whether the value is usable
+// (valid, or optional and empty).
+func (v *validator) arnField(field, val, need string, a arnSpec) bool {
+	switch {
+	case val == "" && need != "":
+		v.add(field, "required (%s)", need)
+		return false
+	case val != "" && !a.re.MatchString(val):
+		v.add(field, "%q is not %s ARN (expected %s)", val, a.kind, a.shape)
+		return false
+	}
+	return true
 }
 
 // percent checks a traffic share: 1-100 in steps of 0.1 (ECS takes multiples of 0.1).

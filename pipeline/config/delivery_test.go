@@ -149,6 +149,10 @@ func TestBadDelivery(t *testing.T) {
 			[]string{"environments.prod.alarms: expected a mapping of keys to values, got a list"}},
 		{"bad target group ARN", withProd("    strategy: canary\n" + strings.Replace(wiring, altTG, "web-green", 1)), "alternateTargetGroup",
 			[]string{`environments.prod.loadBalancer.alternateTargetGroup: "web-green" is not a target group ARN`}},
+		{"bad role ARN", withProd("    strategy: canary\n" + strings.Replace(wiring, lbRole, "arn:aws:iam::444455556666:user/x", 1)), "role:",
+			[]string{`environments.prod.loadBalancer.role: "arn:aws:iam::444455556666:user/x" is not an IAM role ARN (expected arn:aws:iam::ACCOUNT:role/NAME)`}},
+		{"bad listener rule ARN", withProd("    strategy: canary\n" + strings.Replace(wiring, prodRule, "rule-1", 1)), "productionListenerRule",
+			[]string{`environments.prod.loadBalancer.productionListenerRule: "rule-1" is not a listener rule ARN`}},
 		{"missing role", withProd("    strategy: canary\n" + strings.Replace(wiring, "      role: "+lbRole+"\n", "", 1)), "",
 			[]string{"environments.prod.loadBalancer.role: required"}},
 		{"same listener rule twice", withProd("    strategy: blue-green\n" + strings.Replace(wiring, testRule, prodRule, 1)), "testListenerRule",
@@ -191,4 +195,5 @@ func TestSampleProdIsCanaryWithAlarmsAndPreprodRolling(t *testing.T) {
 	require.NotNil(t, prod.LoadBalancer)
 	preprod, _ := f.Environment("preprod")
 	assert.Equal(t, config.StrategyRolling, preprod.Strategy)
+	assert.Contains(t, f.Summary(), "2 deployment alarm(s); approval required; promotes from preprod; strategy canary")
 }
