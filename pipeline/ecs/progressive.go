@@ -144,6 +144,7 @@ func (d *Delivery) apply(cfg *types.DeploymentConfiguration, svc *types.Service)
 	if len(d.Alarms) > 0 {
 		cfg.Alarms = &types.DeploymentAlarms{AlarmNames: append([]string(nil), d.Alarms...), Enable: true, Rollback: d.AlarmRollback}
 	}
+	cfg.LifecycleHooks = d.hooks(cfg.LifecycleHooks)
 	if d.Strategy == types.DeploymentStrategyRolling {
 		return nil, nil
 	}
@@ -153,19 +154,6 @@ func (d *Delivery) apply(cfg *types.DeploymentConfiguration, svc *types.Service)
 		cfg.CanaryConfiguration = &types.CanaryConfiguration{CanaryPercent: aws.Float64(d.CanaryPercent), CanaryBakeTimeInMinutes: aws.Int32(int32(d.CanaryBakeTime / time.Minute))}
 	case types.DeploymentStrategyLinear:
 		cfg.LinearConfiguration = &types.LinearConfiguration{StepPercent: aws.Float64(d.LinearPercent), StepBakeTimeInMinutes: aws.Int32(int32(d.LinearInterval / time.Minute))}
-	}
-	if d.TestProbe != nil {
-		hold := d.TestProbeHold
-		if hold == 0 {
-			hold = 10 * time.Minute
-		}
-		// A PAUSE hook holds the deployment once the new revision has all the test traffic,
-		// until the pipeline continues it (probe passed) or stops it (probe failed); if the
-		// pipeline is gone, ECS rolls back when the hook times out.
-		cfg.LifecycleHooks = []types.DeploymentLifecycleHook{{
-			TargetType: types.DeploymentLifecycleHookTargetTypePause, LifecycleStages: []types.DeploymentLifecycleHookStage{types.DeploymentLifecycleHookStagePostTestTrafficShift},
-			TimeoutConfiguration: &types.DeploymentLifecycleHookTimeoutConfiguration{Action: types.DeploymentLifecycleHookActionRollback, TimeoutInMinutes: aws.Int32(int32(hold / time.Minute))},
-		}}
 	}
 	if len(svc.LoadBalancers) == 0 {
 		return nil, fmt.Errorf("strategy %s needs a load balancer, and service %s has none", d.Strategy, aws.ToString(svc.ServiceName))
@@ -228,6 +216,39 @@ func (d *Delivery) Plan() string {
 }
 
 func minutes(d time.Duration) string { return fmt.Sprintf("%dm", int(d/time.Minute)) }
+
+// hooks returns the service's lifecycle hooks with the probe's PAUSE hook set or removed:
+// a hook of that shape left from an earlier deploy with a probe would hold every later
+// deployment until ECS rolls it back. Other hooks (Lambda functions) are kept.
+func (d *Delivery) hooks(existing []types.DeploymentLifecycleHook) []types.DeploymentLifecycleHook {
+	out := []types.DeploymentLifecycleHook{} // sent even when empty: an absent list leaves the hooks as they are
+	for _, h := range existing {
+		if !isProbeHook(h) {
+			out = append(out, h)
+		}
+	}
+	if d.TestProbe == nil {
+		return out
+	}
+	hold := d.TestProbeHold
+	if hold == 0 {
+		hold = 10 * time.Minute
+	}
+	// A PAUSE hook holds the deployment once the new revision has all the test traffic, until
+	// the pipeline continues it (probe passed) or stops it (probe failed); if the pipeline is
+	// gone, ECS rolls back when the hook times out.
+	return append(out, types.DeploymentLifecycleHook{
+		TargetType: types.DeploymentLifecycleHookTargetTypePause, LifecycleStages: []types.DeploymentLifecycleHookStage{types.DeploymentLifecycleHookStagePostTestTrafficShift},
+		TimeoutConfiguration: &types.DeploymentLifecycleHookTimeoutConfiguration{Action: types.DeploymentLifecycleHookActionRollback, TimeoutInMinutes: aws.Int32(int32(hold / time.Minute))},
+	})
+}
+
+// isProbeHook recognises the PAUSE hook hooks adds.
+func isProbeHook(h types.DeploymentLifecycleHook) bool {
+	return h.TargetType == types.DeploymentLifecycleHookTargetTypePause && len(h.LifecycleStages) == 1 &&
+		h.LifecycleStages[0] == types.DeploymentLifecycleHookStagePostTestTrafficShift &&
+		h.TimeoutConfiguration != nil && h.TimeoutConfiguration.Action == types.DeploymentLifecycleHookActionRollback
+}
 
 // bakePoll is the read interval while a bake of known length runs.
 const bakePoll = 15 * time.Second

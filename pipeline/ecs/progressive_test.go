@@ -374,3 +374,37 @@ func TestStatusShowsTheServiceDeploymentStage(t *testing.T) {
 	assert.Empty(t, st.ServiceDeployment.TriggeredAlarms)
 	assert.Contains(t, st.String(), "(CANARY): IN_PROGRESS, stage PRODUCTION_TRAFFIC_SHIFT, 10% production / 100% test traffic on the new revision")
 }
+
+func TestProbeHookDoesNotOutliveTheProbe(t *testing.T) {
+	green := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer green.Close()
+	e := newDeliveryEnv(t)
+	lambda := types.DeploymentLifecycleHook{TargetType: types.DeploymentLifecycleHookTargetTypeAwsLambda,
+		HookTargetArn:   aws.String("arn:aws:lambda:eu-west-1:123456789012:function:smoke"),
+		LifecycleStages: []types.DeploymentLifecycleHookStage{types.DeploymentLifecycleHookStagePostScaleUp}}
+	bg := &Delivery{Strategy: types.DeploymentStrategyBlueGreen, LoadBalancer: wiring(),
+		TestProbe: HTTPProbe(green.Client(), green.URL, 200, 1, time.Millisecond)}
+	svc, _ := e.fake.Service(cluster, service)
+	cfg := *svc.DeploymentConfiguration
+	cfg.LifecycleHooks = []types.DeploymentLifecycleHook{lambda}
+	lbs, err := bg.apply(&cfg, &svc)
+	require.NoError(t, err)
+	require.Len(t, lbs, 1)
+	require.Len(t, cfg.LifecycleHooks, 2, "the Lambda hook is kept, the probe's PAUSE hook added")
+	assert.Equal(t, lambda, cfg.LifecycleHooks[0])
+	again, _ := bg.apply(&cfg, &svc)
+	require.Len(t, again, 1)
+	assert.Len(t, cfg.LifecycleHooks, 2, "applying twice does not add a second PAUSE hook")
+
+	// Deploy with the probe, then a canary without: the second must not pause.
+	_, err = e.eng.Deploy(context.Background(), e.deliveryOpts(bg, 20*time.Minute))
+	require.NoError(t, err, e.log.String())
+	o := e.deliveryOpts(canary(), 20*time.Minute)
+	o.Definition = e.rendered()
+	res, err := e.eng.Deploy(context.Background(), o)
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, "SUCCESSFUL", res.Delivery.Status)
+	now, _ := e.fake.Service(cluster, service)
+	assert.Empty(t, now.DeploymentConfiguration.LifecycleHooks, "the PAUSE hook was removed")
+	assert.Equal(t, 1, e.calls("ContinueServiceDeployment"), "only the probed deployment paused")
+}
