@@ -333,10 +333,9 @@ func TestDeliveryFromConfig(t *testing.T) {
 }
 
 func TestHTTPProbe(t *testing.T) {
-	n := 0
+	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		n++
-		if n == 2 {
+		if n.Add(1) == 2 {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	}))
@@ -345,7 +344,7 @@ func TestHTTPProbe(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "attempt 2/3")
 	assert.Contains(t, err.Error(), "status 500, expected 200")
-	n = 10
+	n.Store(10)
 	require.NoError(t, HTTPProbe(srv.Client(), srv.URL, 200, 2, time.Millisecond)(context.Background()))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
