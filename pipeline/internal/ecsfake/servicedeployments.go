@@ -449,7 +449,9 @@ func (f *Fake) currentServiceDeployment(s *service) *string {
 func (f *Fake) deliveryView(s *service, out *types.Service) {
 	ds := f.deliveryLocked()
 	out.CurrentServiceDeployment = f.currentServiceDeployment(s)
-	out.LoadBalancers = append([]types.LoadBalancer(nil), ds.lbs[s]...)
+	if lbs, ok := ds.lbs[s]; ok { // set by SetLoadBalancers or an UpdateService that named them
+		out.LoadBalancers = append([]types.LoadBalancer(nil), lbs...)
+	}
 	if x := ds.extra[s]; x != nil && out.DeploymentConfiguration != nil {
 		out.DeploymentConfiguration.CanaryConfiguration = x.CanaryConfiguration
 		out.DeploymentConfiguration.LinearConfiguration = x.LinearConfiguration
