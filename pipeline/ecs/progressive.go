@@ -250,8 +250,17 @@ func isProbeHook(h types.DeploymentLifecycleHook) bool {
 		h.TimeoutConfiguration != nil && h.TimeoutConfiguration.Action == types.DeploymentLifecycleHookActionRollback
 }
 
-// bakePoll is the read interval while a bake of known length runs.
-const bakePoll = 15 * time.Second
+// The follower's read intervals, its own (the rolling wait's Polling tunes that wait only).
+const (
+	// bakePoll is the interval while a bake of known length runs.
+	bakePoll = 15 * time.Second
+	// followStart is the interval while tasks start and stages of unknown length run.
+	followStart = 3 * time.Second
+	// followTight is the interval from just before a known bake ends, and while ECS cleans up
+	// or rolls back (the end is near); followSettle once that has lasted 15 s.
+	followTight  = 1500 * time.Millisecond
+	followSettle = 2 * time.Second
+)
 
 // deliveryPolls is the follower's read budget: ECS reads per minute of waiting, on average.
 const deliveryPolls = 20
@@ -580,10 +589,9 @@ func (f *follower) stop(ctx context.Context) error {
 // near its end and while the deployment finishes or rolls back, never more than
 // deliveryPolls reads in any minute, never past the deadline.
 func (f *follower) sleep(ctx context.Context, deadline time.Time) error {
-	p := f.e.poll
 	now := f.e.clock.Now()
-	interval := p.Slow
-	fast := p.Fast
+	interval := followStart
+	fast := followTight
 	if sd := f.last; sd != nil {
 		inStage := now.Sub(f.stageAt)
 		switch {
@@ -592,7 +600,7 @@ func (f *follower) sleep(ctx context.Context, deadline time.Time) error {
 			// Rolling back, stopping or cleaning up: the end is near.
 			interval = fast
 			if inStage > 15*time.Second {
-				interval = p.Normal
+				interval = followSettle
 			}
 		default:
 			if bake := f.stageBake(sd); bake > 0 {
@@ -601,8 +609,8 @@ func (f *follower) sleep(ctx context.Context, deadline time.Time) error {
 				// so that an alarm's rollback is noticed soon, then poll tightly.
 				endAt := f.stageAt.Add(bake)
 				switch left := endAt.Sub(now); {
-				case left > 2*p.Slow:
-					interval = min(left-p.Slow, bakePoll)
+				case left > 2*followStart:
+					interval = min(left-followStart, bakePoll)
 				case left > -10*time.Second:
 					interval = fast
 				}
