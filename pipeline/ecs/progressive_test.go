@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -406,4 +407,45 @@ func TestProbeHookDoesNotOutliveTheProbe(t *testing.T) {
 	now, _ := e.fake.Service(cluster, service)
 	assert.Empty(t, now.DeploymentConfiguration.LifecycleHooks, "the PAUSE hook was removed")
 	assert.Equal(t, 1, e.calls("ContinueServiceDeployment"), "only the probed deployment paused")
+}
+
+// noCurrent is an ECS client whose UpdateService answers without the current service
+// deployment (older API versions), optionally without ListServiceDeployments either.
+type noCurrent struct {
+	*awsecs.Client
+	listFails bool
+}
+
+func (c noCurrent) UpdateService(ctx context.Context, in *awsecs.UpdateServiceInput, optFns ...func(*awsecs.Options)) (*awsecs.UpdateServiceOutput, error) {
+	out, err := c.Client.UpdateService(ctx, in, optFns...)
+	if out != nil && out.Service != nil {
+		out.Service.CurrentServiceDeployment = nil
+	}
+	return out, err
+}
+
+func (c noCurrent) ListServiceDeployments(ctx context.Context, in *awsecs.ListServiceDeploymentsInput, optFns ...func(*awsecs.Options)) (*awsecs.ListServiceDeploymentsOutput, error) {
+	if c.listFails {
+		return nil, errors.New("UnknownOperationException: ListServiceDeployments")
+	}
+	return c.Client.ListServiceDeployments(ctx, in, optFns...)
+}
+
+func TestServiceDeploymentFoundByListing(t *testing.T) {
+	for _, fails := range []bool{false, true} {
+		e := newDeliveryEnv(t)
+		eng := New(e.srv.Config(t), Options{Clock: e.clock, Log: e.log})
+		eng.ecs = noCurrent{Client: awsecs.NewFromConfig(e.srv.Config(t)), listFails: fails}
+		res, err := eng.Deploy(context.Background(), e.deliveryOpts(canary(), 30*time.Minute))
+		require.NoError(t, err, e.log.String())
+		assert.Equal(t, rev("2"), e.fake.PrimaryTaskDefinition(cluster, service))
+		if fails {
+			assert.Contains(t, res.Delivery.FellBack, "UnknownOperationException")
+			assert.Equal(t, 0, e.calls("DescribeServiceDeployments"))
+			continue
+		}
+		assert.Equal(t, 1, e.calls("ListServiceDeployments"))
+		assert.Equal(t, e.fake.ServiceDeploymentArns(cluster, service)[0], res.Delivery.ServiceDeploymentArn, "the newest one, ours")
+		assert.Equal(t, "SUCCESSFUL", res.Delivery.Status)
+	}
 }
