@@ -320,3 +320,52 @@ func TestIaCReport(t *testing.T) {
 	_, err = precheck.IaC(f, d)
 	require.Error(t, err)
 }
+
+func TestDeliveryRulesFromTheEnvironmentsFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(e *config.Environment)
+		want   []string
+		absent []string
+	}{
+		{"sample prod: canary with alarms", func(*config.Environment) {}, nil, []string{"FG-SVC-011", "FG-SVC-012", "FG-SVC-013"}},
+		{"prod rolling without alarms", func(e *config.Environment) {
+			e.Strategy, e.Alarms, e.Canary, e.LoadBalancer, e.BakeTime = config.StrategyRolling, nil, nil, nil, config.Duration{}
+		}, []string{"FG-SVC-011"}, nil},
+		{"alarms without rollback", func(e *config.Environment) {
+			off := false
+			e.Alarms.Rollback = &off
+		}, []string{"FG-SVC-012"}, []string{"FG-SVC-011"}},
+		{"blue-green without a test listener", func(e *config.Environment) {
+			e.Strategy, e.Canary = config.StrategyBlueGreen, nil
+			lb := *e.LoadBalancer
+			lb.TestListenerRule = ""
+			e.LoadBalancer = &lb
+		}, []string{"FG-SVC-013"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := loadSample(t, "")
+			prod := f.Environments["prod"]
+			tt.mutate(&prod)
+			f.Environments["prod"] = prod
+			rep, err := precheck.Run(context.Background(), f, diskReader(sampleDir))
+			require.NoError(t, err)
+			var got []string
+			for _, fd := range rep.Findings {
+				if strings.HasPrefix(fd.Rule, "FG-SVC-01") && fd.Rule != "FG-SVC-010" {
+					got = append(got, fd.Rule+" "+fd.Resource)
+				}
+			}
+			for _, w := range tt.want {
+				assert.Contains(t, got, w+" service/sample-app-prod/sample-app")
+			}
+			for _, a := range tt.absent {
+				assert.NotContains(t, strings.Join(got, "\n"), a)
+			}
+			for _, g := range got {
+				assert.NotContains(t, g, "preprod", "preprod is rolling, not production: no delivery finding")
+			}
+		})
+	}
+}

@@ -141,6 +141,7 @@ type Fake struct {
 	next      []Rollout
 	throttles [][2]time.Time
 	calls     []TimedCall
+	delivery  deliveryState // service deployments (servicedeployments.go)
 }
 
 type scheduled struct {
@@ -261,6 +262,7 @@ func (f *Fake) CreateService(spec ServiceSpec) error {
 	d.d.RolloutState = types.DeploymentRolloutStateCompleted
 	d.d.RolloutStateReason = aws.String(fmt.Sprintf("ECS deployment %s completed.", aws.ToString(d.d.Id)))
 	s.deps = []*deployment{d}
+	f.trackDeployment(s, d, now)
 	tasks := f.newTasks(s, d, int(spec.DesiredCount), now)
 	for _, t := range tasks {
 		t.LastStatus = aws.String("RUNNING")
@@ -423,6 +425,7 @@ func (f *Fake) startDeployment(s *service, taskDef string, r Rollout, at time.Ti
 	d := f.newDeployment(s, taskDef, r, at)
 	s.deps = append([]*deployment{d}, s.deps...)
 	s.steady = false
+	f.trackDeployment(s, d, at)
 	f.at(at.Add(r.StartAfter), func(t time.Time) { f.launch(s, d, int(s.desired), t) })
 	return d
 }
@@ -523,6 +526,9 @@ func (f *Fake) run(s *service, d *deployment, tasks []*types.Task, at time.Time)
 	d.d.PendingCount -= int32(len(tasks))
 	d.d.RunningCount += int32(len(tasks))
 	d.d.UpdatedAt = aws.Time(at)
+	if f.progressiveRun(s, d, at) {
+		return
+	}
 	f.at(at.Add(d.rollout.DrainAfter), func(t time.Time) { f.complete(s, d, t) })
 }
 
@@ -629,6 +635,7 @@ func (f *Fake) view(s *service) *types.Service {
 		out.TaskDefinition = s.deps[0].d.TaskDefinition
 	}
 	out.Events = append([]types.ServiceEvent(nil), s.events...)
+	f.deliveryView(s, out)
 	return out
 }
 
