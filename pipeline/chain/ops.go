@@ -3,12 +3,12 @@ package chain
 import (
 	"context"
 	"fmt"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"maps"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/detectors"
