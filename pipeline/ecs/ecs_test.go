@@ -543,7 +543,8 @@ func TestCancelMidWaitReportsState(t *testing.T) {
 	assert.Equal(t, rev("2"), res.RegisteredTaskDefinition)
 	assert.Equal(t, rev("2"), res.FinalTaskDefinition)
 	assert.Equal(t, "IN_PROGRESS", res.FinalRolloutState)
-	assert.Contains(t, res.Outcome, "service updated to sample-app-preprod:2")
+	assert.Equal(t, "cancelled: service on sample-app-preprod:2 (IN_PROGRESS; updated to sample-app-preprod:2), ECS continues the rollout on its own", res.Outcome)
+	assert.NotContains(t, res.Outcome+res.Reason, "rollback failed")
 	assert.Contains(t, res.Summary(), "service updated: true")
 	assert.Equal(t, 1, e.calls("UpdateService"), "a cancelled deploy is not rolled back behind the user's back")
 	assert.Equal(t, rev("2"), e.fake.PrimaryTaskDefinition(cluster, service))
@@ -640,7 +641,9 @@ func TestUpdateServiceWire(t *testing.T) {
 	assert.Equal(t, rev("2"), body["taskDefinition"])
 }
 
-func TestSupersededByAnotherDeployment(t *testing.T) {
+// Another client's deployment replacing ours mid-rollout is a concurrent deploy, not a
+// rollback: we say whose it is and do not roll back over it.
+func TestReplacedMidRolloutIsAConcurrentDeploy(t *testing.T) {
 	clk := &cancelAt{at: t0.Add(20 * time.Second)}
 	e := newEnv(t, envOpts{clock: clk})
 	clk.VirtualClock = e.clock
@@ -649,9 +652,12 @@ func TestSupersededByAnotherDeployment(t *testing.T) {
 	clk.cancel = func() { require.NoError(t, e.fake.StartDeployment(cluster, service, other, ecsfake.Rollout{})) }
 	res, err := e.eng.Deploy(context.Background(), e.deployOpts())
 	require.Error(t, err)
-	assert.Equal(t, RolledBack, res.Class)
+	assert.Equal(t, ConcurrentDeploy, res.Class)
 	assert.Empty(t, res.RolledBackBy)
-	assert.Equal(t, "superseded by another deployment; service on sample-app-preprod:2", res.Outcome)
+	require.NotNil(t, res.Concurrent)
+	assert.Equal(t, other, res.Concurrent.TaskDefinition)
+	assert.Contains(t, res.Outcome, "concurrent deploy detected: deployment ecs-svc/")
+	assert.Contains(t, res.Outcome, "service on sample-app-preprod:2")
 	assert.Equal(t, other, e.fake.PrimaryTaskDefinition(cluster, service))
 	assert.Equal(t, 1, e.calls("UpdateService"))
 }

@@ -77,15 +77,29 @@ const (
 )
 
 // Rollout scripts one deployment. Zero durations take the defaults noted.
+//
+// A healthy rollout goes through ECS's phases: the scheduler launches the new tasks
+// (StartAfter), they are PROVISIONING then PENDING and reach RUNNING (RunAfter), pass their
+// health checks (HealthyAfter); the scheduler then scales the old deployment in (its
+// desiredCount drops to 0; with a load balancer its tasks are deregistered and drain for
+// the deregistration delay, DrainAfter), the old tasks stop (StopAfter), and the deployment
+// is COMPLETED: steady state.
 type Rollout struct {
 	Kind Kind
 	// StartAfter is the time from the deployment's creation to its tasks' launch (5 s).
 	StartAfter time.Duration
-	// RunAfter is the time from launch to RUNNING and healthy (25 s).
+	// RunAfter is the time from launch to RUNNING (25 s); tasks are PROVISIONING for the
+	// first half of it and PENDING for the second.
 	RunAfter time.Duration
-	// DrainAfter is the time from RUNNING to the old tasks being drained and the deployment
-	// COMPLETED, i.e. steady state (15 s).
+	// HealthyAfter is the time from RUNNING to healthy, when the old tasks start draining
+	// (0: at once).
+	HealthyAfter time.Duration
+	// DrainAfter is the time the old tasks drain before they stop, the load balancer's
+	// deregistration delay (15 s).
 	DrainAfter time.Duration
+	// StopAfter is the time the old tasks take to stop after draining, and the deployment to
+	// become COMPLETED (0).
+	StopAfter time.Duration
 	// FailAfter is how long a failing task lives (FailTasks, 15 s).
 	FailAfter time.Duration
 	// StoppedReason and ExitCode describe a failing task's end
@@ -141,6 +155,14 @@ type Fake struct {
 	next      []Rollout
 	throttles [][2]time.Time
 	calls     []TimedCall
+	races     []race
+}
+
+// race is a deployment another client starts in the same instant as the next UpdateService.
+type race struct {
+	taskDef string
+	rollout Rollout
+	after   bool
 }
 
 type scheduled struct {
@@ -170,6 +192,7 @@ type service struct {
 	created  time.Time
 	lagUntil time.Time
 	lagged   json.RawMessage
+	lbs      []types.LoadBalancer
 }
 
 type deployment struct {
@@ -238,6 +261,9 @@ type ServiceSpec struct {
 	DesiredCount   int32
 	// DeploymentConfiguration as the service has it (circuit breaker, percents, alarms).
 	DeploymentConfiguration types.DeploymentConfiguration
+	// LoadBalancers the service registers its tasks with: old tasks then drain (with
+	// events) before they stop.
+	LoadBalancers []types.LoadBalancer
 }
 
 // CreateService adds a service in steady state: one COMPLETED PRIMARY deployment with all
@@ -252,7 +278,7 @@ func (f *Fake) CreateService(spec ServiceSpec) error {
 	}
 	cl := f.clusterLocked(spec.Cluster)
 	s := &service{
-		cl: cl, name: spec.Name, desired: spec.DesiredCount, cfg: spec.DeploymentConfiguration, created: now,
+		cl: cl, name: spec.Name, desired: spec.DesiredCount, cfg: spec.DeploymentConfiguration, created: now, lbs: spec.LoadBalancers,
 		arn: fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", f.opts.Region, f.opts.Account, cl.name, spec.Name),
 	}
 	cl.services[spec.Name] = s
@@ -288,6 +314,15 @@ func (f *Fake) StartDeployment(clusterName, serviceName, taskDefinition string, 
 	}
 	f.startDeployment(s, aws.ToString(td.TaskDefinitionArn), r, now)
 	return nil
+}
+
+// RaceNextUpdate makes another client deploy taskDefinition (following r) in the same
+// instant as the next UpdateService: just before it (after false), so that both passed
+// their busy checks, or just after it (after true).
+func (f *Fake) RaceNextUpdate(taskDefinition string, r Rollout, after bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.races = append(f.races, race{taskDef: taskDefinition, rollout: r, after: after})
 }
 
 // Service returns a copy of the service's current (not lagged) state.
@@ -498,6 +533,13 @@ func (f *Fake) launch(s *service, d *deployment, n int, at time.Time) {
 	r := d.rollout
 	switch r.Kind {
 	case Healthy:
+		f.at(at.Add(r.RunAfter/2), func(time.Time) {
+			for _, t := range tasks {
+				if aws.ToString(t.LastStatus) == "PROVISIONING" {
+					t.LastStatus = aws.String("PENDING")
+				}
+			}
+		})
 		f.at(at.Add(r.RunAfter), func(t time.Time) { f.run(s, d, tasks, t) })
 	case FailTasks:
 		f.at(at.Add(r.FailAfter), func(t time.Time) { f.fail(s, d, tasks, t) })
@@ -523,7 +565,34 @@ func (f *Fake) run(s *service, d *deployment, tasks []*types.Task, at time.Time)
 	d.d.PendingCount -= int32(len(tasks))
 	d.d.RunningCount += int32(len(tasks))
 	d.d.UpdatedAt = aws.Time(at)
-	f.at(at.Add(d.rollout.DrainAfter), func(t time.Time) { f.complete(s, d, t) })
+	f.at(at.Add(d.rollout.HealthyAfter), func(t time.Time) { f.drain(s, d, t) })
+}
+
+// drain scales the old deployments in once d's tasks are healthy: their desired count drops
+// to 0 and their tasks drain (deregistration delay) and stop; then d completes.
+func (f *Fake) drain(s *service, d *deployment, at time.Time) {
+	if d.superseded || len(s.deps) == 0 || s.deps[0] != d {
+		return
+	}
+	var draining []*types.Task
+	for _, old := range s.deps[1:] {
+		old.d.DesiredCount = 0
+		old.d.UpdatedAt = aws.Time(at)
+		for _, t := range old.tasks {
+			if aws.ToString(t.LastStatus) != "STOPPED" {
+				t.DesiredStatus = aws.String("STOPPED")
+				if len(s.lbs) > 0 {
+					t.LastStatus = aws.String("DEACTIVATING")
+				}
+				draining = append(draining, t)
+			}
+		}
+	}
+	if len(draining) > 0 && len(s.lbs) > 0 {
+		f.event(s, at, "(service %s) has begun draining connections on %d tasks.", s.name, len(draining))
+		f.event(s, at, "(service %s) deregistered %d targets in (target-group %s)", s.name, len(draining), aws.ToString(s.lbs[0].TargetGroupArn))
+	}
+	f.at(at.Add(d.rollout.DrainAfter+d.rollout.StopAfter), func(t time.Time) { f.complete(s, d, t) })
 }
 
 func (f *Fake) stopTasks(ts []*types.Task, at time.Time, reason string, code types.TaskStopCode, exit *int32) {
@@ -620,6 +689,7 @@ func (f *Fake) view(s *service) *types.Service {
 	}
 	cfg := s.cfg
 	out.DeploymentConfiguration = &cfg
+	out.LoadBalancers = append([]types.LoadBalancer(nil), s.lbs...)
 	for _, d := range s.deps {
 		out.Deployments = append(out.Deployments, d.d)
 		out.RunningCount += d.d.RunningCount
