@@ -65,6 +65,7 @@ type envOpts struct {
 	readLag time.Duration
 	config  *types.DeploymentConfiguration
 	clock   Clock
+	lb      bool // the service sits behind a load balancer (old tasks drain)
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -84,7 +85,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.config != nil {
 		cfg = *o.config
 	}
-	require.NoError(t, fake.CreateService(ecsfake.ServiceSpec{Cluster: cluster, Name: service, TaskDefinition: oldArn, DesiredCount: 2, DeploymentConfiguration: cfg}))
+	var lbs []types.LoadBalancer
+	if o.lb {
+		lbs = []types.LoadBalancer{{ContainerName: aws.String("app"), ContainerPort: aws.Int32(8080),
+			TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/sample-app/0123456789abcdef")}}
+	}
+	require.NoError(t, fake.CreateService(ecsfake.ServiceSpec{Cluster: cluster, Name: service, TaskDefinition: oldArn, DesiredCount: 2, DeploymentConfiguration: cfg, LoadBalancers: lbs}))
 	log := &bytes.Buffer{}
 	var c Clock = clock
 	if o.clock != nil {
