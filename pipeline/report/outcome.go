@@ -28,6 +28,13 @@ func OutcomeOf(res *ecs.Result, err error) (Outcome, string) {
 		return BadInput, reason
 	case res.Class == ecs.WrongAccount || res.Class == ecs.Busy:
 		return Refused, reason
+	case res.Class == ecs.ConcurrentDeploy:
+		return ConcurrentDeploy, reason
+	case res.Class == ecs.RollbackInProgress:
+		return RollbackInProgress, reason
+	case res.Class == ecs.Cancelled && res.ServiceUpdated:
+		// The Outcome says where the service is and that ECS continues the rollout.
+		return Cancelled, reason
 	case strings.HasPrefix(res.Outcome, "rollback failed"):
 		return RollbackFailed, reason
 	case res.Class == ecs.RolledBack:

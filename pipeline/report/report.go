@@ -25,6 +25,13 @@ const (
 	BadInput Outcome = "bad input"
 	// TimedOut: the deployment did not finish within the wait timeout.
 	TimedOut Outcome = "timed out"
+	// Cancelled: the wait was cancelled; ECS continues the rollout on its own.
+	Cancelled Outcome = "cancelled"
+	// RollbackInProgress: the deployment failed and its rollback was still rolling out when
+	// the rollback timeout ran out.
+	RollbackInProgress Outcome = "rollback in progress"
+	// ConcurrentDeploy: another deploy updated the service at the same time.
+	ConcurrentDeploy Outcome = "concurrent deploy"
 )
 
 // Report is everything the deploy report shows. Zero-valued sections are left out.
