@@ -221,8 +221,8 @@ func New(srv *fakeaws.Server, clock Clock, opts Options) *Fake {
 	return f
 }
 
-// ScriptNext makes the next deployments that UpdateService creates follow these rollouts,
-// in order; after them (and for circuit-breaker rollbacks) rollouts are Healthy.
+// ScriptNext makes the next deployments that UpdateService or ECS's own rollbacks create
+// follow these rollouts, in order; after them rollouts are Healthy with the defaults.
 func (f *Fake) ScriptNext(r ...Rollout) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -671,12 +671,21 @@ func (f *Fake) fail(s *service, d *deployment, tasks []*types.Task, at time.Time
 		d.d.RolloutStateReason = aws.String("ECS deployment circuit breaker: tasks failed to start.")
 		f.event(s, at, "(service %s) deployment %s deployment failed: tasks failed to start.", s.name, aws.ToString(d.d.Id))
 		if cb.Rollback && s.stable != "" {
-			rb := f.startDeployment(s, s.stable, Rollout{}, at)
+			rb := f.startDeployment(s, s.stable, f.nextRollout(), at)
 			f.event(s, at, "(service %s) rolling back to deployment %s.", s.name, aws.ToString(rb.d.Id))
 		}
 		return
 	}
 	f.at(at.Add(r.StartAfter), func(t time.Time) { f.launch(s, d, len(tasks), t) })
+}
+
+// nextRollout takes the next scripted rollout (Healthy with the defaults when none is).
+func (f *Fake) nextRollout() Rollout {
+	r := Rollout{}
+	if len(f.next) > 0 {
+		r, f.next = f.next[0], f.next[1:]
+	}
+	return r
 }
 
 // view is the service as DescribeServices shows it now.

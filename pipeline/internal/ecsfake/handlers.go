@@ -264,10 +264,7 @@ func (f *Fake) updateService(now time.Time, body []byte) (any, error) {
 		if td != nil {
 			target = aws.ToString(td.TaskDefinitionArn)
 		}
-		r := Rollout{}
-		if len(f.next) > 0 {
-			r, f.next = f.next[0], f.next[1:]
-		}
+		r := f.nextRollout()
 		var rc *race
 		if len(f.races) > 0 {
 			rc, f.races = &f.races[0], f.races[1:]
