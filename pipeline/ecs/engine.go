@@ -81,7 +81,8 @@ type Polling struct {
 	Normal time.Duration
 	// Slow is the interval while the new tasks are provisioned and start (10 s).
 	Slow time.Duration
-	// Idle is the interval once nothing has changed for a minute while tasks start (20 s).
+	// Idle is the interval once nothing has changed for three minutes while tasks start
+	// (15 s): a slow image pull or a hung rollout.
 	Idle time.Duration
 	// PerMinute is the most ECS read calls per minute of waiting, on average over the wait
 	// (20); the first few reads are free so that the update can be confirmed at once.
@@ -105,7 +106,7 @@ func (p Polling) withDefaults() Polling {
 	def(&p.Confirm, 1500*time.Millisecond)
 	def(&p.Normal, 5*time.Second)
 	def(&p.Slow, 10*time.Second)
-	def(&p.Idle, 20*time.Second)
+	def(&p.Idle, 15*time.Second)
 	def(&p.Max, 30*time.Second)
 	def(&p.LagGrace, 60*time.Second)
 	if p.PerMinute <= 0 {

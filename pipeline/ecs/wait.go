@@ -89,6 +89,10 @@ const ecsRollbackGrace = 30 * time.Second
 // update is confirmed at once.
 const freeReads = 3
 
+// idleAfter is how long nothing must change while tasks start before the engine reads at
+// Polling.Idle.
+const idleAfter = 3 * time.Minute
+
 // drainMargin is how long before the end predicted from a drain the engine polls tightly.
 const drainMargin = 5 * time.Second
 
@@ -338,7 +342,7 @@ func (e *Engine) interval(now time.Time, svc *types.Service, ours *types.Deploym
 		return p.Normal
 	case ours.RunningCount < ours.DesiredCount || ours.DesiredCount == 0:
 		// The new tasks are being provisioned and start: nothing can finish.
-		if now.Sub(lastLineAt) >= time.Minute {
+		if now.Sub(lastLineAt) >= idleAfter {
 			return p.Idle
 		}
 		return p.Slow
@@ -359,13 +363,21 @@ func (e *Engine) interval(now time.Time, svc *types.Service, ours *types.Deploym
 		}
 	}
 	switch {
-	case oldRunning == 0 || w.drainHint <= 0:
+	case oldRunning == 0:
 		return p.Fast
 	case oldDesired > 0:
-		// Health checks: the drain has not begun, and it takes drainHint.
-		if w.drainHint > p.Normal+drainMargin {
+		// Health checks: the old tasks still serve. The end is at least their drain and stop
+		// away: drainHint when the history says; behind a load balancer, at least a
+		// deregistration delay, so a read at the budget's own pace (60 s / PerMinute) sees
+		// the drain begin in time. Without one, old tasks only need to stop.
+		switch {
+		case w.drainHint > p.Normal+drainMargin:
 			return p.Normal
+		case len(svc.LoadBalancers) > 0:
+			return max(time.Minute/time.Duration(p.PerMinute), p.Fast)
 		}
+		return p.Fast
+	case w.drainHint <= 0:
 		return p.Fast
 	}
 	// Draining: the end is expected drainHint after it began.
@@ -373,9 +385,9 @@ func (e *Engine) interval(now time.Time, svc *types.Service, ours *types.Deploym
 		drainSince = now
 	}
 	if until := drainSince.Add(w.drainHint - drainMargin).Sub(now); until > p.Fast {
-		// Not sooner than that, but a drain may end early (no connections left to drain):
-		// look again at the slow interval.
-		return min(until, p.Slow)
+		// Not sooner than that, but a drain may end early (no connections left to drain, or
+		// a shorter deregistration delay than last time): look again at the normal interval.
+		return min(until, p.Normal)
 	}
 	return p.Fast
 }
