@@ -311,7 +311,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	breakerRollback := cfg.DeploymentCircuitBreaker != nil && cfg.DeploymentCircuitBreaker.Enable && cfg.DeploymentCircuitBreaker.Rollback
 	w := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: target, deploymentID: r.DeploymentID,
 		deadline: e.clock.Now().Add(rq.timeout), seen: seen, breakerRollback: breakerRollback, start: e.clock.Now(),
-		before: before, beforePrimary: idOf(prev), previousTaskDef: r.PreviousTaskDefinition, drainHint: hint}
+		before: before, previousTaskDef: r.PreviousTaskDefinition, drainHint: hint}
 	var wr waitResult
 	if other := e.foreign(upd.Service, w); other != nil && r.DeploymentID != "" {
 		wr = waitResult{kind: waitConcurrent, other: other, last: upd.Service,

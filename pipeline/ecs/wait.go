@@ -23,12 +23,11 @@ type waitSpec struct {
 	start            time.Time
 	seen             map[string]bool // service event IDs already shown
 	breakerRollback  bool            // ECS rolls back by itself when the deployment fails
-	// before are the deployment IDs the service had before our update, beforePrimary the
-	// PRIMARY one and previousTaskDef its task definition. With them set (the wait that
-	// follows our own update), a deployment that is neither ours nor one of these, nor ECS
-	// rolling ours back, is a concurrent deploy.
+	// before are the deployment IDs the service had before our update and previousTaskDef
+	// the PRIMARY one's task definition. With them set (the wait that follows our own
+	// update), a deployment that is neither ours nor one of these, nor ECS rolling ours
+	// back, is a concurrent deploy.
 	before          map[string]bool
-	beforePrimary   string
 	previousTaskDef string
 	// drainHint is how long, in the service's history, the end came after the old tasks
 	// began draining (0: unknown).
