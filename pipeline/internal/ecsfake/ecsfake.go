@@ -1,8 +1,10 @@
 // Package ecsfake is a stateful Amazon ECS fake for wire-level tests: it registers the ECS
 // JSON 1.1 operations the deploy engine uses on a fakeaws.Server and plays scripted
 // rollouts (healthy, failing tasks with a circuit-breaker rollback, never finishing) on a
-// clock the test controls, with the events, stopped tasks and read-after-write lag of the
-// real service. Its final state is exposed for assertions.
+// clock the test controls, phase by phase (tasks provisioning, pending, running, health
+// checks, the old tasks draining behind a load balancer and stopping), with the events,
+// stopped tasks, read-after-write lag and concurrent updates of the real service. Its final
+// state is exposed for assertions.
 package ecsfake
 
 import (
