@@ -29,28 +29,44 @@ func (c *onSleep) Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // D1: our deployment COMPLETED, then another deployment started before the next read. That
-// is a success ("deployed, then superseded"), not a rollback.
+// is a success ("deployed, then superseded"), not a rollback — whether ours still shows as
+// ACTIVE or the other one has completed too and ours is gone (the events say it completed).
 func TestCompletedThenSupersededIsASuccess(t *testing.T) {
-	clk := &onSleep{}
-	e := newEnv(t, envOpts{clock: clk})
-	clk.VirtualClock = e.clock
-	other, err := e.fake.RegisterJSON(taskDefJSON) // revision 2: ours will be 3
-	require.NoError(t, err)
-	var once sync.Once
-	clk.hook = func() {
-		if _, steady := e.fake.SteadyAt(cluster, service); steady && e.fake.PrimaryTaskDefinition(cluster, service) == rev("3") {
-			once.Do(func() { require.NoError(t, e.fake.StartDeployment(cluster, service, other, ecsfake.Rollout{})) })
-		}
+	quick := time.Millisecond
+	tests := []struct {
+		name  string
+		other ecsfake.Rollout
+	}{
+		{"ours still listed", ecsfake.Rollout{}},
+		{"ours gone", ecsfake.Rollout{StartAfter: quick, RunAfter: quick, DrainAfter: quick}},
 	}
-	res, err := e.eng.Deploy(context.Background(), e.deployOpts())
-	require.NoError(t, err)
-	assert.Equal(t, Completed, res.Class)
-	require.NotNil(t, res.SupersededBy)
-	assert.Equal(t, other, res.SupersededBy.TaskDefinition)
-	assert.Contains(t, res.Outcome, "deployed sample-app-preprod:3, then superseded by deployment ecs-svc/")
-	assert.Contains(t, res.Outcome, "of sample-app-preprod:2")
-	assert.Empty(t, res.RolledBackBy)
-	assert.Equal(t, 1, e.calls("UpdateService"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &onSleep{}
+			e := newEnv(t, envOpts{clock: clk})
+			clk.VirtualClock = e.clock
+			other, err := e.fake.RegisterJSON(taskDefJSON) // revision 2: ours will be 3
+			require.NoError(t, err)
+			var once sync.Once
+			clk.hook = func() {
+				if _, steady := e.fake.SteadyAt(cluster, service); steady && e.fake.PrimaryTaskDefinition(cluster, service) == rev("3") {
+					once.Do(func() {
+						require.NoError(t, e.fake.StartDeployment(cluster, service, other, tt.other))
+						e.clock.Advance(10 * time.Millisecond)
+					})
+				}
+			}
+			res, err := e.eng.Deploy(context.Background(), e.deployOpts())
+			require.NoError(t, err)
+			assert.Equal(t, Completed, res.Class)
+			require.NotNil(t, res.SupersededBy)
+			assert.Equal(t, other, res.SupersededBy.TaskDefinition)
+			assert.Contains(t, res.Outcome, "deployed sample-app-preprod:3, then superseded by deployment ecs-svc/")
+			assert.Contains(t, res.Outcome, "of sample-app-preprod:2")
+			assert.Empty(t, res.RolledBackBy)
+			assert.Equal(t, 1, e.calls("UpdateService"))
+		})
+	}
 }
 
 // D2: the new deployment stays invisible longer than LagGrace (read-after-write lag). The
