@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -125,37 +126,8 @@ func checkDockerfile(text string) ([]string, dockerFacts) {
 		return problems, facts
 	}
 
-	var buildRuns, buildEnv []string
 	for _, s := range all[:len(all)-1] {
-		for _, in := range s.body {
-			switch in.cmd {
-			case "RUN":
-				buildRuns = append(buildRuns, in.args)
-			case "ENV":
-				buildEnv = append(buildEnv, in.args)
-			}
-		}
-	}
-	goBuild := ""
-	for _, r := range buildRuns {
-		if strings.Contains(r, "go build") {
-			goBuild = r
-		}
-	}
-	if goBuild == "" {
-		bad("no RUN ... go build in a builder stage")
-	} else {
-		for _, want := range []string{
-			"--mount=type=cache,target=/go/pkg/mod", "--mount=type=cache,target=/root/.cache/go-build",
-			"-trimpath", `-ldflags "-s -w`, "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}",
-		} {
-			if !strings.Contains(goBuild, want) {
-				bad("go build step lacks %s", want)
-			}
-		}
-		if !strings.Contains(goBuild, "CGO_ENABLED=0") && !slices.ContainsFunc(buildEnv, func(e string) bool { return strings.Contains(e, "CGO_ENABLED=0") }) {
-			bad("builder must set CGO_ENABLED=0 for a static binary")
-		}
+		problems = append(problems, checkBuilderStage(s.body)...)
 	}
 
 	final := all[len(all)-1].body
@@ -206,6 +178,113 @@ func checkDockerfile(text string) ([]string, dockerFacts) {
 	return problems, facts
 }
 
+// perRunArgs are the build arguments whose value changes from one run or commit to the next.
+// An ARG is part of the cache key of every later RUN of its stage (Dockerfile reference,
+// "Impact on build caching"), so none of them may be in scope of a builder RUN; VERSION only
+// of the compile, where it reaches the linker alone.
+var perRunArgs = []string{"REVISION", "CREATED", "SOURCE", "SOURCE_DATE_EPOCH"}
+
+// goCacheMounts are the directories the Go toolchain caches in, by the variable that names them.
+var goCacheMounts = map[string]string{"GOMODCACHE": "/go/pkg/mod", "GOCACHE": "/root/.cache/go-build"}
+
+// cacheMount is one RUN --mount=type=cache flag.
+type cacheMount struct{ id, target, sharing string }
+
+func cacheMounts(run string) []cacheMount {
+	var out []cacheMount
+	for _, f := range strings.Fields(run) {
+		opts, ok := strings.CutPrefix(f, "--mount=")
+		if !ok {
+			continue
+		}
+		kv := map[string]string{}
+		for _, o := range strings.Split(opts, ",") {
+			k, v, _ := strings.Cut(o, "=")
+			kv[k] = v
+		}
+		if kv["type"] == "cache" {
+			out = append(out, cacheMount{id: kv["id"], target: kv["target"], sharing: kv["sharing"]})
+		}
+	}
+	return out
+}
+
+// checkBuilderStage returns the rules a builder stage breaks: a static, reproducible build
+// whose incremental rebuild re-runs only what a source change needs.
+func checkBuilderStage(body []instruction) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	env := map[string]string{}
+	var inScope []string
+	sourcesCopied := false
+	goBuild := ""
+	for _, in := range body {
+		switch in.cmd {
+		case "ENV":
+			for _, f := range strings.Fields(in.args) {
+				if k, v, ok := strings.Cut(f, "="); ok {
+					env[k] = v
+				}
+			}
+		case "ARG":
+			name, _, _ := strings.Cut(in.args, "=")
+			inScope = append(inScope, name)
+		case "COPY", "ADD":
+			fields := strings.Fields(in.args)
+			for _, src := range fields[:max(len(fields)-1, 0)] {
+				switch {
+				case strings.HasPrefix(src, "--"):
+				case !strings.HasPrefix(src, "go.mod") && !strings.HasPrefix(src, "go.sum"):
+					sourcesCopied = true
+				}
+			}
+		case "RUN":
+			isBuild := strings.Contains(in.args, "go build")
+			if isBuild {
+				goBuild = in.args
+			}
+			for _, a := range inScope {
+				if slices.Contains(perRunArgs, a) || a == "VERSION" && !isBuild {
+					bad("line %d: ARG %s is in scope of this RUN, so every new value re-runs it; declare it in the final stage (or, for VERSION, right before the compile)", in.line, a)
+				}
+			}
+			if strings.Contains(in.args, "go mod download") && sourcesCopied {
+				bad("line %d: go mod download runs after the sources are copied, so every source edit downloads the modules again", in.line)
+			}
+			for _, m := range cacheMounts(in.args) {
+				if m.id == "" {
+					bad("line %d: cache mount %s needs an explicit id (its identity would otherwise be its path)", in.line, m.target)
+				}
+				if m.sharing != "shared" {
+					bad("line %d: cache mount %s: sharing=shared, got %q (the Go caches are safe for concurrent builds)", in.line, m.target, m.sharing)
+				}
+			}
+		}
+	}
+	if goBuild == "" {
+		return append(problems, "no RUN ... go build in a builder stage")
+	}
+	for _, want := range []string{"-trimpath", `-ldflags "-s -w`, "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}"} {
+		if !strings.Contains(goBuild, want) {
+			bad("go build step lacks %s", want)
+		}
+	}
+	mounts := cacheMounts(goBuild)
+	for _, v := range slices.Sorted(maps.Keys(goCacheMounts)) {
+		target := goCacheMounts[v]
+		if !slices.ContainsFunc(mounts, func(m cacheMount) bool { return m.target == target }) {
+			bad("go build step lacks a cache mount at %s", target)
+		}
+		if env[v] != target {
+			bad("the builder must set ENV %s=%s so the Go toolchain uses the cache mount (got %q)", v, target, env[v])
+		}
+	}
+	if env["CGO_ENABLED"] != "0" && !strings.Contains(goBuild, "CGO_ENABLED=0") {
+		bad("builder must set CGO_ENABLED=0 for a static binary")
+	}
+	return problems
+}
+
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -226,10 +305,7 @@ func TestDockerfile(t *testing.T) {
 }
 
 func TestCheckDockerfileCatchesRegressions(t *testing.T) {
-	good := readFile(t, "Dockerfile")
-	tests := []struct {
-		name, old, new, want string
-	}{
+	assertCatches(t, "Dockerfile", func(text string) []string { p, _ := checkDockerfile(text); return p }, []mutation{
 		{"runtime image by tag only", "static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab", "static-debian12:nonroot", `base image "gcr.io/distroless/static-debian12:nonroot" must be pinned by digest`},
 		{"builder digest truncated", "@sha256:b305420a68d0f229d91eb3b3ed9e519fcf2cf5461da4bef997bf927e8c0bfd2b", "@sha256:b305420a", "golang:1.26-bookworm@sha256:b305420a\" must be pinned by digest"},
 		{"image from an undefined ARG", "FROM ${RUNTIME_IMAGE}", "FROM ${OTHER_IMAGE}", "image must come from an ARG with a default"},
@@ -239,16 +315,79 @@ func TestCheckDockerfileCatchesRegressions(t *testing.T) {
 		{"no user", "USER 65532:65532\n", "", "final stage has no USER"},
 		{"shell-form entrypoint", `ENTRYPOINT ["/app"]`, "ENTRYPOINT /app", "ENTRYPOINT must be the exec (JSON array) form"},
 		{"no trimpath", "-trimpath ", "", "go build step lacks -trimpath"},
-		{"no build cache", "--mount=type=cache,target=/root/.cache/go-build", "", "go build step lacks --mount=type=cache,target=/root/.cache/go-build"},
+		{"no build cache", "--mount=type=cache,id=go-build,sharing=shared,target=/root/.cache/go-build", "", "go build step lacks a cache mount at /root/.cache/go-build"},
+		{"cache mount without id", "id=go-build,", "", "cache mount /root/.cache/go-build needs an explicit id"},
+		{"private cache mount", "id=go-mod,sharing=shared,target=/go/pkg/mod \\\n    go mod download", "id=go-mod,sharing=private,target=/go/pkg/mod \\\n    go mod download", `cache mount /go/pkg/mod: sharing=shared, got "private"`},
+		{"GOCACHE left to HOME", " GOCACHE=/root/.cache/go-build", "", "ENV GOCACHE=/root/.cache/go-build"},
+		{"creation time before the compile", "ARG VERSION=dev\nRUN", "ARG VERSION=dev\nARG CREATED\nRUN", "ARG CREATED is in scope of this RUN"},
+		{"revision in the builder", "ARG TARGETOS\n", "ARG TARGETOS\nARG REVISION=unknown\n", "ARG REVISION is in scope of this RUN"},
+		{"version before the module download", "WORKDIR /src\n", "WORKDIR /src\nARG VERSION=dev\n", "ARG VERSION is in scope of this RUN"},
+		{"download after the sources", "COPY go.mod go.sum* ./", "COPY go.mod go.sum* ./\nCOPY . .", "go mod download runs after the sources are copied"},
 		{"cgo on", "CGO_ENABLED=0", "CGO_ENABLED=1", "CGO_ENABLED=0"},
 		{"missing revision label", "org.opencontainers.image.revision=", "org.example.revision=", "lacks LABEL org.opencontainers.image.revision"},
+	})
+}
+
+// checkDockerignore returns the rules .dockerignore breaks. The build context must hold the Go
+// build inputs only: `COPY . .` then changes, and re-runs the compile, only when a non-test Go
+// source or the module files change.
+func checkDockerignore(text string) []string {
+	var problems []string
+	var patterns []string
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			patterns = append(patterns, line)
+		}
 	}
-	for _, tt := range tests {
+	if len(patterns) == 0 || patterns[0] != "*" {
+		problems = append(problems, "the first pattern must be * (exclude everything, then re-include the Go build inputs)")
+	}
+	reincludedGo := -1
+	for i, p := range patterns {
+		inc, ok := strings.CutPrefix(p, "!")
+		if !ok {
+			continue
+		}
+		switch inc {
+		case "go.mod", "go.sum":
+		case "**/*.go":
+			reincludedGo = i
+		default:
+			problems = append(problems, fmt.Sprintf("re-includes %s, which the build does not read: its edits would re-run the compile", inc))
+		}
+	}
+	if reincludedGo < 0 || !slices.Contains(patterns[reincludedGo:], "**/*_test.go") {
+		problems = append(problems, "must re-include **/*.go and then exclude **/*_test.go")
+	}
+	return problems
+}
+
+func TestDockerignore(t *testing.T) {
+	for _, p := range checkDockerignore(readFile(t, ".dockerignore")) {
+		t.Error(p)
+	}
+}
+
+func TestCheckDockerignoreCatchesRegressions(t *testing.T) {
+	assertCatches(t, ".dockerignore", checkDockerignore, []mutation{
+		{"no exclude-all", "\n*\n", "\n", "the first pattern must be *"},
+		{"deployment files sent", "!go.mod\n", "!go.mod\n!ecs\n", "re-includes ecs"},
+		{"tests sent", "**/*_test.go", "", "exclude **/*_test.go"},
+	})
+}
+
+// mutation is an edit of a good file and a problem its checker must then report.
+type mutation struct{ name, old, new, want string }
+
+// assertCatches applies each mutation to the file and expects check to report its problem.
+func assertCatches(t *testing.T, file string, check func(string) []string, mutations []mutation) {
+	good := readFile(t, file)
+	for _, tt := range mutations {
 		t.Run(tt.name, func(t *testing.T) {
 			if !strings.Contains(good, tt.old) {
-				t.Fatalf("the Dockerfile no longer contains %q; update this test", tt.old)
+				t.Fatalf("%s no longer contains %q; update this test", file, tt.old)
 			}
-			problems, _ := checkDockerfile(strings.Replace(good, tt.old, tt.new, 1))
+			problems := check(strings.Replace(good, tt.old, tt.new, 1))
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
 				t.Fatalf("problems %q lack %q", problems, tt.want)
 			}

@@ -20,10 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// DefaultImage is the cosign image, pinned by digest (bump version and digest together:
-// `docker buildx imagetools inspect ghcr.io/sigstore/cosign/cosign:<version>`). Its
-// entrypoint is cosign; Command.Args start with "cosign" for runners that ignore it.
-const DefaultImage = "ghcr.io/sigstore/cosign/cosign:v3.1.3@sha256:9e5c2f2edc34351160407ca3416c61855bdf9403c3c5936e0f0be7fc261611b8"
+// The default cosign image is images.Defaults().Cosign (pipeline/images), pinned by digest.
+// Its entrypoint is cosign; Command.Args start with "cosign" for runners that ignore it.
 
 // GitHubActionsIssuer is the OIDC issuer of GitHub Actions identity tokens.
 const GitHubActionsIssuer = "https://token.actions.githubusercontent.com"

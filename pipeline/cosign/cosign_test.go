@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/images"
 )
 
 const (
@@ -194,7 +196,9 @@ func TestCommandsNeverCarrySecretValues(t *testing.T) {
 }
 
 func TestDefaultImageIsPinnedByDigest(t *testing.T) {
-	name, d, ok := strings.Cut(DefaultImage, "@")
+	set, err := images.Defaults()
+	require.NoError(t, err)
+	name, d, ok := strings.Cut(set.Cosign, "@")
 	require.True(t, ok)
 	assert.True(t, strings.HasPrefix(name, "ghcr.io/sigstore/cosign/cosign:v3."))
 	require.NoError(t, ValidateDigestRef("ghcr.io/sigstore/cosign/cosign@"+d))

@@ -95,6 +95,8 @@ type VerifiedAttestation struct {
 	PredicateType string
 	// Subjects maps subject names to their sha256 digests.
 	Subjects map[string]string
+	// Predicate is the statement's predicate, as signed.
+	Predicate json.RawMessage
 }
 
 // ParseAttestationOutput reads verify-attestation's stdout: one DSSE envelope per line
@@ -120,7 +122,8 @@ func ParseAttestationOutput(stdout []byte) ([]VerifiedAttestation, error) {
 			return nil, fmt.Errorf("parse cosign attestation output line %d: payload: %w", n, err)
 		}
 		var st struct {
-			PredicateType string `json:"predicateType"`
+			PredicateType string          `json:"predicateType"`
+			Predicate     json.RawMessage `json:"predicate"`
 			Subject       []struct {
 				Name   string            `json:"name"`
 				Digest map[string]string `json:"digest"`
@@ -129,7 +132,7 @@ func ParseAttestationOutput(stdout []byte) ([]VerifiedAttestation, error) {
 		if err := json.Unmarshal(raw, &st); err != nil {
 			return nil, fmt.Errorf("parse cosign attestation output line %d: statement: %w", n, err)
 		}
-		a := VerifiedAttestation{PredicateType: st.PredicateType, Subjects: map[string]string{}}
+		a := VerifiedAttestation{PredicateType: st.PredicateType, Subjects: map[string]string{}, Predicate: st.Predicate}
 		for _, s := range st.Subject {
 			if d := s.Digest["sha256"]; d != "" {
 				a.Subjects[s.Name] = "sha256:" + strings.TrimPrefix(d, "sha256:")

@@ -412,3 +412,20 @@ func TestParseFormat(t *testing.T) {
 	require.ErrorContains(t, err, "expected text, json or sarif")
 	require.Error(t, Render(&bytes.Buffer{}, Report{}, Format("xml")))
 }
+
+func TestUnusedSuppressions(t *testing.T) {
+	sup, err := ParseSuppressions([]Suppression{
+		{Rule: "FG-IAC-001", Resource: "*#*AWS-0053", Reason: "public ALB by design", Expires: "2030-01-01"},
+		{Rule: "FG-IAC-001", Resource: "*#*AWS-0107", Reason: "matches nothing", Expires: "2030-01-01"},
+		{Rule: "FG-TD-004", Resource: "task-definition/*", Reason: "expired but still matching", Expires: "2020-01-01"},
+	})
+	require.NoError(t, err)
+	findings := []Finding{
+		{Rule: "FG-IAC-001", Resource: "template/infra/service.yaml#AWS-0053"},
+		{Rule: "FG-TD-004", Resource: "task-definition/app/container/app"},
+	}
+	unused := sup.Unused(findings)
+	require.Len(t, unused, 1)
+	require.Equal(t, "*#*AWS-0107", unused[0].Resource)
+	require.Empty(t, sup.Unused(append(findings, Finding{Rule: "FG-IAC-001", Resource: "t#AWS-0107"})))
+}

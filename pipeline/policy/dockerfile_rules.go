@@ -3,7 +3,10 @@ package policy
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"dagger/fargate/pipeline/policy/dockerfile"
 )
@@ -14,63 +17,12 @@ type dockerfileView struct {
 	resource string
 }
 
-// isStageRef reports whether stage i's FROM names an earlier stage.
-func (v *dockerfileView) stageRef(i int) int {
-	j := v.f.StageByName(v.f.Stages[i].Image)
-	if j >= 0 && j < i {
-		return j
-	}
-	return -1
-}
-
-// stageUser returns the effective USER of stage i (following FROM <stage>) and its line.
-func (v *dockerfileView) stageUser(i int) (string, int, bool) {
-	st := v.f.Stages[i]
-	for k := len(st.Instructions) - 1; k >= 0; k-- {
-		if in := st.Instructions[k]; in.Cmd == "USER" {
-			return stageExpand(v.f, i, in.Args), in.Line, true
-		}
-	}
-	if j := v.stageRef(i); j >= 0 {
-		return v.stageUser(j)
-	}
-	return "", st.Line, false
-}
-
-// stageExpand substitutes the ARG and ENV values declared in stage i before use.
-func stageExpand(f *dockerfile.File, i int, s string) string {
-	vars := map[string]string{}
-	global := map[string]string{}
-	for _, g := range f.GlobalArgs {
-		if g.HasValue {
-			global[g.Name] = dockerfile.Expand(g.Value, global)
-		}
-	}
-	for _, in := range f.Stages[i].Instructions {
-		switch in.Cmd {
-		case "ARG":
-			as, _ := dockerfile.ParseArg(in)
-			for _, a := range as {
-				switch {
-				case a.HasValue:
-					vars[a.Name] = dockerfile.Expand(a.Value, vars)
-				default:
-					vars[a.Name] = global[a.Name]
-				}
-			}
-		case "ENV":
-			es, _ := dockerfile.ParseEnv(in)
-			for _, e := range es {
-				vars[e.Name] = dockerfile.Expand(e.Value, vars)
-			}
-		}
-	}
-	return dockerfile.Expand(strings.TrimSpace(s), vars)
-}
-
 func checkDockerUser(v *dockerfileView) []hit {
 	last := len(v.f.Stages) - 1
-	user, line, ok := v.stageUser(last)
+	user, line, ok, err := v.f.User(last)
+	if err != nil {
+		return []hit{{message: fmt.Sprintf("final stage USER cannot be resolved: %v", err), line: line}}
+	}
 	if !ok {
 		return []hit{{message: "final stage sets no USER, so the image runs as root", line: line}}
 	}
@@ -85,7 +37,7 @@ var digestRe = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
 func checkDockerDigest(v *dockerfileView) []hit {
 	var out []hit
 	for i, st := range v.f.Stages {
-		if strings.EqualFold(st.Image, "scratch") || v.stageRef(i) >= 0 {
+		if strings.EqualFold(st.Image, "scratch") || st.Base >= 0 {
 			continue
 		}
 		if !digestRe.MatchString(st.Image) {
@@ -107,16 +59,14 @@ var urlRe = regexp.MustCompile(`(?i)^(https?|ftp)://|^git@|\.git(#.*)?$`)
 func checkDockerAddURL(v *dockerfileView) []hit {
 	var out []hit
 	for _, st := range v.f.Stages {
-		for _, in := range st.Instructions {
-			if in.Cmd != "ADD" {
+		for _, c := range st.Commands {
+			add, ok := c.(*instructions.AddCommand)
+			if !ok {
 				continue
 			}
-			for _, w := range strings.Fields(in.Args) {
-				if strings.HasPrefix(w, "--") {
-					continue
-				}
-				if urlRe.MatchString(strings.Trim(w, `"[],`)) {
-					out = append(out, hit{message: fmt.Sprintf("ADD fetches %s", strings.Trim(w, `"[],`)), line: in.Line})
+			for _, src := range add.SourcePaths {
+				if urlRe.MatchString(src) {
+					out = append(out, hit{message: fmt.Sprintf("ADD fetches %s", src), line: dockerfile.Line(c)})
 				}
 			}
 		}
@@ -126,33 +76,34 @@ func checkDockerAddURL(v *dockerfileView) []hit {
 
 func checkDockerSecrets(v *dockerfileView) []hit {
 	var out []hit
-	check := func(kind string, vars []dockerfile.Var) {
-		for _, x := range vars {
-			if !x.HasValue {
-				continue
-			}
-			if ecs8Names[strings.ToUpper(x.Name)] && strings.TrimSpace(x.Value) != "" {
-				out = append(out, hit{message: fmt.Sprintf("%s %s sets AWS credentials", kind, x.Name), line: x.Line})
-				continue
-			}
-			if why := secretLooking(x.Name, x.Value); why != "" {
-				out = append(out, hit{message: fmt.Sprintf("%s %s %s", kind, x.Name, why), line: x.Line})
+	check := func(kind, name, value string, line int) {
+		value = v.f.Literal(value)
+		if ecs8Names[strings.ToUpper(name)] && strings.TrimSpace(value) != "" {
+			out = append(out, hit{message: fmt.Sprintf("%s %s sets AWS credentials", kind, name), line: line})
+			return
+		}
+		if why := secretLooking(name, value); why != "" {
+			out = append(out, hit{message: fmt.Sprintf("%s %s %s", kind, name, why), line: line})
+		}
+	}
+	args := func(a *instructions.ArgCommand) {
+		for _, kv := range a.Args {
+			if kv.Value != nil { // an ARG without a default holds no value
+				check("ARG", kv.Key, *kv.Value, dockerfile.Line(a))
 			}
 		}
 	}
-	check("ARG", v.f.GlobalArgs)
+	for _, a := range v.f.MetaArgs {
+		args(a)
+	}
 	for _, st := range v.f.Stages {
-		for _, in := range st.Instructions {
-			switch in.Cmd {
-			case "ARG":
-				vars, err := dockerfile.ParseArg(in)
-				if err == nil {
-					check("ARG", vars)
-				}
-			case "ENV":
-				vars, err := dockerfile.ParseEnv(in)
-				if err == nil {
-					check("ENV", vars)
+		for _, c := range st.Commands {
+			switch c := c.(type) {
+			case *instructions.ArgCommand:
+				args(c)
+			case *instructions.EnvCommand:
+				for _, kv := range c.Env {
+					check("ENV", kv.Key, kv.Value, dockerfile.Line(c))
 				}
 			}
 		}
@@ -165,9 +116,18 @@ var sudoRe = regexp.MustCompile(`(^|[\s;&|(])sudo(\s|$)`)
 func checkDockerSudo(v *dockerfileView) []hit {
 	var out []hit
 	for _, st := range v.f.Stages {
-		for _, in := range st.Instructions {
-			if in.Cmd == "RUN" && sudoRe.MatchString(in.Args) {
-				out = append(out, hit{message: "RUN uses or installs sudo", line: in.Line})
+		for _, c := range st.Commands {
+			run, ok := c.(*instructions.RunCommand)
+			if !ok {
+				continue
+			}
+			// The command line, and the heredoc bodies a RUN executes or feeds its command.
+			texts := slices.Clone(run.CmdLine)
+			for _, file := range run.Files {
+				texts = append(texts, file.Data)
+			}
+			if slices.ContainsFunc(texts, sudoRe.MatchString) {
+				out = append(out, hit{message: "RUN uses or installs sudo", line: dockerfile.Line(c)})
 			}
 		}
 	}

@@ -29,6 +29,16 @@ func TestDockerfileRuleDetails(t *testing.T) {
 		{"access key value in legacy ENV", "FROM golang" + digest + " AS b\nFROM scratch\nENV KEYID AKIAABCDEFGHIJKLMNOP\nUSER 1\n", []string{"FG-DF-005"}},
 		{"secret ARG without default is fine", "FROM golang" + digest + " AS b\nARG GITHUB_TOKEN\nFROM scratch\nUSER 1\n", nil},
 		{"sudo after a continuation", "FROM golang" + digest + " AS b\nRUN apt-get update && \\\n    sudo make install\nFROM scratch\nUSER 1\n", []string{"FG-DF-006"}},
+		{"sudo in a heredoc RUN", "FROM golang" + digest + " AS b\nRUN <<EOF\nset -e\nsudo make install\nEOF\nFROM scratch\nUSER 1\n", []string{"FG-DF-006"}},
+		{"USER root inside a heredoc is file content, not an instruction", "FROM golang" + digest + " AS b\nFROM scratch\nUSER 1\nCOPY <<EOF /etc/x\nUSER root\nEOF\n", nil},
+		{"USER from a global ARG re-declared in the final stage", "ARG UID=0\nFROM golang" + digest + " AS b\nFROM scratch\nARG UID\nUSER $UID\n", []string{"FG-DF-001"}},
+		{"a global ARG not re-declared is out of scope for USER", "ARG UID=10001\nFROM golang" + digest + " AS b\nFROM scratch\nUSER ${UID:-0}\n", []string{"FG-DF-001"}},
+		{"a stage re-using an earlier stage is not an unpinned base", "FROM golang" + digest + " AS base\nUSER 1000\nFROM base AS test\nRUN go test ./...\nFROM base\n", nil},
+		{"a default stage named through an ARG", "ARG RUNTIME=runtime-default\nFROM alpine" + digest + " AS runtime-default\nFROM golang" + digest + " AS b\nFROM ${RUNTIME}\nUSER 65532\n", nil},
+		{"ONBUILD USER root in the parent makes the final stage root", "FROM alpine" + digest + " AS base\nUSER 1000\nONBUILD USER root\nFROM base\n", []string{"FG-DF-001"}},
+		{"escape directive: backtick continuation", "# escape=`\nFROM golang" + digest + " AS b\nRUN apt-get update `\n    && sudo make\nFROM scratch\nUSER 1\n", []string{"FG-DF-006"}},
+		{"continuation with comments before the image", "FROM golang" + digest + " AS b\nFROM \\\n# pinned below\n    alpine:3.20\nUSER 1\n", []string{"FG-DF-002"}},
+		{"quoted ENV secret value", "FROM golang" + digest + " AS b\nFROM scratch\nENV KEYID=\"AKIAABCDEFGHIJKLMNOP\"\nUSER 1\n", []string{"FG-DF-005"}},
 		{"pseudo word is not sudo", "FROM golang" + digest + " AS b\nRUN echo pseudoterminal\nFROM scratch\nUSER 1\n", nil},
 	}
 	for _, tt := range tests {

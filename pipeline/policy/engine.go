@@ -242,15 +242,26 @@ func PolicyFindings(doc *PolicyDocument, kind RoleKind, resource string, secretA
 // IAM permission that is missing. The error text is included; it never carries credentials.
 func AuditReadFinding(resource, permission string, err error) Finding {
 	r := lookup(RuleAuditReadFailed)
-	msg := fmt.Sprintf("could not read %s: missing permission %s", resource, permission)
+	msg := fmt.Sprintf("could not read %s (%s)", resource, permission)
 	var apiErr smithy.APIError
 	switch {
+	case errors.As(err, &apiErr) && isAccessDeniedCode(apiErr.ErrorCode()):
+		msg = fmt.Sprintf("could not read %s: missing permission %s (%s: %s)", resource, permission, apiErr.ErrorCode(), firstLine(apiErr.ErrorMessage()))
 	case errors.As(err, &apiErr):
-		msg += fmt.Sprintf(" (%s: %s)", apiErr.ErrorCode(), firstLine(apiErr.ErrorMessage()))
+		msg += fmt.Sprintf(": %s: %s", apiErr.ErrorCode(), firstLine(apiErr.ErrorMessage()))
 	case err != nil:
-		msg += " (" + firstLine(err.Error()) + ")"
+		msg += ": " + firstLine(err.Error())
 	}
 	return finding(r, resource, Location{}, hit{message: msg})
+}
+
+// isAccessDeniedCode reports whether an AWS error code means a missing permission.
+func isAccessDeniedCode(code string) bool {
+	switch code {
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess", "UnrecognizedClientException":
+		return true
+	}
+	return false
 }
 
 func firstLine(s string) string {

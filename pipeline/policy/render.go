@@ -155,111 +155,46 @@ func securitySeverity(s Severity) string {
 	return "3.0"
 }
 
-type sarifText struct {
-	Text     string `json:"text"`
-	Markdown string `json:"markdown,omitempty"`
-}
-
-type sarifRule struct {
-	ID                   string         `json:"id"`
-	Name                 string         `json:"name"`
-	ShortDescription     sarifText      `json:"shortDescription"`
-	FullDescription      sarifText      `json:"fullDescription"`
-	Help                 sarifText      `json:"help"`
-	DefaultConfiguration map[string]any `json:"defaultConfiguration"`
-	Properties           map[string]any `json:"properties"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
-	LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
-}
-
-type sarifPhysical struct {
-	ArtifactLocation struct {
-		URI string `json:"uri"`
-	} `json:"artifactLocation"`
-	Region *struct {
-		StartLine int `json:"startLine"`
-	} `json:"region,omitempty"`
-}
-
-type sarifLogical struct {
-	Name               string `json:"name"`
-	FullyQualifiedName string `json:"fullyQualifiedName,omitempty"`
-	Kind               string `json:"kind"`
-}
-
-type sarifResult struct {
-	RuleID       string            `json:"ruleId"`
-	RuleIndex    int               `json:"ruleIndex"`
-	Level        string            `json:"level"`
-	Message      sarifText         `json:"message"`
-	Locations    []sarifLocation   `json:"locations"`
-	Suppressions []map[string]any  `json:"suppressions,omitempty"`
-	Fingerprints map[string]string `json:"partialFingerprints"`
-}
-
 func renderSARIF(w io.Writer, r Report) error {
-	rules := Rules()
-	index := map[string]int{}
-	var srules []sarifRule
-	for i, rule := range rules {
-		index[rule.ID] = i
+	b := sarif.NewBuilder("fargate-policy", "")
+	for _, rule := range Rules() {
 		tags := append([]string{"security", string(rule.Target)}, rule.Controls...)
-		srules = append(srules, sarifRule{
+		level := sarif.Level(rule.Severity.String())
+		b.AddRule(sarif.Rule{
 			ID:                   rule.ID,
 			Name:                 sarifName(rule.Title),
-			ShortDescription:     sarifText{Text: rule.Title},
-			FullDescription:      sarifText{Text: rule.Rationale},
-			Help:                 sarifText{Text: rule.Remediation, Markdown: fmt.Sprintf("**%s**\n\n%s\n\nFix: %s", rule.Title, rule.Rationale, rule.Remediation)},
-			DefaultConfiguration: map[string]any{"level": sarif.Level(rule.Severity.String())},
-			Properties:           map[string]any{"security-severity": securitySeverity(rule.Severity), "tags": tags, "precision": "high", "problem.severity": sarif.Level(rule.Severity.String())},
+			ShortDescription:     sarif.Message{Text: rule.Title},
+			FullDescription:      &sarif.Message{Text: rule.Rationale},
+			Help:                 &sarif.Message{Text: rule.Remediation, Markdown: fmt.Sprintf("**%s**\n\n%s\n\nFix: %s", rule.Title, rule.Rationale, rule.Remediation)},
+			DefaultConfiguration: &sarif.Configuration{Level: level},
+			Properties:           map[string]any{"security-severity": securitySeverity(rule.Severity), "tags": tags, "precision": "high", "problem.severity": level},
 		})
 	}
-	results := []sarifResult{}
 	for _, f := range r.Findings {
-		res := sarifResult{RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarif.Level(f.Severity.String()),
-			Message:      sarifText{Text: fmt.Sprintf("%s: %s. Fix: %s", f.Resource, f.Message, f.Remediation)},
-			Fingerprints: map[string]string{"findingKey/v1": f.Rule + "|" + f.Resource + "|" + f.Message}}
-		var loc sarifLocation
+		res := sarif.Result{RuleID: f.Rule, Level: sarif.Level(f.Severity.String()),
+			Message:             sarif.Message{Text: fmt.Sprintf("%s: %s. Fix: %s", f.Resource, f.Message, f.Remediation)},
+			PartialFingerprints: map[string]string{"findingKey/v1": f.Rule + "|" + f.Resource + "|" + f.Message}}
+		var loc sarif.Location
 		if f.Location.Path != "" {
-			p := &sarifPhysical{}
-			p.ArtifactLocation.URI = f.Location.Path
-			line := f.Location.Line
-			if line < 1 {
-				line = 1
+			loc.PhysicalLocation = &sarif.PhysicalLocation{
+				ArtifactLocation: sarif.ArtifactLocation{URI: f.Location.Path},
+				Region:           &sarif.Region{StartLine: max(f.Location.Line, 1)},
 			}
-			p.Region = &struct {
-				StartLine int `json:"startLine"`
-			}{line}
-			loc.PhysicalLocation = p
 		}
 		logical := f.Location.Logical
 		if logical == "" {
 			logical = f.Resource
 		}
-		loc.LogicalLocations = []sarifLogical{{Name: f.Resource, FullyQualifiedName: logical, Kind: "resource"}}
-		res.Locations = []sarifLocation{loc}
+		loc.LogicalLocations = []sarif.LogicalLocation{{Name: f.Resource, FullyQualifiedName: logical, Kind: "resource"}}
+		res.Locations = []sarif.Location{loc}
 		if f.Suppressed {
-			res.Suppressions = []map[string]any{{"kind": "external", "status": "accepted", "justification": f.SuppressionNote}}
+			res.Suppressions = []sarif.Suppression{{Kind: "external", Status: "accepted", Justification: f.SuppressionNote}}
 		}
-		results = append(results, res)
+		if err := b.AddResult(res); err != nil {
+			return fmt.Errorf("render policy sarif: %w", err)
+		}
 	}
-	doc := map[string]any{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-		"version": "2.1.0",
-		"runs": []any{map[string]any{
-			"tool": map[string]any{"driver": map[string]any{
-				"name":  "fargate-policy",
-				"rules": srules,
-			}},
-			"results": results,
-		}},
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return sarif.Encode(w, b.Log())
 }
 
 // sarifName turns a title into the PascalCase identifier SARIF expects for rule names.

@@ -94,3 +94,23 @@ func (s *Suppressions) Apply(findings []Finding, now time.Time) []Finding {
 	}
 	return out
 }
+
+// Unused returns the suppressions that match none of the findings (suppressed or not): an
+// accepted risk that no longer exists, or a pattern that never matched. Each is a line of
+// the environments file to remove or fix.
+func (s *Suppressions) Unused(findings []Finding) []Suppression {
+	var out []Suppression
+	for _, p := range s.list {
+		used := false
+		for _, f := range findings {
+			if p.matches(f) {
+				used = true
+				break
+			}
+		}
+		if !used {
+			out = append(out, p.Suppression)
+		}
+	}
+	return out
+}

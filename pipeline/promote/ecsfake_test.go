@@ -106,3 +106,22 @@ func isAny(err error, kinds ...error) bool {
 	}
 	return false
 }
+
+// The revision a promotion reports is the one the promoted image was built from: the source
+// task definition's revision tag, not the revision of the run that promotes (issue #10 item 4).
+func TestResolveCarriesTheSourceRevision(t *testing.T) {
+	_, _, client, arn41 := newStatefulECS(t)
+	ctx := context.Background()
+
+	c, err := promote.Resolve(ctx, client, src)
+	require.NoError(t, err)
+	assert.Empty(t, c.Revision, "an untagged source task definition has no known revision")
+
+	_, err = client.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(arn41), Tags: []types.Tag{
+		{Key: aws.String("deploy:git-revision"), Value: aws.String("9f1c2e7b5d0a")},
+	}})
+	require.NoError(t, err)
+	c, err = promote.Resolve(ctx, client, src)
+	require.NoError(t, err)
+	assert.Equal(t, "9f1c2e7b5d0a", c.Revision)
+}

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // Reader reads the live source service. *ecs.Client satisfies it.
@@ -48,6 +50,9 @@ type Candidate struct {
 	TaskDefinitionArn string
 	// SourceEnv is the environment the image is promoted from.
 	SourceEnv string
+	// Revision is the source revision the image was built from, as the source task
+	// definition's deploy:git-revision tag records it ("" when the tag is missing).
+	Revision string
 }
 
 // Refusal kinds. A refused promotion returns a *Refusal whose Kind is one of these, so
@@ -138,7 +143,7 @@ func Resolve(ctx context.Context, r Reader, src Source) (Candidate, error) {
 		return Candidate{}, err
 	}
 
-	td, err := r.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(tdArn)}, opts...)
+	td, err := r.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(tdArn), Include: []types.TaskDefinitionField{types.TaskDefinitionFieldTags}}, opts...)
 	if err != nil {
 		return Candidate{}, fmt.Errorf("describe task definition %s of %s: %w", tdArn, where, err)
 	}
@@ -162,7 +167,14 @@ func Resolve(ctx context.Context, r Reader, src Source) (Candidate, error) {
 	if err != nil {
 		return Candidate{}, refuse(ErrNotDigest, "container %q of %s runs %q: %v", src.Container, tdArn, image, err)
 	}
+	var revision string
+	for _, t := range td.Tags {
+		if aws.ToString(t.Key) == taskdef.TagGitRevision {
+			revision = aws.ToString(t.Value)
+		}
+	}
 	return Candidate{
+		Revision:          revision,
 		ImageRef:          repo + "@" + digest,
 		Repository:        repo,
 		Digest:            digest,

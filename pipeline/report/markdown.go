@@ -18,6 +18,12 @@ func (r Report) Markdown() string {
 	if r.Env != "" {
 		title += " to " + text(r.Env)
 	}
+	if r.Action == ActionRollback {
+		title = "Rollback"
+		if r.Env != "" {
+			title += " of " + text(r.Env)
+		}
+	}
 	if r.Service != "" {
 		title += ": " + text(r.Service)
 	}
@@ -42,6 +48,7 @@ func (r Report) Markdown() string {
 
 // badge is the one-line status, e.g. "FAILED: rolled back to sample-app-preprod:41".
 func (r Report) badge() string {
+	final := r.FinalTaskDefinition
 	switch r.Outcome {
 	case Deployed:
 		status := "DEPLOYED"
@@ -57,8 +64,24 @@ func (r Report) badge() string {
 			return "FAILED: rolled back to " + text(r.PreviousTaskDefinition)
 		}
 		return "FAILED: rolled back"
+	case RollbackInProgress:
+		return "FAILED: rollback in progress to " + text(orDash(r.PreviousTaskDefinition))
 	case RollbackFailed:
 		return "FAILED: rollback failed, the service needs attention"
+	case Reverted:
+		if r.PreviousTaskDefinition != "" {
+			return "ROLLED BACK to " + text(orDash(r.TaskDefinition)) + " (from " + text(r.PreviousTaskDefinition) + ")"
+		}
+		return "ROLLED BACK to " + text(orDash(r.TaskDefinition))
+	case Cancelled:
+		if final != "" {
+			return "CANCELLED: service on " + text(final) + "; ECS continues the rollout on its own"
+		}
+		return "CANCELLED: nothing was deployed"
+	case ConcurrentDeploy:
+		return "FAILED: concurrent deploy detected"
+	case FailedLocally:
+		return "FAILED LOCALLY: the app did not become healthy"
 	case Refused:
 		return "REFUSED: nothing was deployed"
 	case BadInput:
@@ -73,6 +96,13 @@ func (r Report) badge() string {
 	default:
 		return "UNKNOWN: " + text(string(r.Outcome))
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func (r Report) writeSummary(b *strings.Builder) {
@@ -92,6 +122,9 @@ func (r Report) writeSummary(b *strings.Builder) {
 	}
 	add("Task definition", code(r.TaskDefinition))
 	add("Previous task definition", code(r.PreviousTaskDefinition))
+	if r.FinalTaskDefinition != "" && r.FinalTaskDefinition != r.TaskDefinition {
+		add("Service now on", code(r.FinalTaskDefinition))
+	}
 	if !r.Started.IsZero() {
 		add("Started", stamp(r.Started))
 	}
@@ -138,6 +171,8 @@ func (r Report) writeGates(b *strings.Builder) {
 	if s := r.Signature; s != nil {
 		result := "**unsigned**"
 		switch {
+		case s.Signed && s.Verified && s.Reused:
+			result = "verified (existing signature reused)"
 		case s.Signed && s.Verified:
 			result = "signed and verified"
 		case s.Signed:
@@ -294,13 +329,25 @@ func joinMapped(items []string, f func(string) string) string {
 // mdEscaper neutralises the characters that start Markdown or HTML constructs or split
 // table cells, and folds line breaks so a value stays on its line (and in its cell).
 var mdEscaper = strings.NewReplacer(
-	"&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;",
 	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "|", `\|`, "~", `\~`, "#", `\#`, "!", `\!`,
 	"\r\n", " ", "\n", " ", "\r", " ", "\t", " ",
 )
 
+// htmlLike matches what a Markdown renderer could take for HTML: a tag or comment opener
+// ("<b", "</", "<!", "<?") or a character reference ("&amp;", "&#60;"). Anything else ("->",
+// "a < b", "R&D") is shown as it is.
+var htmlLike = regexp.MustCompile(`<[A-Za-z/!?]|&(#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);`)
+
 // text escapes a user-controlled string for Markdown inline text or a table cell.
-func text(s string) string { return mdEscaper.Replace(stripControl(s)) }
+func text(s string) string {
+	s = mdEscaper.Replace(stripControl(s))
+	return htmlLike.ReplaceAllStringFunc(s, func(m string) string {
+		if m[0] == '<' {
+			return "&lt;" + m[1:]
+		}
+		return "&amp;" + m[1:]
+	})
+}
 
 var plainRef = regexp.MustCompile(`^[A-Za-z0-9._:/@+=,-]+$`)
 

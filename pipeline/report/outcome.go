@@ -32,15 +32,21 @@ func OutcomeOf(res *ecs.Result, err error) (Outcome, string) {
 		return ConcurrentDeploy, reason
 	case res.Class == ecs.RollbackInProgress:
 		return RollbackInProgress, reason
-	case res.Class == ecs.Cancelled && res.ServiceUpdated:
-		// The Outcome says where the service is and that ECS continues the rollout.
-		return Cancelled, reason
 	case strings.HasPrefix(res.Outcome, "rollback failed"):
 		return RollbackFailed, reason
 	case res.Class == ecs.RolledBack:
 		return RolledBack, reason
 	case res.Class == ecs.TimedOut:
 		return TimedOut, reason
+	case res.Class == ecs.Cancelled && !res.ServiceUpdated:
+		return Cancelled, "cancelled before the service was updated: nothing was deployed"
+	case res.Class == ecs.Cancelled && strings.Contains(res.Outcome, "ECS continues"):
+		// The engine's Outcome already says where the service is and that ECS goes on.
+		return Cancelled, reason
+	case res.Class == ecs.Cancelled:
+		// The update was accepted: ECS goes on rolling out (and rolls back with the circuit
+		// breaker) without us.
+		return Cancelled, reason + " (service on " + res.FinalTaskDefinition + ", rollout " + res.FinalRolloutState + "; ECS continues the rollout on its own)"
 	case !res.ServiceUpdated:
 		// An AWS error or a cancellation before the service changed: nothing was deployed.
 		return Refused, reason

@@ -82,7 +82,7 @@ func (r *Recorder) Gate(name string, failure error, bg BreakGlassRequest) error 
 	return nil
 }
 
-// Finish renders the report. A deploy that ended deployed returns the Markdown; any other
+// Finish renders the report. A run that succeeded (deployed, or rolled back on request) returns the Markdown; any other
 // outcome returns an error that carries err (or the reason) and the whole report, so that
 // the caller exits non-zero and still shows what happened.
 func (r *Recorder) Finish(outcome Outcome, reason string, err error) (string, error) {
@@ -90,7 +90,7 @@ func (r *Recorder) Finish(outcome Outcome, reason string, err error) (string, er
 	r.Reason = reason
 	r.Finished = r.now().UTC()
 	md := r.Markdown()
-	if outcome == Deployed {
+	if outcome.Succeeded() {
 		return md, nil
 	}
 	if err == nil {

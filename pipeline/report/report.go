@@ -25,17 +25,35 @@ const (
 	BadInput Outcome = "bad input"
 	// TimedOut: the deployment did not finish within the wait timeout.
 	TimedOut Outcome = "timed out"
-	// Cancelled: the wait was cancelled; ECS continues the rollout on its own.
-	Cancelled Outcome = "cancelled"
-	// RollbackInProgress: the deployment failed and its rollback was still rolling out when
-	// the rollback timeout ran out.
+	// RollbackInProgress: the deployment failed and ECS is still rolling back when the wait
+	// for the rollback ended; the service is on its way back to the previous revision.
 	RollbackInProgress Outcome = "rollback in progress"
-	// ConcurrentDeploy: another deploy updated the service at the same time.
+	// Cancelled: the run was cancelled while ECS rolled out; ECS continues on its own.
+	Cancelled Outcome = "cancelled"
+	// ConcurrentDeploy: another deploy updated the service at the same time as this one.
 	ConcurrentDeploy Outcome = "concurrent deploy"
+	// FailedLocally: the local run (--env local) started the app, but it never became healthy.
+	FailedLocally Outcome = "failed locally"
+	// Reverted: a rollback asked for (the rollback function) completed.
+	Reverted Outcome = "rolled back on request"
 )
+
+// Actions a report can describe.
+const (
+	// ActionDeploy is a deploy (the default).
+	ActionDeploy = ""
+	// ActionRollback is a rollback asked for with the rollback function.
+	ActionRollback = "rollback"
+)
+
+// Succeeded reports whether the run did what it was asked: a deploy that completed, or a
+// rollback asked for that completed. Every other outcome exits non-zero.
+func (o Outcome) Succeeded() bool { return o == Deployed || o == Reverted }
 
 // Report is everything the deploy report shows. Zero-valued sections are left out.
 type Report struct {
+	// Action is ActionDeploy or ActionRollback.
+	Action string
 	// Env is the environment deployed to; Service is cluster/service.
 	Env     string
 	Service string
@@ -56,6 +74,8 @@ type Report struct {
 	TaskDefinition string
 	// PreviousTaskDefinition is what the service ran before (the rollback target).
 	PreviousTaskDefinition string
+	// FinalTaskDefinition is what the service runs at the end, when it is known.
+	FinalTaskDefinition string
 
 	// Timeline is the rollout's events and progress lines, oldest first.
 	Timeline []Event
@@ -103,6 +123,9 @@ type Signature struct {
 	Identity string
 	// Issuer is the OIDC issuer for keyless signatures.
 	Issuer string
+	// Reused: the image already carried a valid signature by the configured identity and
+	// attestations for the same scan gate decision, so it was verified and not signed again.
+	Reused bool
 }
 
 // Policy is the policy check summary.

@@ -195,10 +195,15 @@ func TestMarkdownEscapesUserStrings(t *testing.T) {
 	for _, bad := range []string{"<img", "<script>", "</script>", "</details><details open>", "`code`", "**bold**", "[link](", "![img]", "~~strike~~", "_em_"} {
 		assert.NotContains(t, md, bad)
 	}
-	assert.Contains(t, md, `boom \| &lt;img src=x onerror=alert(1)&gt; \`+"`code\\`"+` \*\*bold\*\* \[link\](http://evil)  \#\# heading`)
-	assert.Contains(t, md, `| 18:30:00 | col1 \| col2 \| &lt;script&gt;alert(1)&lt;/script&gt; |`)
+	assert.Contains(t, md, `boom \| &lt;img src=x onerror=alert(1)> \`+"`code\\`"+` \*\*bold\*\* \[link\](http://evil)  \#\# heading`)
+	assert.Contains(t, md, `| 18:30:00 | col1 \| col2 \| &lt;script>alert(1)&lt;/script> |`)
 	assert.Contains(t, md, `| 18:30:00 | line one line two \| injected \| row \| |`)
-	assert.Contains(t, md, `| R\|1 |  | res &lt;b&gt; | m\`+"`x\\`"+` |`)
+	assert.Contains(t, md, `| R\|1 |  | res &lt;b> | m\`+"`x\\`"+` |`)
+
+	// Text that only looks like punctuation stays readable in a terminal (issue #10 item 7).
+	plain := report.Report{Env: "preprod", Outcome: report.RolledBack, Reason: "sample-app-preprod:42 -> sample-app-preprod:41; a < b; R&D work; x >= 1"}
+	assert.Contains(t, plain.Markdown(), "Reason: sample-app-preprod:42 -> sample-app-preprod:41; a < b; R&D work; x >= 1\n")
+	assert.Contains(t, report.Report{Reason: "&amp; &#60;"}.Markdown(), "&amp;amp; &\\#60;")
 
 	// Each table row keeps its cell count: no user string adds or removes a column.
 	for _, line := range strings.Split(md, "\n") {

@@ -23,6 +23,6 @@
 // stops suppressing at 00:00 UTC on its expiry date, as in Trivy.
 //
 // Outputs: Summary (human text), the Decision, SARIF 2.1.0 for GitHub code scanning,
-// and Trivy command lines (pure argv builders; the caller runs them in the pinned
-// DefaultImage container).
+// and Trivy command lines (pure argv builders; the caller runs them in the pinned Trivy
+// image, images.Defaults().Trivy unless overridden).
 package scan

@@ -35,7 +35,7 @@ type AcceptedRisk struct {
 }
 
 // Predicate renders the decision as a GatePredicate JSON document. scanner names the
-// scanner image (DefaultImage); evaluatedAt is the gate's Now.
+// scanner image the report came from; evaluatedAt is the gate's Now.
 func Predicate(d *Decision, scanner string, evaluatedAt time.Time) ([]byte, error) {
 	p := GatePredicate{
 		Scanner: scanner, Artifact: d.Artifact, EvaluatedAt: evaluatedAt.UTC(), Pass: d.Pass,
@@ -65,4 +65,31 @@ func Predicate(d *Decision, scanner string, evaluatedAt time.Time) ([]byte, erro
 		return nil, fmt.Errorf("render gate predicate: %w", err)
 	}
 	return data, nil
+}
+
+// ParseGatePredicate reads a scan gate predicate (as signed in an attestation).
+func ParseGatePredicate(raw []byte) (GatePredicate, error) {
+	var p GatePredicate
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return GatePredicate{}, fmt.Errorf("read scan gate predicate: %w", err)
+	}
+	return p, nil
+}
+
+// SameGate reports whether a recorded gate decision is the one d would record: the same
+// verdict under the same failing severities, the same counts, the same failing findings and
+// the same accepted risks. An image whose attestation says so needs no new attestation.
+func SameGate(p GatePredicate, d *Decision) bool {
+	raw, err := Predicate(d, p.Scanner, p.EvaluatedAt)
+	if err != nil {
+		return false
+	}
+	now, err := ParseGatePredicate(raw)
+	if err != nil {
+		return false
+	}
+	now.Artifact, p.Artifact = "", ""
+	a, errA := json.Marshal(now)
+	b, errB := json.Marshal(p)
+	return errA == nil && errB == nil && string(a) == string(b)
 }

@@ -11,12 +11,13 @@ import (
 func TestPredicate(t *testing.T) {
 	_, d := evaluateMixed(t)
 
-	out, err := Predicate(d, DefaultImage, testNow)
+	const scanner = "aquasec/trivy:0.74.0@sha256:62b1e65e8869bc4b4c6aa4fa2b21595256c7c2f6018a9d9ad61caf87187c1969"
+	out, err := Predicate(d, scanner, testNow)
 	require.NoError(t, err)
 	var p GatePredicate
 	require.NoError(t, json.Unmarshal(out, &p))
 	assert.False(t, p.Pass)
-	assert.Equal(t, DefaultImage, p.Scanner)
+	assert.Equal(t, scanner, p.Scanner)
 	assert.Equal(t, []string{"CRITICAL", "HIGH"}, p.FailOn)
 	assert.Equal(t, 1, p.Counts["CRITICAL"])
 	assert.Contains(t, p.Failing, "CVE-2024-0001")

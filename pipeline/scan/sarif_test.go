@@ -9,12 +9,34 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/internal/sarif"
+	"dagger/fargate/pipeline/internal/sarif/sarifschema"
 )
 
-// validateSARIF checks a document against the SARIF 2.1.0 requirements GitHub code
-// scanning enforces, on the generic JSON (not our structs), so a wrong tag or a missing
-// field is caught.
+// validateSARIF checks a document against the official SARIF 2.1.0 schema and then against
+// what GitHub code scanning needs beyond it, on the generic JSON (not our structs), so a
+// wrong tag or a missing field is caught.
 func validateSARIF(data []byte) []string {
+	if err := schema.Validate(data); err != nil {
+		return []string{err.Error()}
+	}
+	return codeScanningChecks(data)
+}
+
+// schema is the SARIF 2.1.0 schema, compiled once for the package's tests.
+var schema = func() *sarifschema.Validator {
+	v, err := sarifschema.New()
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()
+
+// codeScanningChecks are GitHub code scanning's requirements that the schema leaves open:
+// a numeric security-severity, results that name a known rule at the right index, and a
+// location on every result.
+func codeScanningChecks(data []byte) []string {
 	var doc map[string]any
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return []string{"not JSON: " + err.Error()}
@@ -110,11 +132,11 @@ func TestSARIFStructure(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, validateSARIF(out))
 
-	var log SARIFLog
+	var log sarif.Log
 	require.NoError(t, json.Unmarshal(out, &log))
 	run := log.Runs[0]
 	assert.Equal(t, "Trivy", run.Tool.Driver.Name)
-	byRule := map[string][]SARIFResult{}
+	byRule := map[string][]sarif.Result{}
 	for _, r := range run.Results {
 		byRule[r.RuleID] = append(byRule[r.RuleID], r)
 	}
@@ -131,7 +153,7 @@ func TestSARIFStructure(t *testing.T) {
 	assert.NotContains(t, byRule, "DS001")
 	for _, rule := range run.Tool.Driver.Rules {
 		if rule.ID == "CVE-2024-0001" {
-			assert.Equal(t, "9.5", rule.Properties.SecuritySeverity)
+			assert.Equal(t, "9.5", rule.Properties["security-severity"])
 			assert.Equal(t, "https://avd.aquasec.com/nvd/cve-2024-0001", rule.HelpURI)
 			assert.Equal(t, "openssl: excessive time spent checking DH keys", rule.ShortDescription.Text)
 		}
@@ -145,13 +167,13 @@ func TestSARIFSecretLocationsAndNoSecretText(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, validateSARIF(out))
 	assert.NotContains(t, string(out), "AWS_ACCESS_KEY_ID=")
-	var log SARIFLog
+	var log sarif.Log
 	require.NoError(t, json.Unmarshal(out, &log))
 	found := false
 	for _, r := range log.Runs[0].Results {
 		if r.RuleID == "aws-access-key-id" {
 			found = true
-			assert.Equal(t, SARIFRegion{StartLine: 3, EndLine: 3}, r.Locations[0].PhysicalLocation.Region)
+			assert.Equal(t, &sarif.Region{StartLine: 3, EndLine: 3}, r.Locations[0].PhysicalLocation.Region)
 			assert.Equal(t, "/app/config/.env", r.Locations[0].PhysicalLocation.ArtifactLocation.URI)
 		}
 	}
@@ -168,7 +190,8 @@ func TestSARIFEmptyReportIsValid(t *testing.T) {
 func TestValidateSARIFCatchesErrors(t *testing.T) {
 	bad := `{"version":"2.0.0","runs":[{"tool":{"driver":{"rules":[{"id":"R","shortDescription":{"text":"x"},"properties":{"security-severity":"high"}}]}},
 	  "results":[{"ruleId":"X","level":"fatal","message":{},"locations":[]}]}]}`
-	errs := validateSARIF([]byte(bad))
+	errs := codeScanningChecks([]byte(bad))
+	require.Error(t, schema.Validate([]byte(bad)))
 	for _, want := range []string{"version must be 2.1.0", "$schema is required", "driver.name is required",
 		"security-severity must be a number", "message.text is required", "level fatal", `ruleId "X" references no rule`, "locations is required"} {
 		assert.Condition(t, func() bool {

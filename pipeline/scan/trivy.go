@@ -7,11 +7,10 @@ import (
 	"time"
 )
 
-// Trivy defaults. The image is pinned by digest: tags on Docker Hub can be moved (and
-// Trivy's own release tags were tampered with in 2026), a digest cannot. Bump the version
-// and the digest together (`docker buildx imagetools inspect aquasec/trivy:<version>`).
+// Trivy defaults. The Trivy image itself is images.Defaults().Trivy (pipeline/images), pinned
+// by digest there: tags on Docker Hub can be moved (and Trivy's own release tags were
+// tampered with in 2026), a digest cannot.
 const (
-	DefaultImage = "aquasec/trivy:0.74.0@sha256:62b1e65e8869bc4b4c6aa4fa2b21595256c7c2f6018a9d9ad61caf87187c1969"
 	// DefaultDBRepository is tried first, FallbackDBRepository next (Trivy takes both in
 	// one comma-separated --db-repository, in order of priority).
 	DefaultDBRepository      = "mirror.gcr.io/aquasec/trivy-db:2"

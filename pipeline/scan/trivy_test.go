@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/images"
 )
 
 func TestImageScanArgs(t *testing.T) {
@@ -73,7 +75,9 @@ func TestConfigScanArgs(t *testing.T) {
 }
 
 func TestDefaultImageIsPinnedByDigest(t *testing.T) {
-	name, digest, ok := strings.Cut(DefaultImage, "@sha256:")
+	set, err := images.Defaults()
+	require.NoError(t, err)
+	name, digest, ok := strings.Cut(set.Trivy, "@sha256:")
 	require.True(t, ok)
 	assert.True(t, strings.HasPrefix(name, "aquasec/trivy:0."))
 	assert.Len(t, digest, 64)

@@ -97,6 +97,14 @@ func (f *Fake) SetAuthorizationToken(token string, expires time.Time) {
 	f.token, f.expires = token, expires
 }
 
+// SetProxyEndpoint makes GetAuthorizationToken hand out this registry URL (a real registry
+// the test or a standalone fake runs) instead of the default ECR host.
+func (f *Fake) SetProxyEndpoint(url string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.endpoint = url
+}
+
 // AddRepository seeds a repository; zero fields get ECR's defaults (MUTABLE, AES256).
 func (f *Fake) AddRepository(r Repository) {
 	f.mu.Lock()

@@ -77,6 +77,8 @@ type Server struct {
 	rest   map[string]http.Handler // by service
 	faults map[string][]*APIError
 	calls  []Call
+	// accessKey, when set, is the only access key ID the server accepts (RequireAccessKey).
+	accessKey string
 }
 
 // New starts a server on the loopback interface.
@@ -88,18 +90,28 @@ func New(t testing.TB) *Server {
 }
 
 func start() *Server {
-	s := &Server{
+	s := newServer()
+	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+func newServer() *Server {
+	return &Server{
 		json:   map[string]JSONHandler{},
 		query:  map[string]QueryHandler{},
 		rest:   map[string]http.Handler{},
 		faults: map[string][]*APIError{},
 	}
-	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
-	return s
 }
 
-// URL is the endpoint to give the SDK (awsconf.Options.Endpoint, AWS_ENDPOINT_URL).
-func (s *Server) URL() string { return s.http.URL }
+// URL is the endpoint to give the SDK (awsconf.Options.Endpoint, AWS_ENDPOINT_URL); empty
+// for a server made by NewHandler, which listens wherever its owner mounts it.
+func (s *Server) URL() string {
+	if s.http == nil {
+		return ""
+	}
+	return s.http.URL
+}
 
 // HandleJSON registers a JSON 1.0/1.1 operation of a service (its SigV4 signing name, e.g. "ecs").
 func (s *Server) HandleJSON(service, operation string, h JSONHandler) {
@@ -175,6 +187,14 @@ func (s *Server) load(ctx context.Context) (aws.Config, error) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	service := signingService(r.Header.Get("Authorization"))
+	if err := s.checkAccessKey(r.Header.Get("Authorization")); err != nil {
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			writeQueryError(w, service, err)
+		} else {
+			writeJSONError(w, err)
+		}
+		return
+	}
 	switch {
 	case r.Header.Get("X-Amz-Target") != "":
 		target := r.Header.Get("X-Amz-Target")
@@ -319,6 +339,28 @@ func XMLEscape(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+// checkAccessKey refuses a request signed with another access key than the required one,
+// as AWS refuses unknown credentials (the message never repeats the key).
+func (s *Server) checkAccessKey(auth string) *APIError {
+	s.mu.Lock()
+	want := s.accessKey
+	s.mu.Unlock()
+	if want == "" || accessKeyID(auth) == want {
+		return nil
+	}
+	return &APIError{Status: http.StatusForbidden, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+}
+
+// accessKeyID extracts the access key ID from a SigV4 Authorization header.
+func accessKeyID(auth string) string {
+	_, rest, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	key, _, _ := strings.Cut(rest, "/")
+	return key
 }
 
 // signingService extracts the service name from a SigV4 Authorization header:

@@ -2,6 +2,7 @@ package fakeaws
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -15,3 +16,19 @@ func (s *Server) Close() { s.http.Close() }
 
 // HarnessConfig is Config for servers made by Start.
 func (s *Server) HarnessConfig(ctx context.Context) (aws.Config, error) { return s.load(ctx) }
+
+// NewHandler makes a server that does not listen by itself: it is an http.Handler to mount
+// in a server of the caller's (a standalone fake on a chosen address, next to other routes).
+func NewHandler() *Server { return newServer() }
+
+// ServeHTTP answers one AWS request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }
+
+// RequireAccessKey makes the server refuse every request signed with another access key ID
+// (UnrecognizedClientException), so a caller that drops or replaces its credentials fails
+// as it would against AWS. Empty accepts any key.
+func (s *Server) RequireAccessKey(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accessKey = id
+}

@@ -1,357 +1,281 @@
-// Package dockerfile parses a Dockerfile into stages and instructions, enough for policy checks:
-// parser directives (escape), comments, line continuations, heredocs, global and stage ARGs
-// with defaults, FROM [--platform] image [AS name] with ARG substitution, and ENV key/value
-// pairs. It does not build anything.
+// Package dockerfile reads a Dockerfile with BuildKit's own parser and instruction model
+// (github.com/moby/buildkit/frontend/dockerfile/parser and .../instructions), so that the
+// policy rules see exactly what a build sees: parser directives (escape), comments inside
+// continuations, heredocs, JSON and shell forms, FROM --platform, ONBUILD. On top of that model
+// it resolves what the rules ask about, with BuildKit's semantics: each stage's base (its FROM
+// expanded with the global ARGs, or an earlier stage of that name) and the USER a stage ends
+// with (ARG and ENV values in scope, inherited from a parent stage, ONBUILD triggers of a
+// parent stage run first). It builds nothing and resolves no image.
 package dockerfile
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
-
-// Instruction is one instruction with its arguments (continuations joined) and 1-based line.
-type Instruction struct {
-	Cmd  string // upper-case: FROM, RUN, USER, ...
-	Args string // raw text after the command, flags included
-	Line int
-}
-
-// Var is an ARG or ENV declaration.
-type Var struct {
-	Name     string
-	Value    string
-	HasValue bool
-	Line     int
-}
-
-// Stage is one FROM and the instructions after it.
-type Stage struct {
-	Index int
-	// Image is the FROM image after ARG substitution (may name an earlier stage).
-	Image string
-	// RawImage is the FROM image as written.
-	RawImage     string
-	Name         string // the AS alias, lower-cased; "" when none
-	Line         int
-	Instructions []Instruction
-}
 
 // File is a parsed Dockerfile.
 type File struct {
-	GlobalArgs []Var // ARGs before the first FROM
-	Stages     []Stage
+	// MetaArgs are the ARG instructions before the first FROM (the global scope).
+	MetaArgs []*instructions.ArgCommand
+	Stages   []Stage
+	lex      *shell.Lex
+	global   *env
 }
 
-var knownCmds = map[string]bool{
-	"FROM": true, "RUN": true, "CMD": true, "LABEL": true, "MAINTAINER": true, "EXPOSE": true, "ENV": true,
-	"ADD": true, "COPY": true, "ENTRYPOINT": true, "VOLUME": true, "USER": true, "WORKDIR": true, "ARG": true,
-	"ONBUILD": true, "STOPSIGNAL": true, "HEALTHCHECK": true, "SHELL": true,
+// Stage is one FROM and the commands after it, as BuildKit parsed them.
+type Stage struct {
+	Index int
+	// Name is the AS alias, lower-cased as BuildKit stores it; "" when none.
+	Name string
+	// RawImage is the FROM argument as written; Image is RawImage expanded with the global
+	// ARGs' defaults. When Base >= 0, Image names the earlier stage Stages[Base].
+	RawImage string
+	Image    string
+	Base     int
+	// Platform is the --platform flag as written ("" when none).
+	Platform string
+	Line     int
+	Commands []instructions.Command
 }
 
-var (
-	directiveRe = regexp.MustCompile(`^#\s*([a-zA-Z]+)\s*=\s*(.+?)\s*$`)
-	heredocRe   = regexp.MustCompile(`<<-?\s*["']?([A-Za-z_][A-Za-z0-9_]*)["']?`)
-)
-
-// Parse reads a Dockerfile. It is an error to have no FROM, an instruction other than ARG
-// before the first FROM, an unknown instruction, a FROM without an image, or a continuation
-// or heredoc that never ends.
+// Parse reads a Dockerfile. It is an error when BuildKit cannot parse it (an unknown
+// instruction, an instruction other than ARG before the first FROM, a malformed FROM or
+// flag, an invalid escape directive, ...), when it has no FROM, when a FROM expands to
+// nothing, or when two stages share a name.
 func Parse(content []byte) (*File, error) {
-	lines := strings.Split(strings.ReplaceAll(string(content), "\r\n", "\n"), "\n")
-	escape := byte('\\')
-	i := 0
-	// Parser directives: only at the very top, before any other line.
-	for ; i < len(lines); i++ {
-		m := directiveRe.FindStringSubmatch(lines[i])
-		if m == nil {
+	res, err := parser.Parse(bytes.NewReader(content))
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", withLine(err))
+	}
+	for _, n := range res.AST.Children {
+		if strings.EqualFold(n.Value, "from") {
 			break
 		}
-		if strings.EqualFold(m[1], "escape") {
-			if m[2] != "`" && m[2] != `\` {
-				return nil, fmt.Errorf("line %d: escape directive must be \\ or `, got %q", i+1, m[2])
-			}
-			escape = m[2][0]
+		if !strings.EqualFold(n.Value, "arg") {
+			return nil, fmt.Errorf("line %d: %s before the first FROM (only ARG may precede it)", n.StartLine, strings.ToUpper(n.Value))
 		}
 	}
-	var instrs []Instruction
-	for i < len(lines) {
-		line := lines[i]
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			i++
-			continue
-		}
-		start := i + 1
-		var b strings.Builder
-		for {
-			cur := strings.TrimRight(lines[i], " \t")
-			i++
-			if len(cur) > 0 && cur[len(cur)-1] == escape {
-				b.WriteString(cur[:len(cur)-1])
-				b.WriteByte(' ')
-				// Skip comment and empty lines inside a continuation, as BuildKit does.
-				for i < len(lines) {
-					t := strings.TrimSpace(lines[i])
-					if t == "" || strings.HasPrefix(t, "#") {
-						i++
-						continue
-					}
-					break
-				}
-				if i >= len(lines) {
-					return nil, fmt.Errorf("line %d: line continuation at end of file", start)
-				}
-				continue
-			}
-			b.WriteString(cur)
-			break
-		}
-		text := strings.TrimSpace(b.String())
-		cmd, args, _ := strings.Cut(text, " ")
-		if tab := strings.IndexByte(cmd, '\t'); tab >= 0 {
-			cmd, args = cmd[:tab], cmd[tab+1:]+" "+args
-		}
-		cmd = strings.ToUpper(cmd)
-		if !knownCmds[cmd] {
-			return nil, fmt.Errorf("line %d: unknown instruction %q", start, cmd)
-		}
-		args = strings.TrimSpace(args)
-		// Heredocs (RUN <<EOF ... EOF): the body belongs to the instruction.
-		if cmd == "RUN" || cmd == "COPY" || cmd == "ADD" {
-			for _, m := range heredocRe.FindAllStringSubmatch(args, -1) {
-				term := m[1]
-				var body []string
-				found := false
-				for i < len(lines) {
-					l := lines[i]
-					i++
-					if strings.TrimSpace(l) == term {
-						found = true
-						break
-					}
-					body = append(body, l)
-				}
-				if !found {
-					return nil, fmt.Errorf("line %d: heredoc %s is not terminated", start, term)
-				}
-				args += "\n" + strings.Join(body, "\n")
-			}
-		}
-		instrs = append(instrs, Instruction{Cmd: cmd, Args: args, Line: start})
+	stages, metaArgs, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		return nil, withLine(err)
 	}
-	return build(instrs)
-}
-
-func build(instrs []Instruction) (*File, error) {
-	f := &File{}
-	global := map[string]string{}
-	for _, in := range instrs {
-		if in.Cmd == "FROM" {
-			st, err := parseFrom(in, global, f.Stages)
+	if len(stages) == 0 {
+		return nil, errors.New("no FROM instruction")
+	}
+	f := &File{lex: shell.NewLex(res.EscapeToken), global: newEnv()}
+	for i := range metaArgs {
+		a := &metaArgs[i]
+		f.MetaArgs = append(f.MetaArgs, a)
+		for _, kv := range a.Args {
+			if kv.Value == nil {
+				continue // declared without a default: unset unless a build argument sets it
+			}
+			v, err := f.expand(*kv.Value, f.global)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("line %d: ARG %s: %w", Line(a), kv.Key, err)
 			}
-			st.Index = len(f.Stages)
-			f.Stages = append(f.Stages, st)
-			continue
+			f.global.set(kv.Key, v)
 		}
-		if len(f.Stages) == 0 {
-			if in.Cmd != "ARG" {
-				return nil, fmt.Errorf("line %d: %s before the first FROM (only ARG may precede it)", in.Line, in.Cmd)
-			}
-			vars, err := ParseArg(in)
-			if err != nil {
-				return nil, err
-			}
-			for _, v := range vars {
-				f.GlobalArgs = append(f.GlobalArgs, v)
-				if v.HasValue {
-					global[v.Name] = Expand(v.Value, global)
-				} else if _, ok := global[v.Name]; !ok {
-					global[v.Name] = ""
-				}
-			}
-			continue
-		}
-		switch in.Cmd {
-		case "ARG":
-			if _, err := ParseArg(in); err != nil {
-				return nil, err
-			}
-		case "ENV":
-			if _, err := ParseEnv(in); err != nil {
-				return nil, err
-			}
-		}
-		st := &f.Stages[len(f.Stages)-1]
-		st.Instructions = append(st.Instructions, in)
 	}
-	if len(f.Stages) == 0 {
-		return nil, fmt.Errorf("no FROM instruction")
+	byName := map[string]int{}
+	for i, s := range stages {
+		st := Stage{Index: i, Name: s.Name, RawImage: s.BaseName, Base: -1, Platform: s.Platform, Commands: s.Commands}
+		if len(s.Location) > 0 {
+			st.Line = s.Location[0].Start.Line
+		}
+		st.Image, err = f.expand(s.BaseName, f.global)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: FROM %s: %w", st.Line, s.BaseName, err)
+		}
+		if st.Image == "" {
+			return nil, fmt.Errorf("line %d: FROM %s expands to nothing (an ARG without a default?)", st.Line, s.BaseName)
+		}
+		// As BuildKit: the expanded name refers to a stage when an earlier stage has that name.
+		if j, ok := byName[st.Image]; ok {
+			st.Base = j
+		}
+		if st.Name != "" {
+			if j, dup := byName[st.Name]; dup {
+				return nil, fmt.Errorf("line %d: duplicate stage name %q (first at line %d)", st.Line, st.Name, f.Stages[j].Line)
+			}
+			byName[st.Name] = i
+		}
+		f.Stages = append(f.Stages, st)
 	}
 	return f, nil
 }
 
-func parseFrom(in Instruction, args map[string]string, earlier []Stage) (Stage, error) {
-	fields := strings.Fields(in.Args)
-	var rest []string
-	for _, fl := range fields {
-		if strings.HasPrefix(fl, "--") && len(rest) == 0 {
-			continue // --platform=...
-		}
-		rest = append(rest, fl)
+// withLine prefixes a BuildKit error with the line it points at, when it carries one.
+func withLine(err error) error {
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 && le.Locations[0][0].Start.Line > 0 {
+		return fmt.Errorf("line %d: %w", le.Locations[0][0].Start.Line, err)
 	}
-	st := Stage{Line: in.Line}
-	switch {
-	case len(rest) == 1:
-	case len(rest) == 3 && strings.EqualFold(rest[1], "AS"):
-		st.Name = strings.ToLower(rest[2])
-	default:
-		return Stage{}, fmt.Errorf("line %d: FROM expects `image [AS name]`, got %q", in.Line, in.Args)
-	}
-	st.RawImage = rest[0]
-	st.Image = Expand(rest[0], args)
-	if st.Image == "" {
-		return Stage{}, fmt.Errorf("line %d: FROM image %q expands to nothing (ARG without a default?)", in.Line, rest[0])
-	}
-	for _, e := range earlier {
-		if e.Name != "" && e.Name == st.Name {
-			return Stage{}, fmt.Errorf("line %d: duplicate stage name %q", in.Line, st.Name)
-		}
-	}
-	return st, nil
+	return err
 }
 
-var varRe = regexp.MustCompile(`\$(\{([A-Za-z_][A-Za-z0-9_]*)(:?[-+])?([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))`)
-
-// Expand substitutes $NAME, ${NAME}, ${NAME:-default} and ${NAME:+alt} from vars.
-func Expand(s string, vars map[string]string) string {
-	return varRe.ReplaceAllStringFunc(s, func(m string) string {
-		sub := varRe.FindStringSubmatch(m)
-		if sub[5] != "" {
-			return vars[sub[5]]
-		}
-		val, set := vars[sub[2]]
-		switch sub[3] {
-		case ":-", "-":
-			if val == "" {
-				return sub[4]
-			}
-		case ":+", "+":
-			if set && val != "" {
-				return sub[4]
-			}
-			return ""
-		}
-		return val
-	})
+// Line is the 1-based line a command starts on (0 when BuildKit gave none).
+func Line(c instructions.Command) int {
+	if loc := c.Location(); len(loc) > 0 {
+		return loc[0].Start.Line
+	}
+	return 0
 }
 
-// ParseArg reads `ARG NAME[=default] ...`.
-func ParseArg(in Instruction) ([]Var, error) {
-	words, err := splitWords(in.Args)
+// User is the USER stage i ends with, expanded as BuildKit expands it, and the line that set
+// it. A stage built on an earlier stage inherits that stage's USER unless it (or an ONBUILD
+// trigger of its parent) sets one. ok is false when no stage in the chain sets a USER (the
+// base image's user applies); line is then the stage's FROM line.
+func (f *File) User(i int) (user string, line int, ok bool, err error) {
+	st, err := f.dispatch(i)
 	if err != nil {
-		return nil, fmt.Errorf("line %d: ARG: %w", in.Line, err)
+		return "", 0, false, err
 	}
-	if len(words) == 0 {
-		return nil, fmt.Errorf("line %d: ARG needs a name", in.Line)
+	if !st.userSet {
+		return "", f.Stages[i].Line, false, nil
 	}
-	var out []Var
-	for _, w := range words {
-		name, val, has := strings.Cut(w, "=")
-		if name == "" {
-			return nil, fmt.Errorf("line %d: ARG %q has no name", in.Line, w)
-		}
-		out = append(out, Var{Name: name, Value: val, HasValue: has, Line: in.Line})
-	}
-	return out, nil
+	return st.user, st.userLine, true, nil
 }
 
-// ParseEnv reads `ENV KEY=value ...` or the legacy `ENV KEY value`.
-func ParseEnv(in Instruction) ([]Var, error) {
-	args := strings.TrimSpace(in.Args)
-	first, rest, _ := strings.Cut(args, " ")
-	if !strings.Contains(first, "=") {
-		if first == "" {
-			return nil, fmt.Errorf("line %d: ENV needs a name", in.Line)
+// state is what dispatching a stage's commands leaves behind.
+type state struct {
+	env      *env
+	user     string
+	userLine int
+	userSet  bool
+}
+
+// dispatch replays the ARG, ENV and USER commands of stage i the way BuildKit's dispatcher
+// does: a stage built on another starts from that stage's environment (ARG values included)
+// and user, then runs the parent's ONBUILD triggers, then its own commands.
+func (f *File) dispatch(i int) (state, error) {
+	stg := f.Stages[i]
+	s := state{env: newEnv()}
+	if stg.Base >= 0 {
+		parent, err := f.dispatch(stg.Base)
+		if err != nil {
+			return state{}, err
 		}
-		return []Var{{Name: first, Value: unquote(strings.TrimSpace(rest)), HasValue: true, Line: in.Line}}, nil
+		s = parent
+		s.env = parent.env.clone()
+		for _, c := range f.Stages[stg.Base].Commands {
+			ob, isOnbuild := c.(*instructions.OnbuildCommand)
+			if !isOnbuild {
+				continue
+			}
+			trigger, err := parseTrigger(ob.Expression)
+			if err != nil {
+				return state{}, fmt.Errorf("line %d: ONBUILD %s: %w", Line(ob), ob.Expression, err)
+			}
+			if err := f.apply(&s, trigger, stg.Line); err != nil {
+				return state{}, err
+			}
+		}
 	}
-	words, err := splitWords(args)
+	for _, c := range stg.Commands {
+		if err := f.apply(&s, c, Line(c)); err != nil {
+			return state{}, err
+		}
+	}
+	return s, nil
+}
+
+func (f *File) apply(s *state, c instructions.Command, line int) error {
+	switch c := c.(type) {
+	case *instructions.ArgCommand:
+		for _, kv := range c.Args {
+			if kv.Value == nil {
+				// Without a default, a stage ARG takes the global ARG's value.
+				if v, ok := f.global.Get(kv.Key); ok {
+					s.env.set(kv.Key, v)
+				}
+				continue
+			}
+			v, err := f.expand(*kv.Value, s.env)
+			if err != nil {
+				return fmt.Errorf("line %d: ARG %s: %w", line, kv.Key, err)
+			}
+			s.env.set(kv.Key, v)
+		}
+	case *instructions.EnvCommand:
+		for _, kv := range c.Env {
+			v, err := f.expand(kv.Value, s.env)
+			if err != nil {
+				return fmt.Errorf("line %d: ENV %s: %w", line, kv.Key, err)
+			}
+			s.env.set(kv.Key, v)
+		}
+	case *instructions.UserCommand:
+		u, err := f.expand(c.User, s.env)
+		if err != nil {
+			return fmt.Errorf("line %d: USER %s: %w", line, c.User, err)
+		}
+		s.user, s.userLine, s.userSet = u, line, true
+	}
+	return nil
+}
+
+// parseTrigger parses an ONBUILD trigger expression as the instruction it is.
+func parseTrigger(expr string) (instructions.Command, error) {
+	res, err := parser.Parse(strings.NewReader(expr))
 	if err != nil {
-		return nil, fmt.Errorf("line %d: ENV: %w", in.Line, err)
+		return nil, err
 	}
-	var out []Var
-	for _, w := range words {
-		name, val, has := strings.Cut(w, "=")
-		if !has || name == "" {
-			return nil, fmt.Errorf("line %d: ENV expects KEY=value, got %q", in.Line, w)
-		}
-		out = append(out, Var{Name: name, Value: val, HasValue: true, Line: in.Line})
+	if len(res.AST.Children) != 1 {
+		return nil, errors.New("an ONBUILD trigger is a single instruction")
 	}
-	return out, nil
+	return instructions.ParseCommand(res.AST.Children[0])
 }
 
-func unquote(s string) string {
-	if len(s) >= 2 && (s[0] == '"' && s[len(s)-1] == '"' || s[0] == '\'' && s[len(s)-1] == '\'') {
-		return s[1 : len(s)-1]
-	}
-	return s
+// expand substitutes variables in one word with BuildKit's shell lexer.
+func (f *File) expand(word string, e *env) (string, error) {
+	out, _, err := f.lex.ProcessWord(word, e)
+	return out, err
 }
 
-// splitWords splits on unquoted whitespace and removes the quotes.
-func splitWords(s string) ([]string, error) {
-	var out []string
-	var b strings.Builder
-	var quote byte
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			} else if c == '\\' && quote == '"' && i+1 < len(s) {
-				i++
-				b.WriteByte(s[i])
-			} else {
-				b.WriteByte(c)
-			}
-		case c == '"' || c == '\'':
-			quote = c
-			inWord = true
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				out = append(out, b.String())
-				b.Reset()
-				inWord = false
-			}
-		case c == '\\' && i+1 < len(s):
-			i++
-			b.WriteByte(s[i])
-			inWord = true
-		default:
-			b.WriteByte(c)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unterminated quote in %q", s)
-	}
-	if inWord {
-		out = append(out, b.String())
-	}
-	return out, nil
+// env is an ordered variable scope (shell.EnvGetter).
+type env struct {
+	keys []string
+	vals map[string]string
 }
 
-// StageByName returns the index of the stage with that alias (case-insensitive), or -1.
-func (f *File) StageByName(name string) int {
-	name = strings.ToLower(name)
-	for i, s := range f.Stages {
-		if s.Name != "" && s.Name == name {
-			return i
-		}
+func newEnv() *env { return &env{vals: map[string]string{}} }
+
+func (e *env) Get(k string) (string, bool) {
+	v, ok := e.vals[k]
+	return v, ok
+}
+
+func (e *env) Keys() []string { return slices.Clone(e.keys) }
+
+func (e *env) set(k, v string) {
+	if _, ok := e.vals[k]; !ok {
+		e.keys = append(e.keys, k)
 	}
-	return -1
+	e.vals[k] = v
+}
+
+func (e *env) clone() *env {
+	c := newEnv()
+	for _, k := range e.keys {
+		c.set(k, e.vals[k])
+	}
+	return c
+}
+
+// Literal is a word as BuildKit reads it with no variable set: quotes and escapes removed,
+// variable references dropped. It is the word itself when it does not lex.
+func (f *File) Literal(word string) string {
+	out, err := f.expand(word, newEnv())
+	if err != nil {
+		return word
+	}
+	return out
 }

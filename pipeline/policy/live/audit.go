@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go"
 
 	"dagger/fargate/pipeline/policy"
 )
@@ -77,25 +76,15 @@ type auditor struct {
 	findings []policy.Finding
 }
 
-// denied records an AccessDenied read as a finding and reports whether err was one.
+// denied records a read that failed (a missing permission, a service that does not answer,
+// throttling that outlasted the retries) as a finding, so that the rest of the audit still
+// runs, and reports whether err was one. Only a cancelled run stops the audit.
 func (a *auditor) denied(err error, resource, permission string) bool {
-	if !isAccessDenied(err) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	a.findings = append(a.findings, policy.AuditReadFinding(resource, permission, err))
 	return true
-}
-
-func isAccessDenied(err error) bool {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	switch apiErr.ErrorCode() {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess", "UnrecognizedClientException":
-		return true
-	}
-	return false
 }
 
 func (a *auditor) run(ctx context.Context) error {

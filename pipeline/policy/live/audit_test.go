@@ -313,8 +313,9 @@ func TestAuditErrors(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			w.srv.FailNext("ecs", "DescribeServices", fakeaws.Throttling())
 		}
-		_, err := Audit(t.Context(), w.srv.Config(t), target())
-		require.ErrorContains(t, err, "describe service")
+		r, err := Audit(t.Context(), w.srv.Config(t), target())
+		require.NoError(t, err, "a read that keeps failing is a finding, not the end of the audit")
+		require.Contains(t, readFailures(r), "could not read service/prod/web (ecs:DescribeServices): ThrottlingException")
 	})
 	t.Run("transient throttling is retried", func(t *testing.T) {
 		w := newWorld(t)
@@ -332,9 +333,35 @@ func TestAuditErrors(t *testing.T) {
 	t.Run("missing role", func(t *testing.T) {
 		w := newWorld(t)
 		w.taskDef["taskRoleArn"] = "arn:aws:iam::" + account + ":role/gone"
-		_, err := Audit(t.Context(), w.srv.Config(t), target())
-		require.ErrorContains(t, err, `get task role "gone"`)
+		r, err := Audit(t.Context(), w.srv.Config(t), target())
+		require.NoError(t, err)
+		require.Contains(t, readFailures(r), "could not read iam/role/gone (iam:GetRole): NoSuchEntity")
+		require.NotZero(t, w.srv.Calls("ecr", "DescribeRepositories"), "the rest of the audit still ran")
 	})
+	// Issue #10 item 3: a service that does not answer (EC2 failing with 5xx past the
+	// retries) used to abort the whole audit at "describe subnets".
+	t.Run("a service that does not answer", func(t *testing.T) {
+		w := newWorld(t)
+		for i := 0; i < 20; i++ {
+			w.srv.FailNext("ec2", "DescribeSubnets", fakeaws.ServerError())
+		}
+		r, err := Audit(t.Context(), w.srv.Config(t), target())
+		require.NoError(t, err)
+		require.Contains(t, readFailures(r), "could not read service/prod/web (ec2:DescribeSubnets): ServerException")
+		require.NotZero(t, w.srv.Calls("iam", "GetRole"), "the roles were still audited")
+		require.NotZero(t, w.srv.Calls("ecr", "DescribeRepositories"), "the repository was still audited")
+	})
+}
+
+// readFailures joins the messages of the audit's could-not-read findings.
+func readFailures(r policy.Report) string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Rule == policy.RuleAuditReadFailed {
+			out = append(out, f.Message)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestAuditSuppressionsAndExpiry(t *testing.T) {
@@ -366,6 +393,7 @@ func TestRepositoryFromImages(t *testing.T) {
 
 	tg.Container = ""
 	tg.Repository = "other"
-	_, err = Audit(t.Context(), w.srv.Config(t), tg)
-	require.ErrorContains(t, err, `describe ECR repository "other"`)
+	r, err := Audit(t.Context(), w.srv.Config(t), tg)
+	require.NoError(t, err)
+	require.Contains(t, readFailures(r), "could not read ecr/other (ecr:DescribeRepositories): RepositoryNotFoundException")
 }

@@ -1,0 +1,327 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/ecs"
+	"dagger/fargate/pipeline/policy"
+	"dagger/fargate/pipeline/precheck"
+	"dagger/fargate/pipeline/promote"
+	"dagger/fargate/pipeline/report"
+	"dagger/fargate/pipeline/taskdef"
+)
+
+// DeployRequest is what `deploy` was asked to do.
+type DeployRequest struct {
+	Env            string
+	Image          string
+	ApprovedBy     string
+	ApprovalReason string
+	// BreakGlass is the reason to bypass failing gates (empty: no bypass).
+	BreakGlass        string
+	WaitForInProgress bool
+}
+
+// placeholderDigest stands for the image before it is built, to check the task definition.
+const placeholderDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+// minBreakGlassReason is the shortest break-glass reason accepted.
+const minBreakGlassReason = 10
+
+// Deploy runs the whole chain for one environment and returns the Markdown report. It fails
+// unless the deploy completed; the error then carries the report.
+func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error) {
+	r := s.recorder(req.Env)
+	req.BreakGlass = strings.TrimSpace(req.BreakGlass)
+	if req.BreakGlass != "" && len(req.BreakGlass) < minBreakGlassReason {
+		err := fmt.Errorf("--break-glass: give a real reason (at least %d characters); it is recorded in the report", minBreakGlassReason)
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	bg := report.BreakGlassRequest{Reason: req.BreakGlass, By: req.ApprovedBy}
+
+	// Bad input stops here, before any build or AWS call: the file, the environment, the
+	// task definition and its container, the signing material, the approval.
+	f, err := s.LoadConfig(ctx)
+	if err != nil {
+		return r.Finish(report.BadInput, "invalid environments file", err)
+	}
+	e, err := f.Environment(req.Env)
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	def, err := s.TaskDefinition(ctx, e)
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	if _, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: "registry.invalid/check@" + placeholderDigest}); err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	region := orDefault(s.Region, e.Region)
+	wantSign := !e.IsLocal() && e.PromoteFrom == "" && req.Image == ""
+	setup, sg, err := s.signingPlan(f, region, e.IsLocal(), wantSign)
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	approval := promote.Approval{By: req.ApprovedBy, Reason: req.ApprovalReason, At: s.now()}
+	if req.ApprovedBy != "" || e.Approval {
+		if err := promote.RequireApproval(e.Approval, approval); err != nil {
+			return r.Finish(report.Refused, err.Error(), err)
+		}
+	}
+	if e.IsLocal() {
+		return s.deployLocal(ctx, r, f, e, def, setup, sg, bg)
+	}
+
+	r.Service = e.Cluster + "/" + e.Service
+	cfg, err := s.AWSConfig(ctx, e.Region)
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	engine := s.engine(cfg, r)
+	// The right account, before anything changes (publishing to ECR included).
+	expectedAccount, err := s.checkAccount(ctx, r, engine, e)
+	if err != nil {
+		var wrong *ecs.WrongAccountError
+		if errors.As(err, &wrong) {
+			return r.Refuse(err)
+		}
+		return r.Finish(report.Refused, "could not verify the AWS account: "+err.Error(), err)
+	}
+	// The service must exist and, unless told to wait, not be mid-deployment: find out
+	// before building and publishing anything.
+	st, err := engine.Status(ctx, e.Cluster, e.Service)
+	if err != nil {
+		return r.Refuse(fmt.Errorf("read service %s/%s: %w", e.Cluster, e.Service, err))
+	}
+	if busy := busyReason(st); busy != "" && !req.WaitForInProgress {
+		return r.Refuse(fmt.Errorf("%s/%s has a deployment in progress (%s); nothing was changed: retry when it ends, or pass --wait-for-in-progress", e.Cluster, e.Service, busy))
+	}
+	// The policy gate on the task definition as it will be registered (the image's digest
+	// aside), before building: a definition that cannot pass is refused in seconds.
+	if err := s.policyGate(ctx, r, f, e, def, "registry.invalid/"+f.Registry.Repository+"@"+placeholderDigest, bg); err != nil {
+		return r.Refuse(err)
+	}
+
+	var imageRef string
+	extraTags := map[string]string{}
+	switch {
+	case e.PromoteFrom != "":
+		imageRef, extraTags, err = s.promotion(ctx, r, f, e, cfg, setup, sg, approval, bg)
+	case req.Image != "":
+		imageRef = req.Image
+		err = s.verifyGiven(ctx, r, cfg, setup, sg, imageRef, bg)
+	default:
+		imageRef, err = s.buildPublishSign(ctx, r, f, e, cfg, setup, sg, bg)
+	}
+	if err != nil {
+		return r.Refuse(err)
+	}
+	r.Image = imageRef
+
+	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: imageRef})
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	for _, w := range rendered.Warnings {
+		r.Logf("render: %s", w)
+	}
+	revision := s.GitRevision
+	if r.Promotion != nil {
+		revision = r.Revision
+	}
+	tags, err := taskdef.Tags(taskdef.TagInput{Environment: e.Name, GitRevision: revision, ImageDigest: rendered.Digest, Extra: mergeMaps(e.Tags, extraTags)})
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	r.Logf("deploy: registering %s and updating %s/%s (timeout %s)", rendered.Definition.Family(), e.Cluster, e.Service, e.Timeout())
+	res, err := engine.Deploy(ctx, ecs.DeployOptions{
+		Cluster:               e.Cluster,
+		Service:               e.Service,
+		Definition:            rendered.Definition,
+		Tags:                  tags,
+		ExpectedAccount:       expectedAccount,
+		Timeout:               e.Timeout(),
+		DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
+		WaitForInProgress:     req.WaitForInProgress,
+	})
+	return ended(r, res, err)
+}
+
+// busyReason says why a service is mid-deployment, or "" when it is not.
+func busyReason(st *ecs.ServiceStatus) string {
+	if len(st.Deployments) > 1 || st.RolloutState == "IN_PROGRESS" {
+		return fmt.Sprintf("%d deployments, rollout %s", len(st.Deployments), orDefault(st.RolloutState, "unknown"))
+	}
+	return ""
+}
+
+// ended turns the engine's result into the report's outcome.
+func ended(r *report.Recorder, res *ecs.Result, err error) (string, error) {
+	if res != nil {
+		r.TaskDefinition = ShortTaskDefinition(res.RegisteredTaskDefinition)
+		r.PreviousTaskDefinition = ShortTaskDefinition(res.PreviousTaskDefinition)
+		r.FinalTaskDefinition = ShortTaskDefinition(res.FinalTaskDefinition)
+	}
+	outcome, reason := report.OutcomeOf(res, err)
+	return r.Finish(outcome, reason, err)
+}
+
+// buildPublishSign runs build → scan gate + SBOM → publish → sign → verify for an AWS
+// environment and returns the digest reference.
+func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, bg report.BreakGlassRequest) (string, error) {
+	scanned, err := s.buildAndScan(ctx, r, f, e, bg)
+	if err != nil {
+		return "", err
+	}
+	login, err := ecrLogin(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	ref, err := s.publishECR(ctx, r, f, e, cfg, login)
+	if err != nil {
+		return "", err
+	}
+	r.Image = ref
+	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	if err != nil {
+		return "", err
+	}
+	return ref, s.signAndVerify(ctx, r, signer, ref, scanned, bg)
+}
+
+// verifyGiven checks the signature and attestations of an image given with --image.
+func (s *Session) verifyGiven(ctx context.Context, r *report.Recorder, cfg aws.Config, setup SigningSetup, sg signer, ref string, bg report.BreakGlassRequest) error {
+	if err := requireDigest("image", ref); err != nil {
+		return err
+	}
+	login, err := ecrLogin(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	if err != nil {
+		return err
+	}
+	return s.verifyExisting(ctx, r, signer, ref, bg)
+}
+
+// promotion picks the digest running in the source environment, verifies it again and
+// returns it with the promotion tags; the report's revision becomes the one the promoted
+// image was built from.
+func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, approval promote.Approval, bg report.BreakGlassRequest) (string, map[string]string, error) {
+	src := f.Environments[e.PromoteFrom]
+	srcCfg := cfg
+	if s.SourceCredentials.given() || orDefault(s.Region, src.Region) != cfg.Region {
+		creds := s.Credentials
+		if s.SourceCredentials.given() {
+			creds = s.SourceCredentials
+		}
+		var err error
+		if srcCfg, err = s.awsConfig(ctx, creds, src.Region); err != nil {
+			return "", nil, fmt.Errorf("credentials of %s: %w", src.Name, err)
+		}
+	}
+	cand, err := promote.Resolve(ctx, awsecs.NewFromConfig(srcCfg), promote.Source{Env: src.Name, Cluster: src.Cluster, Service: src.Service, Container: src.Container})
+	if err != nil {
+		return "", nil, err
+	}
+	r.Revision = orDefault(cand.Revision, "unknown (the source task definition has no "+taskdef.TagGitRevision+" tag)")
+	r.Logf("promote: %s runs %s (%s), built from revision %s, completed and steady", src.Name, cand.ImageRef, ShortTaskDefinition(cand.TaskDefinitionArn), r.Revision)
+	login, err := ecrLogin(ctx, srcCfg)
+	if err != nil {
+		return "", nil, err
+	}
+	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.verifyExisting(ctx, r, signer, cand.ImageRef, bg); err != nil {
+		return "", nil, err
+	}
+	r.Promotion = &report.Promotion{SourceEnv: src.Name, SourceTaskDefinition: ShortTaskDefinition(cand.TaskDefinitionArn), ApprovedBy: approval.By, ApprovalReason: approval.Reason, ApprovedAt: approval.At}
+	tags := map[string]string{promote.TagPromotedFrom: src.Name}
+	if approval.By != "" {
+		tags = promote.Tags(cand, approval)
+	}
+	return cand.ImageRef, tags, nil
+}
+
+// policyGate checks the task definition, rendered with image, and the environment's service
+// settings.
+func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, def *taskdef.Definition, image string, bg report.BreakGlassRequest) error {
+	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: image})
+	if err != nil {
+		return err
+	}
+	in, err := rendered.Definition.RegisterInput()
+	if err != nil {
+		return err
+	}
+	td := policy.FromRegisterInput(in)
+	td.Path = def.Source()
+	var service *policy.ServiceFacts
+	if !e.IsLocal() {
+		service = precheck.ServiceFacts(e)
+	}
+	rep, err := policy.Check(ctx, policy.CheckInput{
+		TaskDefinitions: []policy.TaskDefinitionInput{td},
+		Service:         service,
+		RequiredTags:    f.Policy.RequiredTags,
+		Env:             e.Name,
+		Suppressions:    precheck.Suppressions(f),
+	})
+	if err != nil {
+		return err
+	}
+	threshold, err := policy.ParseSeverity(f.Policy.Threshold)
+	if err != nil {
+		return fmt.Errorf("policy.threshold: %w", err)
+	}
+	r.Policy = policySummary(rep, threshold, f.Policy.Threshold)
+	r.Logf("policy: %d finding(s) at or above %s, %d suppressed", r.Policy.Failed, f.Policy.Threshold, rep.Summary.Suppressed)
+	var failure error
+	if rep.Failed(threshold) {
+		var b strings.Builder
+		_ = policy.Render(&b, rep, policy.FormatText)
+		failure = fmt.Errorf("policy check failed (threshold %s):\n%s", f.Policy.Threshold, b.String())
+	}
+	return r.Gate("policy", failure, bg)
+}
+
+func policySummary(rep policy.Report, threshold policy.Severity, name string) *report.Policy {
+	p := &report.Policy{Threshold: name, Suppressed: rep.Summary.Suppressed, Passed: len(policy.Rules())}
+	for _, fd := range rep.Findings {
+		if fd.Suppressed || fd.Severity < threshold {
+			continue
+		}
+		p.Failed++
+		p.Failures = append(p.Failures, report.Finding{Rule: fd.Rule, Severity: fd.Severity.String(), Resource: fd.Resource, Message: fd.Message})
+	}
+	p.Passed = max(p.Passed-p.Failed, 0)
+	return p
+}
+
+// ShortTaskDefinition turns a task definition ARN into family:revision.
+func ShortTaskDefinition(arn string) string {
+	if i := strings.LastIndex(arn, "/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+func mergeMaps(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, b)
+	return out
+}

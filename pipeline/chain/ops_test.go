@@ -1,0 +1,136 @@
+package chain_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/chain"
+)
+
+// Issue #10 item 1: Trivy's IaC scan writes its report under /scan, which must exist in its
+// container. The fake container fails exactly like Trivy when it does not.
+func TestCheckGivesTrivyItsOutputDirectory(t *testing.T) {
+	w := newWorld(t)
+	out, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "json"})
+	require.NoError(t, err)
+	assert.Contains(t, out, `"findings"`)
+	require.NotEmpty(t, w.steps.trivyRuns)
+	for _, run := range w.steps.trivyRuns {
+		assert.Contains(t, run.Dirs(), "/scan", "the output directory is created for %v", run.Args)
+		assert.Equal(t, "infra", run.SourceDir)
+	}
+	assert.Empty(t, w.srv.CallLog(), "check makes no AWS call")
+}
+
+func TestCheckFailsOnFindingsUnlessReportOnly(t *testing.T) {
+	w := newWorld(t)
+	w.files["ecs/prod.taskdef.json"] = strings.Replace(w.file("ecs/prod.taskdef.json"), `"readonlyRootFilesystem": true`, `"readonlyRootFilesystem": false`, 1)
+	_, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "text", SkipIaCScan: true})
+	require.ErrorContains(t, err, "policy check failed (threshold high)")
+	require.ErrorContains(t, err, "FG-TD-004")
+	out, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "sarif", ReportOnly: true, SkipIaCScan: true})
+	require.NoError(t, err)
+	assert.Contains(t, out, `"version": "2.1.0"`)
+	assert.Empty(t, w.steps.trivyRuns, "--skip-iac-scan runs no Trivy")
+
+	_, err = w.s.Check(context.Background(), chain.CheckOptions{Format: "yaml"})
+	require.ErrorContains(t, err, "yaml")
+}
+
+func TestBuildRefusesRootAndUnknownPlatforms(t *testing.T) {
+	w := newWorld(t)
+	w.steps.users = []string{"0:0"}
+	err := w.s.BuildImage(context.Background(), "")
+	require.ErrorContains(t, err, "USER 65532:65532")
+
+	w = newWorld(t)
+	err = w.s.BuildImage(context.Background(), "linux/s390x")
+	require.ErrorContains(t, err, `platform "linux/s390x"`)
+	assert.False(t, w.steps.called("build"), "refused before building")
+}
+
+func TestServeRunsTheTaskDefinitionsSettings(t *testing.T) {
+	w := newWorld(t)
+	spec, err := w.s.Serve(context.Background(), "local")
+	require.NoError(t, err)
+	assert.Equal(t, "65532:65532", spec.User)
+	assert.Equal(t, 8080, spec.Port)
+	assert.Contains(t, spec.TmpfsPaths, "/tmp")
+	assert.True(t, w.steps.called("build linux/amd64"))
+
+	_, err = w.s.Serve(context.Background(), "qa")
+	require.ErrorContains(t, err, `"qa"`)
+}
+
+func TestAWSFunctionsRefuseTheLocalEnvironment(t *testing.T) {
+	w := newWorld(t)
+	for name, call := range map[string]func() error{
+		"status": func() error { _, err := w.s.Status(context.Background(), "local"); return err },
+		"diff":   func() error { _, err := w.s.Diff(context.Background(), "local", ""); return err },
+		"audit": func() error {
+			_, err := w.s.Audit(context.Background(), chain.AuditOptions{Env: "local", Format: "text"})
+			return err
+		},
+		"publish": func() error { _, err := w.s.Publish(context.Background(), "local"); return err },
+	} {
+		err := call()
+		require.ErrorContains(t, err, "--env local runs without AWS", name)
+	}
+	assert.Empty(t, w.srv.CallLog())
+}
+
+func TestStatusAndDiff(t *testing.T) {
+	w := newWorld(t)
+	out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	st, err := w.s.Status(context.Background(), "preprod")
+	require.NoError(t, err)
+	assert.Contains(t, st, "sample-app-preprod:2")
+	diff, err := w.s.Diff(context.Background(), "preprod", "")
+	require.NoError(t, err)
+	assert.Equal(t, "no difference: the rendered task definition matches the one running", diff)
+	before := len(w.mutations())
+	_, err = w.s.Status(context.Background(), "preprod")
+	require.NoError(t, err)
+	assert.Len(t, w.mutations(), before, "status changes nothing")
+}
+
+func TestSignAndVerifyRequireADigest(t *testing.T) {
+	w := newWorld(t)
+	_, err := w.s.Sign(context.Background(), "preprod", "111122223333.dkr.ecr.eu-west-1.amazonaws.com/sample-app:latest")
+	require.ErrorContains(t, err, `--image "111122223333.dkr.ecr.eu-west-1.amazonaws.com/sample-app:latest"`)
+	_, err = w.s.Verify(context.Background(), "preprod", "sample-app:latest")
+	require.ErrorContains(t, err, "digest")
+	assert.Empty(t, w.srv.CallLog())
+}
+
+func TestInfraRejectsABadParameterBeforeAWS(t *testing.T) {
+	w := newWorld(t)
+	_, err := w.s.Infra(context.Background(), chain.InfraOptions{Env: "preprod", Plan: true, Parameters: []string{"CertificateArn"}})
+	require.ErrorContains(t, err, `--parameter[0] "CertificateArn": expected Key=Value`)
+	assert.Empty(t, w.srv.CallLog())
+}
+
+// Issue #10 item 2: a suppression that matches nothing (the sample's AWS-0107) is said, so an
+// accepted risk cannot outlive its finding unnoticed.
+func TestCheckNamesSuppressionsThatMatchNothing(t *testing.T) {
+	w := newWorld(t)
+	w.files["fargate.yaml"] = strings.Replace(w.files["fargate.yaml"], "  iamPolicies:", `    - rule: FG-IAC-001
+      resource: "*#*AWS-9999"
+      reason: a check Trivy does not report
+      expires: 2027-06-30
+  iamPolicies:`, 1)
+	out, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "text"})
+	require.NoError(t, err)
+	assert.Contains(t, out, `note: the suppression of FG-IAC-001 on "*#*AWS-9999" matched no finding`)
+	assert.Contains(t, w.log.String(), `"*#*AWS-9999" matched no finding`)
+
+	// Without the IaC scan, the IaC suppressions are not judged.
+	out, err = w.s.Check(context.Background(), chain.CheckOptions{Format: "text", SkipIaCScan: true})
+	require.NoError(t, err)
+	assert.NotContains(t, out, "AWS-9999")
+}

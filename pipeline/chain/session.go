@@ -1,0 +1,231 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"dagger/fargate/pipeline/awsconf"
+	"dagger/fargate/pipeline/config"
+	"dagger/fargate/pipeline/ecs"
+	"dagger/fargate/pipeline/internal/clock"
+	"dagger/fargate/pipeline/report"
+	"dagger/fargate/pipeline/scan"
+	"dagger/fargate/pipeline/taskdef"
+)
+
+// Session is one call of a module function: where its files come from, its container steps,
+// its credentials and its settings.
+type Session struct {
+	// ConfigPath is the environments file's path in the source directory.
+	ConfigPath string
+	// ReadFile reads a file of the source directory by its path there.
+	ReadFile func(ctx context.Context, path string) ([]byte, error)
+	// Steps does the container work.
+	Steps Steps
+	// Credentials are the AWS credentials the function was given (zero when none).
+	Credentials Credentials
+	// SourceCredentials read the environment prod promotes from, when it is another
+	// account (zero: the same credentials).
+	SourceCredentials Credentials
+	// Endpoint sends every AWS call to an AWS-compatible endpoint (LocalStack); Region
+	// overrides each environment's region.
+	Endpoint string
+	Region   string
+	// GitRevision of the source, CommitTime its commit time (zero: unknown), SourceURL of its
+	// repository.
+	GitRevision string
+	CommitTime  time.Time
+	SourceURL   string
+	// BuilderImage and RuntimeImage override the Dockerfile's base images (BUILDER_IMAGE and
+	// RUNTIME_IMAGE build arguments); empty keeps the Dockerfile's.
+	BuilderImage, RuntimeImage string
+	// Keys says which signing material the function was given.
+	Keys Keys
+	// Trivy are the Trivy settings of every scan (DB repository, skip DB update).
+	Trivy scan.TrivyOptions
+	// Log receives progress lines as they happen (the module's standard error).
+	Log io.Writer
+	// Now is the clock of reports, tags and image tags; nil is time.Now.
+	Now func() time.Time
+	// ECS tunes the deploy engine (tests set its clock and polling); Log is set per run.
+	ECS ecs.Options
+	// TuneAWS, when set, adjusts every AWS configuration before it is loaded (tests point
+	// the SDK at the wire-level fakes with it).
+	TuneAWS func(*awsconf.Options)
+}
+
+// Credentials are AWS credentials as read from the function's secrets. They are never logged
+// or put in an error or a report.
+type Credentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+}
+
+// Keys says which cosign material a function was given (the values stay in the module).
+type Keys struct {
+	PrivateKey, Password, PublicKey, OIDCToken bool
+}
+
+func (c Credentials) given() bool { return strings.TrimSpace(c.AccessKeyID) != "" }
+
+func (s *Session) now() time.Time {
+	switch {
+	case s.Now != nil:
+		return s.Now().UTC()
+	case s.ECS.Clock != nil:
+		return s.ECS.Clock.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// sleep waits on the session's clock (the engine's clock in tests).
+func (s *Session) sleep(ctx context.Context, d time.Duration) error {
+	if s.ECS.Clock != nil {
+		return s.ECS.Clock.Sleep(ctx, d)
+	}
+	return clock.Sleep(ctx, d)
+}
+
+func (s *Session) log() io.Writer {
+	if s.Log == nil {
+		return io.Discard
+	}
+	return s.Log
+}
+
+// LoadConfig reads and validates the environments file.
+func (s *Session) LoadConfig(ctx context.Context) (*config.File, error) {
+	data, err := s.ReadFile(ctx, s.ConfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("read environments file %s from the source directory: %w", s.ConfigPath, err)
+	}
+	return config.Parse(s.ConfigPath, data)
+}
+
+// LoadEnvironment loads the file and one of its environments.
+func (s *Session) LoadEnvironment(ctx context.Context, env string) (*config.File, config.Environment, error) {
+	f, err := s.LoadConfig(ctx)
+	if err != nil {
+		return nil, config.Environment{}, err
+	}
+	e, err := f.Environment(env)
+	if err != nil {
+		return nil, config.Environment{}, err
+	}
+	return f, e, nil
+}
+
+// LoadAWSEnvironment loads an environment that runs on AWS (not local).
+func (s *Session) LoadAWSEnvironment(ctx context.Context, env string) (*config.File, config.Environment, error) {
+	f, e, err := s.LoadEnvironment(ctx, env)
+	if err != nil {
+		return nil, config.Environment{}, err
+	}
+	if e.IsLocal() {
+		var names []string
+		for _, n := range f.EnvironmentNames() {
+			if n != config.EnvLocal {
+				names = append(names, n)
+			}
+		}
+		return nil, config.Environment{}, fmt.Errorf("--env local runs without AWS; this function needs an AWS environment (%s)", strings.Join(names, ", "))
+	}
+	return f, e, nil
+}
+
+// ReadSource reads a file named relative to the environments file.
+func (s *Session) ReadSource(ctx context.Context, rel string) ([]byte, error) {
+	p := config.Resolve(s.ConfigPath, rel)
+	data, err := s.ReadFile(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return data, nil
+}
+
+// SourcePath is rel, written in the environments file, as a path in the source directory.
+func (s *Session) SourcePath(rel string) string { return config.Resolve(s.ConfigPath, rel) }
+
+// TaskDefinition parses an environment's task definition file.
+func (s *Session) TaskDefinition(ctx context.Context, e config.Environment) (*taskdef.Definition, error) {
+	data, err := s.ReadSource(ctx, e.TaskDefinition)
+	if err != nil {
+		return nil, err
+	}
+	return taskdef.Parse(s.SourcePath(e.TaskDefinition), data)
+}
+
+// AWSConfig is the AWS configuration for a region (or the --aws-region override).
+func (s *Session) AWSConfig(ctx context.Context, region string) (aws.Config, error) {
+	return s.awsConfig(ctx, s.Credentials, region)
+}
+
+func (s *Session) awsConfig(ctx context.Context, c Credentials, region string) (aws.Config, error) {
+	opts := awsconf.Options{
+		Region:          orDefault(s.Region, region),
+		Endpoint:        s.Endpoint,
+		AccessKeyID:     strings.TrimSpace(c.AccessKeyID),
+		SecretAccessKey: strings.TrimSpace(c.SecretAccessKey),
+		SessionToken:    strings.TrimSpace(c.SessionToken),
+	}
+	if opts.AccessKeyID == "" {
+		if s.Endpoint == "" {
+			return aws.Config{}, errors.New("AWS credentials are required: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY (and --aws-session-token env:AWS_SESSION_TOKEN for temporary credentials) before the function name")
+		}
+		// An endpoint override (LocalStack and similar) accepts any credentials.
+		opts.AccessKeyID, opts.SecretAccessKey = "test", "test"
+	}
+	if s.TuneAWS != nil {
+		s.TuneAWS(&opts)
+	}
+	return awsconf.Load(ctx, opts)
+}
+
+// engine is the deploy engine, logging into the run's report.
+func (s *Session) engine(cfg aws.Config, log io.Writer) *ecs.Engine {
+	o := s.ECS
+	o.Log = log
+	return ecs.New(cfg, o)
+}
+
+// expectedAccount is the account the credentials must belong to: the environment's, or none
+// with an endpoint override (LocalStack-style fakes answer with their own account).
+func (s *Session) expectedAccount(r *report.Recorder, e config.Environment) string {
+	if e.AccountID != "" && s.Endpoint != "" {
+		r.Logf("account check skipped: AWS calls go to %s, not to account %s", s.Endpoint, e.AccountID)
+		return ""
+	}
+	return e.AccountID
+}
+
+// checkAccount verifies the credentials' account when the environment names one, and
+// returns the account the engine checks again before it changes anything.
+func (s *Session) checkAccount(ctx context.Context, r *report.Recorder, engine *ecs.Engine, e config.Environment) (string, error) {
+	account := s.expectedAccount(r, e)
+	if account == "" {
+		return "", nil
+	}
+	if err := engine.VerifyAccount(ctx, account); err != nil {
+		return "", err
+	}
+	r.Logf("account: credentials belong to %s", account)
+	return account, nil
+}
+
+func (s *Session) recorder(env string) *report.Recorder {
+	r := report.NewRecorder(env, s.log(), s.Now)
+	r.Revision = s.GitRevision
+	return r
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

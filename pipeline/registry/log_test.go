@@ -1,8 +1,0 @@
-package registry
-
-import (
-	"io"
-	"log"
-)
-
-func nullLogger() *log.Logger { return log.New(io.Discard, "", 0) }
