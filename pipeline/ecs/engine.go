@@ -74,7 +74,7 @@ type Polling struct {
 	// gone or about to be (1.8 s: the end is noticed within 2 s).
 	Fast time.Duration
 	// Confirm is the pause before the first read after the update, which also checks that
-	// no other deployment started alongside ours (1.5 s).
+	// no other deployment started alongside ours (1.5 s, at most Normal).
 	Confirm time.Duration
 	// Normal is the interval while waiting for health checks, a known drain, ECS to roll
 	// back, or the update to become visible (5 s).
@@ -85,7 +85,8 @@ type Polling struct {
 	// (15 s): a slow image pull or a hung rollout.
 	Idle time.Duration
 	// PerMinute is the most ECS read calls per minute of waiting, on average over the wait
-	// (20); the first few reads are free so that the update can be confirmed at once.
+	// (20, or more when Normal is set below its default: the budget scales with it); the
+	// first few reads are free so that the update can be confirmed at once.
 	PerMinute int
 	// Max is the longest interval, reached when throttled (30 s).
 	Max time.Duration
@@ -102,15 +103,18 @@ func (p Polling) withDefaults() Polling {
 			*d = v
 		}
 	}
+	const normal = 5 * time.Second
 	def(&p.Fast, 1800*time.Millisecond)
-	def(&p.Confirm, 1500*time.Millisecond)
-	def(&p.Normal, 5*time.Second)
+	def(&p.Normal, normal)
+	def(&p.Confirm, min(1500*time.Millisecond, p.Normal))
 	def(&p.Slow, 10*time.Second)
 	def(&p.Idle, 15*time.Second)
 	def(&p.Max, 30*time.Second)
 	def(&p.LagGrace, 60*time.Second)
 	if p.PerMinute <= 0 {
-		p.PerMinute = 20
+		// 20 at the default intervals; intervals scaled down (tests on the wall clock)
+		// scale the budget with them.
+		p.PerMinute = int(20 * max(normal/p.Normal, 1))
 	}
 	return p
 }
