@@ -1,9 +1,12 @@
 // Package ecs deploys a rendered task definition to an Amazon ECS service and tells the
 // truth about the outcome: it follows the deployment its own UpdateService created (not the
-// "services stable" waiter, which calls a circuit-breaker rollback a success), shows the
-// service events and the stopped tasks' reasons as they happen, polls adaptively within a
-// call budget and backs off under throttling, enforces its timeout exactly, and rolls the
-// service back when a deploy fails and ECS has not already done so.
+// "services stable" waiter, which calls a circuit-breaker rollback a success) and judges it
+// by deployment IDs and task definitions, never by absence (read-after-write lag, a deploy
+// that completed and was then superseded, another client's deploy started at the same
+// moment are each reported as what they are). It shows the service events and the failed
+// tasks' reasons as they happen, polls by rollout phase within a budget of ECS reads and
+// backs off under throttling, enforces its timeouts exactly, and rolls the service back when
+// a deploy fails and ECS has not already done so, watching the rollback on its own timeout.
 package ecs
 
 import (
