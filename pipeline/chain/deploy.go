@@ -142,6 +142,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	r.Logf("deploy: registering %s and updating %s/%s (timeout %s)", rendered.Definition.Family(), e.Cluster, e.Service, e.Timeout())
+	delivery := ecs.DeliveryFromConfig(e, nil)
 	res, err := engine.Deploy(ctx, ecs.DeployOptions{
 		Cluster:               e.Cluster,
 		Service:               e.Service,
@@ -151,6 +152,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		Timeout:               e.Timeout(),
 		DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
 		WaitForInProgress:     req.WaitForInProgress,
+		Delivery:              delivery,
 	})
 	return ended(r, res, err)
 }
@@ -170,6 +172,7 @@ func ended(r *report.Recorder, res *ecs.Result, err error) (string, error) {
 		r.PreviousTaskDefinition = ShortTaskDefinition(res.PreviousTaskDefinition)
 		r.FinalTaskDefinition = ShortTaskDefinition(res.FinalTaskDefinition)
 	}
+	r.Delivery = report.DeliveryOf(res)
 	outcome, reason := report.OutcomeOf(res, err)
 	return r.Finish(outcome, reason, err)
 }

@@ -224,6 +224,7 @@ func TestDeployProdPromotesThePreprodDigestWithItsRevision(t *testing.T) {
 	assert.Contains(t, out, "| Source revision | `9f1c2e7b5d0a4c3e` |")
 	assert.NotContains(t, out, "ffffffffffff")
 	assert.Contains(t, out, "approved by alice")
+	assert.Contains(t, out, "Progressive delivery", "prod deploys as a canary, and the report shows its stages")
 	for _, c := range w.steps.calls[before:] {
 		assert.False(t, strings.HasPrefix(c, "build") || strings.HasPrefix(c, "push") || strings.HasPrefix(c, "cosign sign"), "prod does not rebuild, push or sign: %s", c)
 	}
@@ -320,4 +321,20 @@ func TestCosignReachesAPlainHTTPRegistryOnlyBehindAnHTTPEndpoint(t *testing.T) {
 			assert.True(t, strings.Contains(args[len(args)-1], "@sha256:"), "the image reference stays last: %v", args)
 		}
 	}
+}
+
+// The prod canary, rolled back by an alarm during its bake: the chain reports the alarm and
+// ends on the last good revision (issue #12 through the chain).
+func TestDeployProdCanaryRolledBackByAlarm(t *testing.T) {
+	w := newWorld(t)
+	out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	w.caller = prodAccount
+	w.ecs.FireAlarm("sample-app-prod-5xx-rate", w.clock.Now().Add(3*time.Minute))
+	out, err = w.s.Deploy(context.Background(), chain.DeployRequest{Env: "prod", ApprovedBy: "alice"})
+	require.Error(t, err)
+	rep := reportOf(out, err)
+	assert.Equal(t, "**FAILED: rolled back to sample-app-prod:1**", headline(t, rep))
+	assert.Contains(t, rep, "sample-app-prod-5xx-rate")
+	assert.Equal(t, w.arns["prod"], w.ecs.PrimaryTaskDefinition("sample-app-prod", "sample-app"))
 }

@@ -3,6 +3,8 @@ package chain
 import (
 	"context"
 	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"maps"
 	"path"
 	"slices"
@@ -438,28 +440,56 @@ func (s *Session) Publish(ctx context.Context, env string) (string, error) {
 	return s.publishECR(ctx, r, f, e, cfg, login)
 }
 
-// Sign signs an image by digest (scanning its source build for the scan attestation) and
-// attaches the SBOM and scan attestations.
-func (s *Session) Sign(ctx context.Context, env, image string) (string, error) {
+// imageSigning is what signing or verifying an image in an AWS environment needs.
+type imageSigning struct {
+	f     *config.File
+	e     config.Environment
+	cfg   aws.Config
+	setup SigningSetup
+	sg    signer
+}
+
+// imageSigningFor loads an AWS environment and refuses, before any AWS call, an image that is
+// not pinned by digest or missing signing material.
+func (s *Session) imageSigningFor(ctx context.Context, env, image string, wantSign bool) (*imageSigning, error) {
 	f, e, err := s.LoadAWSEnvironment(ctx, env)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := requireDigest("image", image); err != nil {
-		return "", err
+		return nil, err
 	}
-	setup, sg, err := s.signingPlan(f, orDefault(s.Region, e.Region), false, true)
+	setup, sg, err := s.signingPlan(f, orDefault(s.Region, e.Region), false, wantSign)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	cfg, err := s.AWSConfig(ctx, e.Region)
 	if err != nil {
+		return nil, err
+	}
+	return &imageSigning{f: f, e: e, cfg: cfg, setup: setup, sg: sg}, nil
+}
+
+// ecrSigner logs in to the environment's registry and prepares cosign for it.
+func (s *Session) ecrSigner(ctx context.Context, is *imageSigning) (*signer, error) {
+	login, err := ecrLogin(ctx, is.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.prepareSigner(ctx, is.setup, is.sg, login)
+}
+
+// Sign signs an image by digest (scanning its source build for the scan attestation) and
+// attaches the SBOM and scan attestations.
+func (s *Session) Sign(ctx context.Context, env, image string) (string, error) {
+	is, err := s.imageSigningFor(ctx, env, image, true)
+	if err != nil {
 		return "", err
 	}
-	if _, err := s.Build(ctx, f, platforms(f.App.Platforms[0])); err != nil {
+	if _, err := s.Build(ctx, is.f, platforms(is.f.App.Platforms[0])); err != nil {
 		return "", err
 	}
-	scanned, err := s.Scan(ctx, f, e)
+	scanned, err := s.Scan(ctx, is.f, is.e)
 	if err != nil {
 		return "", err
 	}
@@ -470,11 +500,7 @@ func (s *Session) Sign(ctx context.Context, env, image string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	login, err := ecrLogin(ctx, cfg)
-	if err != nil {
-		return "", err
-	}
-	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	signer, err := s.ecrSigner(ctx, is)
 	if err != nil {
 		return "", err
 	}
@@ -486,26 +512,11 @@ func (s *Session) Sign(ctx context.Context, env, image string) (string, error) {
 
 // Verify verifies an image's signature and its SBOM and scan attestations.
 func (s *Session) Verify(ctx context.Context, env, image string) (string, error) {
-	f, e, err := s.LoadAWSEnvironment(ctx, env)
+	is, err := s.imageSigningFor(ctx, env, image, false)
 	if err != nil {
 		return "", err
 	}
-	if err := requireDigest("image", image); err != nil {
-		return "", err
-	}
-	setup, sg, err := s.signingPlan(f, orDefault(s.Region, e.Region), false, false)
-	if err != nil {
-		return "", err
-	}
-	cfg, err := s.AWSConfig(ctx, e.Region)
-	if err != nil {
-		return "", err
-	}
-	login, err := ecrLogin(ctx, cfg)
-	if err != nil {
-		return "", err
-	}
-	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	signer, err := s.ecrSigner(ctx, is)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,8 @@ package chain_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -133,4 +135,19 @@ func TestCheckNamesSuppressionsThatMatchNothing(t *testing.T) {
 	out, err = w.s.Check(context.Background(), chain.CheckOptions{Format: "text", SkipIaCScan: true})
 	require.NoError(t, err)
 	assert.NotContains(t, out, "AWS-9999")
+}
+
+// Issue #10 item 2: what real Trivy (v0.74) reports on the sample's landing zone — AWS-0035
+// (HIGH, the Fargate task-storage volume taken for EFS), AWS-0053 and AWS-0104 — is accepted
+// with a reason and an expiry, so `check` passes out of the box, and no accepted risk is stale.
+func TestSampleCheckPassesOnWhatTrivyReports(t *testing.T) {
+	w := newWorld(t)
+	delete(w.files, "fargate.yaml") // the sample's own file, KMS signing and all
+	report, err := os.ReadFile(filepath.Join("testdata", "trivy-config-sample.json"))
+	require.NoError(t, err)
+	w.steps.iacReport = report
+	out, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "text"})
+	require.NoError(t, err)
+	assert.NotContains(t, out, "matched no finding")
+	assert.NotContains(t, w.log.String(), "matched no finding")
 }

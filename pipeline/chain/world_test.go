@@ -81,6 +81,11 @@ func newWorld(t *testing.T) *world {
 			},
 		}))
 	}
+	// The sample's prod deploys as a canary: its service sits behind the load balancer.
+	w.ecs.SetLoadBalancers("sample-app-prod", "sample-app", types.LoadBalancer{
+		TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:444455556666:targetgroup/sample-app-prod-blue/0a1b2c3d4e5f6a7c"),
+		ContainerName:  aws.String("app"), ContainerPort: aws.Int32(8080),
+	})
 	w.steps.trivyReport = w.testdata("report-clean.json")
 	w.steps.iacReport = w.testdata("report-clean.json")
 	w.steps.push = func(t chain.PushTarget) (string, error) {

@@ -165,6 +165,24 @@ type Environment struct {
 	Network *Network `yaml:"network"`
 	// Infra is the CloudFormation stack of the environment's landing zone.
 	Infra *Infra `yaml:"infra"`
+
+	// Progressive delivery (see delivery.go): how ECS moves traffic to a new revision.
+	// Strategy is rolling (default), blue-green, canary or linear.
+	Strategy string `yaml:"strategy"`
+	// BakeTime is how long ECS keeps the old revision after all production traffic has moved
+	// (blue-green, canary, linear), watching the alarms, before it scales the old one in.
+	BakeTime Duration `yaml:"bakeTime"`
+	// Canary and Linear configure their strategies' traffic steps.
+	Canary *Canary `yaml:"canary"`
+	Linear *Linear `yaml:"linear"`
+	// Alarms are CloudWatch alarms that fail the deployment (and roll it back) when any fires,
+	// for every strategy, rolling included.
+	Alarms *Alarms `yaml:"alarms"`
+	// LoadBalancer is the blue/green wiring ECS needs to move traffic (every strategy but rolling).
+	LoadBalancer *LoadBalancer `yaml:"loadBalancer"`
+	// TestProbe checks the new revision through the test listener before production traffic
+	// moves (blue-green only).
+	TestProbe *TestProbe `yaml:"testProbe"`
 }
 
 // Network is what the environments file says of the service's network.
@@ -252,6 +270,12 @@ func (f *File) Summary() string {
 		}
 		if !e.CircuitBreakerEnabled() {
 			extra = append(extra, "circuit breaker OFF")
+		}
+		if st := e.StrategyOrDefault(); st != StrategyRolling {
+			extra = append(extra, "strategy "+st)
+		}
+		if e.Alarms != nil {
+			extra = append(extra, fmt.Sprintf("%d deployment alarm(s)", len(e.Alarms.Names)))
 		}
 		sort.Strings(extra)
 		account := e.AccountID

@@ -231,6 +231,7 @@ func (v *validator) decodeError(err error) {
 		msg = strings.Replace(msg, "!!bool", "boolean", 1)
 		msg = strings.Replace(msg, "into int", "as a whole number", 1)
 		msg = strings.Replace(msg, "into bool", "as true or false", 1)
+		msg = strings.Replace(msg, "into float64", "as a number", 1)
 		v.problems = append(v.problems, Problem{Line: line, Field: byLine[line], Msg: msg})
 	}
 }
@@ -408,6 +409,7 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 		}
 	}
 	if env.IsLocal() {
+		v.localDelivery(p, env)
 		for field, val := range map[string]string{"region": env.Region, "accountId": env.AccountID, "cluster": env.Cluster, "service": env.Service, "promoteFrom": env.PromoteFrom} {
 			if val != "" {
 				v.add(p+"."+field, "not used by the local environment (it runs without AWS); remove it")
@@ -448,6 +450,7 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 			}
 		}
 	}
+	v.delivery(p, env)
 	if env.Infra != nil {
 		if env.Infra.Template == "" {
 			v.add(p+".infra.template", "required (the CloudFormation template, relative to %s)", v.path)

@@ -44,6 +44,10 @@ type DeployOptions struct {
 	// NoRollback reports a failed or timed-out deployment without rolling the service back
 	// (a rollback ECS's circuit breaker performs is still followed).
 	NoRollback bool
+	// Delivery sets the deployment strategy (blue/green, canary, linear, rolling with alarms)
+	// and makes the engine follow the service deployment (progressive.go); nil keeps the
+	// service's strategy and the DescribeServices wait.
+	Delivery *Delivery
 }
 
 // RollbackOptions say which service to return to which task definition.
@@ -67,6 +71,7 @@ type run struct {
 	noBreaker, waitFirst bool
 	noRollback           bool
 	verb                 string // "deployed" or "rolled back to"
+	delivery             *Delivery
 	expectedAccount      string
 	validate             func() error
 	// resolveTarget picks an existing task definition (rollback) instead of registering one.
@@ -81,11 +86,14 @@ func (e *Engine) Deploy(ctx context.Context, o DeployOptions) (*Result, error) {
 	rq := &run{
 		cluster: o.Cluster, service: o.Service, timeout: o.Timeout, rbTimeout: o.RollbackTimeout,
 		noBreaker: o.DisableCircuitBreaker, waitFirst: o.WaitForInProgress, noRollback: o.NoRollback,
-		verb: "deployed", expectedAccount: o.ExpectedAccount,
+		verb: "deployed", expectedAccount: o.ExpectedAccount, delivery: o.Delivery,
 	}
 	rq.validate = func() error {
 		if o.Definition == nil {
 			return errors.New("task definition: required")
+		}
+		if err := o.Delivery.validate(); err != nil {
+			return err
 		}
 		if err := o.Definition.CheckEnvironment(); err != nil {
 			return err
@@ -260,6 +268,9 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		before[aws.ToString(d.Id)] = true
 	}
 	hint := drainHint(svc)
+	if _, err := rq.delivery.apply(deploymentConfig(svc, rq.noBreaker), svc); err != nil {
+		return stop(BadInput, "%v", err)
+	}
 
 	// 4. Register (deploy) or resolve (rollback) the target.
 	var target string
@@ -283,9 +294,11 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 
 	// 5. Point the service at it, with the circuit breaker on.
 	cfg := deploymentConfig(svc, rq.noBreaker)
+	lbs, _ := rq.delivery.apply(cfg, svc) // checked above
+	updatedAt := e.clock.Now()
 	upd, err := e.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{
 		Cluster: aws.String(rq.cluster), Service: aws.String(rq.service),
-		TaskDefinition: aws.String(target), DeploymentConfiguration: cfg,
+		TaskDefinition: aws.String(target), DeploymentConfiguration: cfg, LoadBalancers: lbs,
 	})
 	if err != nil {
 		r.Class = classify(ctx, err)
@@ -303,6 +316,9 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	r.ServiceUpdated = true
 	r.DeploymentID = deploymentFor(upd.Service, target, before)
 	e.logf("updated service %s to %s (deployment %s); waiting up to %s", rq.service, shortTaskDef(target), orUnknown(r.DeploymentID), rq.timeout)
+	if e.followDelivery(ctx, rq, r, st, upd.Service, updatedAt, target) {
+		return done()
+	}
 
 	// 6. Follow our deployment. The busy check and the update are two calls: another client
 	// may have updated the service in between (the CI's concurrency groups are the first

@@ -147,6 +147,10 @@ type Result struct {
 	FinalRolloutState   string
 	FinalDeployments    int
 
+	// Delivery is what a progressive delivery showed: strategy, stages, traffic, the alarm
+	// that rolled it back (nil without DeployOptions.Delivery).
+	Delivery *DeliveryReport
+
 	StoppedTasks []StoppedTask
 	// Events are the service events seen during the deploy, oldest first (at most 20).
 	Events []string
@@ -195,6 +199,7 @@ func (r *Result) Summary() string {
 	if r.FinalTaskDefinition != "" {
 		fmt.Fprintf(&b, "service now on: %s (%s, %d deployment(s))\n", shortTaskDef(r.FinalTaskDefinition), r.FinalRolloutState, r.FinalDeployments)
 	}
+	b.WriteString(r.Delivery.summary())
 	for _, t := range r.StoppedTasks {
 		fmt.Fprintf(&b, "  %s\n", t)
 	}

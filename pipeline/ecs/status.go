@@ -40,6 +40,8 @@ type ServiceStatus struct {
 	Deployments               []DeploymentStatus
 	Images                    []ContainerImage
 	Events                    []string // the last 10 events, oldest first
+	// ServiceDeployment is the current service deployment (stage, traffic), when known.
+	ServiceDeployment *ServiceDeploymentStatus
 }
 
 // Status reads the service's deployments, the images of its PRIMARY task definition and its
@@ -49,7 +51,8 @@ func (e *Engine) Status(ctx context.Context, cluster, service string) (*ServiceS
 	if err != nil {
 		return nil, err
 	}
-	st := &ServiceStatus{Cluster: cluster, Service: service, Desired: svc.DesiredCount, Running: svc.RunningCount, Pending: svc.PendingCount}
+	st := &ServiceStatus{Cluster: cluster, Service: service, Desired: svc.DesiredCount, Running: svc.RunningCount, Pending: svc.PendingCount,
+		ServiceDeployment: e.currentServiceDeployment(ctx, svc)}
 	for _, d := range svc.Deployments {
 		st.Deployments = append(st.Deployments, DeploymentStatus{
 			ID: aws.ToString(d.Id), Status: aws.ToString(d.Status), TaskDefinition: aws.ToString(d.TaskDefinition),
@@ -199,6 +202,9 @@ func (s *ServiceStatus) String() string {
 		if d.RolloutStateReason != "" {
 			fmt.Fprintf(&b, "           reason: %s\n", d.RolloutStateReason)
 		}
+	}
+	if s.ServiceDeployment != nil {
+		fmt.Fprintf(&b, "%s\n", s.ServiceDeployment)
 	}
 	b.WriteString("images:\n")
 	for _, img := range s.Images {

@@ -1,6 +1,6 @@
 package infra
 
-// Security rules FG-CFN-001…031 on a landing-zone CloudFormation template, parsed with
+// Security rules FG-CFN-001…033 on a landing-zone CloudFormation template, parsed with
 // goformation for one environment's parameters. The rules' metadata lives in the policy
 // engine's registry (policy.LookupRule); the checks live here because they need the typed
 // CloudFormation resources.
@@ -64,6 +64,8 @@ const (
 	RuleTemplateEndpoints    = "FG-CFN-029"
 	RuleTemplateTags         = "FG-CFN-030"
 	RuleTemplateOIDC         = "FG-CFN-031"
+	RuleTemplateAlarms       = "FG-CFN-032"
+	RuleTemplateBlueGreen    = "FG-CFN-033"
 )
 
 // PlaceholderValue is the value a String parameter without a default and without a value
@@ -222,6 +224,8 @@ func parameterValue(typ, v string) (any, error) {
 type parsed struct {
 	*cloudformation.Template
 	conds map[string]bool
+	// delivery holds each ECS service's deployment settings newer than goformation's types.
+	delivery map[string]serviceDeliveryProps
 }
 
 // pseudo resolves the pseudo parameters to fixed example values.
@@ -347,20 +351,31 @@ func parseTemplate(body []byte, params map[string]any) (p *parsed, err error) {
 		}
 		return arr[2]
 	}
-	// Pass 2: typed resources.
-	t, err := goformation.ParseYAMLWithOptions(body, &intrinsics.ProcessorOptions{
+	opts := &intrinsics.ProcessorOptions{
 		ParameterOverrides: params,
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
 			"Ref": refHandler, "Fn::GetAtt": getAttHandler, "Fn::Sub": subHandler, "Fn::If": ifHandler,
 		},
-	})
+	}
+	// Pass 2: the resolved properties of the ECS services, including those newer than
+	// goformation's types (deployment strategy, load balancer advanced configuration).
+	delivery, err := serviceDelivery(body, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Pass 3: typed resources, without the properties goformation does not know.
+	typed, err := stripNewerServiceProperties(body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := goformation.ParseYAMLWithOptions(typed, opts)
 	if err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
 	}
 	if t == nil {
 		return nil, errors.New("parse template: empty template")
 	}
-	return &parsed{Template: t, conds: conds}, nil
+	return &parsed{Template: t, conds: conds, delivery: delivery}, nil
 }
 
 // active lists the resources created for these parameters, sorted by logical ID.
@@ -455,7 +470,7 @@ func (c *checker) runAll() {
 		checkNoPublicIP, checkServiceIngressOnlyFromALB, checkALBEgress, checkIAM, checkPermissionsBoundary,
 		checkKMSKeys, checkLogGroups, checkECR, checkRetained, checkServiceDeployment, checkContainerInsights,
 		checkListeners, checkTargetGroups, checkLoadBalancerAttributes, checkPrivateSubnets, checkFlowLogs,
-		checkEndpoints, checkTags, checkOIDCTrust,
+		checkEndpoints, checkTags, checkOIDCTrust, checkDeploymentAlarms, checkBlueGreenWiring,
 	} {
 		check(c)
 	}
@@ -650,12 +665,19 @@ func checkALBEgress(c *checker) {
 
 // Wildcard resources are allowed only for actions without resource-level permissions.
 var (
-	// ecr:GetAuthorizationToken only accepts "*".
-	wildcardAllowedDefault = map[string]bool{"ecr:GetAuthorizationToken": true}
+	// ecr:GetAuthorizationToken only accepts "*"; so do the Elastic Load Balancing Describe
+	// calls the ECS infrastructure role makes (the AWS managed
+	// AmazonECSInfrastructureRolePolicyForLoadBalancers grants them on "*" for that reason).
+	wildcardAllowedDefault = map[string]bool{"ecr:GetAuthorizationToken": true,
+		"elasticloadbalancing:DescribeListeners": true, "elasticloadbalancing:DescribeRules": true,
+		"elasticloadbalancing:DescribeTargetGroups": true, "elasticloadbalancing:DescribeTargetHealth": true}
 	// ECS Exec's SSM message channels only accept "*"; allowed only outside production when
 	// a service enables ECS Exec.
 	wildcardAllowedExec = map[string]bool{
-		"ecr:GetAuthorizationToken": true, "ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
+		"ecr:GetAuthorizationToken":              true,
+		"elasticloadbalancing:DescribeListeners": true, "elasticloadbalancing:DescribeRules": true,
+		"elasticloadbalancing:DescribeTargetGroups": true, "elasticloadbalancing:DescribeTargetHealth": true,
+		"ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
 		"ssmmessages:OpenControlChannel": true, "ssmmessages:OpenDataChannel": true,
 	}
 )

@@ -54,7 +54,8 @@ func messagesOf(fs []policy.Finding, rule string) string {
 // the same environment must not report it.
 type templateFixture struct {
 	env, old, new, want string
-	dropParam           string // remove this parameter from the environment's values instead
+	dropParam           string            // remove this parameter from the environment's values instead
+	params              map[string]string // extra parameter values (both sides)
 }
 
 func templateFixtures() map[string]templateFixture {
@@ -83,10 +84,12 @@ func templateFixtures() map[string]templateFixture {
 		RuleTemplatePropagate: {env: "prod", old: "PropagateTags: SERVICE", new: "PropagateTags: NONE", want: `PropagateTags "NONE", want SERVICE`},
 		RuleTemplateDiscovery: {env: "prod", old: "      ServiceConnectConfiguration:\n        Enabled: true\n        Namespace: !GetAtt Namespace.Arn\n        Services:\n          - PortName: http\n            DiscoveryName: !Ref AppName\n            ClientAliases: [{Port: !Ref AppPort, DnsName: !Ref AppName}]\n",
 			new: "", want: "neither Service Connect nor Cloud Map"},
-		RuleTemplateInsights:    {env: "prod", old: "{Name: containerInsights, Value: enhanced}", new: "{Name: containerInsights, Value: disabled}", want: "Container Insights is off"},
-		RuleTemplateHTTPS:       {env: "prod", old: "SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06", new: "SslPolicy: ELBSecurityPolicy-2016-08", want: "less than TLS 1.2"},
-		RuleTemplateRedirect:    {env: "prod", old: "        - Type: redirect\n", new: "        - Type: fixed-response\n", want: "does not redirect"},
-		RuleTemplateTargetGroup: {env: "prod", old: "HealthCheckPath: /healthz", new: "HealthCheckPath: /", want: `health check path "/", want "/healthz"`},
+		RuleTemplateInsights: {env: "prod", old: "{Name: containerInsights, Value: enhanced}", new: "{Name: containerInsights, Value: disabled}", want: "Container Insights is off"},
+		RuleTemplateHTTPS: {env: "prod", old: "Port: 443\n      Protocol: HTTPS\n      SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06", new: "Port: 443\n      Protocol: HTTPS\n      SslPolicy: ELBSecurityPolicy-2016-08",
+			want: "less than TLS 1.2"},
+		RuleTemplateRedirect: {env: "prod", old: "        - Type: redirect\n", new: "        - Type: fixed-response\n", want: "does not redirect"},
+		RuleTemplateTargetGroup: {env: "prod", old: "-green\"\n      VpcId: !Ref Vpc\n      TargetType: ip\n      Protocol: HTTP\n      Port: !Ref AppPort\n      HealthCheckEnabled: true\n      HealthCheckProtocol: HTTP\n      HealthCheckPath: /healthz",
+			new: "-green\"\n      VpcId: !Ref Vpc\n      TargetType: ip\n      Protocol: HTTP\n      Port: !Ref AppPort\n      HealthCheckEnabled: true\n      HealthCheckProtocol: HTTP\n      HealthCheckPath: /", want: `GreenTargetGroup: health check path "/", want "/healthz"`},
 		RuleTemplateHeaders: {env: "prod", old: "{Key: routing.http.drop_invalid_header_fields.enabled, Value: \"true\"}", new: "{Key: routing.http.drop_invalid_header_fields.enabled, Value: \"false\"}",
 			want: "invalid header fields are not dropped"},
 		RuleTemplateSubnets:   {env: "prod", old: "NatGatewayId: !Ref NatGatewayA\n", new: "GatewayId: !Ref InternetGateway\n", want: "PrivateSubnetA: task subnet routes to the internet gateway"},
@@ -94,6 +97,9 @@ func templateFixtures() map[string]templateFixture {
 		RuleTemplateEndpoints: {env: "prod", old: "ServiceName: !Sub \"com.amazonaws.${AWS::Region}.logs\"", new: "ServiceName: !Sub \"com.amazonaws.${AWS::Region}.monitoring\"", want: "no Interface endpoint for logs"},
 		RuleTemplateTags: {env: "prod", old: "/ecs/${AppName}-${Environment}\"\n      RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !GetAtt LogsKey.Arn\n      Tags:\n        - {Key: env, Value: !Ref Environment}\n        - {Key: owner, Value: !Ref Owner}\n",
 			new: "/ecs/${AppName}-${Environment}\"\n      RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !GetAtt LogsKey.Arn\n      Tags:\n        - {Key: env, Value: !Ref Environment}\n", want: "AppLogGroup (AWS::Logs::LogGroup): missing tag owner"},
+		RuleTemplateAlarms: {env: "prod", old: "          Enable: true\n          Rollback: true", new: "          Enable: true\n          Rollback: false", want: "Service: deployment alarms without rollback"},
+		RuleTemplateBlueGreen: {env: "prod", old: "              TestListenerRule: !Ref TestListenerRule\n", new: "", want: "blue/green without a test listener rule",
+			params: map[string]string{"DeploymentStrategy": "BLUE_GREEN"}},
 		RuleTemplateOIDC: {env: "prod", old: "\"token.actions.githubusercontent.com:aud\": sts.amazonaws.com", new: "\"token.actions.githubusercontent.com:aud\": sigstore", want: "aud is not limited"},
 	}
 }
@@ -113,7 +119,7 @@ func TestEveryTemplateRuleHasFailingAndPassingFixture(t *testing.T) {
 		t.Run(r.ID, func(t *testing.T) {
 			fx, ok := fixtures[r.ID]
 			require.True(t, ok, "rule %s has no fixture", r.ID)
-			params := envParams(fx.env, nil)
+			params := envParams(fx.env, fx.params)
 			mutated := body
 			if fx.dropParam != "" {
 				delete(params, fx.dropParam)
@@ -140,7 +146,7 @@ func TestEveryTemplateRuleHasFailingAndPassingFixture(t *testing.T) {
 					assert.True(t, strings.HasPrefix(strings.TrimSpace(line), logical+":"), "line %d of %s is %q", f.Location.Line, f.Resource, line)
 				}
 			}
-			pass := checkBody(t, body, fx.env, envParams(fx.env, nil))
+			pass := checkBody(t, body, fx.env, envParams(fx.env, fx.params))
 			assert.NotContains(t, ruleIDs(pass), r.ID)
 		})
 	}
@@ -270,6 +276,7 @@ Resources:
           SecurityGroups: [!GetAtt ServiceSg.GroupId]
       LoadBalancers: [{ContainerName: app, ContainerPort: 8080, TargetGroupArn: !Ref Tg}]
       DeploymentConfiguration:
+        Strategy: BLUE_GREEN
         DeploymentCircuitBreaker: {Enable: true, Rollback: false}
 `
 
@@ -308,6 +315,8 @@ func TestChecksCatchBrokenTemplate(t *testing.T) {
 		RuleTemplateEndpoints:    {"without private DNS", "no Interface endpoint for logs", "no Gateway endpoint for s3"},
 		RuleTemplateTags:         {"Repo (AWS::ECR::Repository): missing tag owner", "Key (AWS::KMS::Key): missing tag env", "Service (AWS::ECS::Service): missing tag cost-center"},
 		RuleTemplateOIDC:         {"aud is not limited", `sub "repo:example/*"`},
+		RuleTemplateAlarms:       {"Service: no deployment alarms in prod"},
+		RuleTemplateBlueGreen:    {"Service: strategy BLUE_GREEN without a load balancer advancedConfiguration"},
 	}
 	require.Len(t, want, len(templateFixtures()), "every rule has expectations")
 	for rule, msgs := range want {

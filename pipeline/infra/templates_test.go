@@ -56,6 +56,8 @@ func TestServiceTemplatePassesEveryCheck(t *testing.T) {
 		// ECS Exec requested in prod is ignored: the SSM wildcard must not appear.
 		{"prod with exec requested", "prod", envParams("prod", map[string]string{"EnableExecuteCommand": "true"})},
 		{"preprod", "preprod", envParams("preprod", nil)},
+		{"prod canary", "prod", envParams("prod", map[string]string{"DeploymentStrategy": "CANARY"})},
+		{"prod blue/green", "prod", envParams("prod", map[string]string{"DeploymentStrategy": "BLUE_GREEN"})},
 		{"preprod with ECS Exec", "preprod", envParams("preprod", map[string]string{"EnableExecuteCommand": "true"})},
 		{"existing OIDC provider", "preprod", envParams("preprod", map[string]string{
 			"GitHubOidcProviderArn": "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com",
@@ -264,4 +266,48 @@ func TestAllows(t *testing.T) {
 	assert.False(t, allows(doc, "s:Get", "arn:x:secret:a/b-AbCdEfG"))
 	assert.False(t, allows(doc, "s:Get", "arn:x:secret:a/c-AbCdEf"))
 	assert.False(t, allows(doc, "s:Put", "anything"))
+}
+
+func TestServiceTemplateDeliveryWiring(t *testing.T) {
+	canary := loadService(t, envParams("prod", map[string]string{"DeploymentStrategy": "CANARY"}))
+	d := canary.delivery["Service"]
+	assert.Equal(t, "CANARY", d.Strategy)
+	require.Len(t, d.Advanced, 1)
+	assert.Equal(t, map[string]any{
+		"AlternateTargetGroupArn": "ref:GreenTargetGroup", "ProductionListenerRule": "ref:ProductionListenerRule",
+		"TestListenerRule": "ref:TestListenerRule", "RoleArn": "getatt:EcsInfrastructureRole.Arn",
+	}, d.Advanced[0])
+	// The properties goformation does not know are gone from the typed parse, the rest stays.
+	svc := canary.Resources["Service"].(*ecs.Service)
+	require.NotNil(t, svc.DeploymentConfiguration.Alarms)
+	assert.Equal(t, []string{"ref:ErrorRateAlarm", "ref:LatencyAlarm"}, svc.DeploymentConfiguration.Alarms.AlarmNames)
+	assert.True(t, svc.DeploymentConfiguration.Alarms.Rollback)
+	assert.Equal(t, "ref:TargetGroup", str(svc.LoadBalancers[0].TargetGroupArn))
+
+	rolling := loadService(t, envParams("prod", nil))
+	assert.Equal(t, "ROLLING", rolling.delivery["Service"].Strategy)
+	assert.Nil(t, rolling.delivery["Service"].Advanced[0], "no advanced configuration on a rolling service")
+
+	// The alarm names the environments file lists are the template's.
+	body := readServiceTemplate(t)
+	for _, name := range []string{`AlarmName: !Sub "${AppName}-${Environment}-5xx-rate"`, `AlarmName: !Sub "${AppName}-${Environment}-target-latency"`} {
+		assert.Contains(t, body, name)
+	}
+	for _, out := range []string{"GreenTargetGroupArn:", "ProductionListenerRuleArn:", "TestListenerRuleArn:", "ECSInfrastructureRoleArn:"} {
+		assert.Contains(t, body, "\n  "+out+"\n", "output %s", out)
+	}
+}
+
+func TestStripNewerServiceProperties(t *testing.T) {
+	body := []byte("Resources:\n  S:\n    Type: AWS::ECS::Service\n    Properties:\n      DeploymentConfiguration:\n        Strategy: !Ref X\n        BakeTimeInMinutes: 5\n        MaximumPercent: 200\n      LoadBalancers:\n        - {TargetGroupArn: !Ref Tg, AdvancedConfiguration: {RoleArn: r}}\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {Strategy: kept}\n")
+	out, err := stripNewerServiceProperties(body)
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "BakeTimeInMinutes")
+	assert.NotContains(t, string(out), "AdvancedConfiguration")
+	assert.Contains(t, string(out), "MaximumPercent: 200")
+	assert.Contains(t, string(out), "!Ref Tg")
+	assert.Contains(t, string(out), "Strategy: kept", "only ECS services are touched")
+	same, err := stripNewerServiceProperties([]byte("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n", string(same))
 }

@@ -13,6 +13,8 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/config"
 )
 
 // The sample service's IAM policy files, as its environments file lists them.
@@ -160,6 +162,7 @@ func TestPipelineRolePolicyGrantsWhatThePipelineCallsAndNoMore(t *testing.T) {
 		"ecr:BatchCheckLayerAvailability", "ecr:DescribeRepositories", "ecr:CreateRepository", "ecr:PutLifecyclePolicy",
 		"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:UpdateService", "ecs:DescribeServices",
 		"ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopServiceDeployment", "ecs:TagResource",
+		"ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:ContinueServiceDeployment",
 		"iam:PassRole", "kms:Sign", "kms:GetPublicKey", "sts:GetCallerIdentity",
 	} {
 		assert.Contains(t, actions, a)
@@ -183,6 +186,20 @@ func TestPipelineRolePolicyGrantsWhatThePipelineCallsAndNoMore(t *testing.T) {
 		assert.Contains(t, actions["ecs:RegisterTaskDefinition"].Resource, family, rel)
 	}
 	assert.ElementsMatch(t, roles, pass.Resource)
+
+	// The one other PassRole: prod's ECS infrastructure role for load balancers (canary), to
+	// ECS itself only — the role the environments file's loadBalancer.role names.
+	var infra []Statement
+	for _, st := range doc.Statement {
+		if slices.Contains(st.Action, "iam:PassRole") && st.Sid != pass.Sid {
+			infra = append(infra, st)
+		}
+	}
+	require.Len(t, infra, 1)
+	assert.Equal(t, []string{"ecs.amazonaws.com"}, infra[0].Condition.Values("iam:PassedToService"))
+	cfg, err := config.Load("../../sample-app/fargate.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, []string{cfg.Environments["prod"].LoadBalancer.Role}, infra[0].Resource)
 
 	// Signing is limited to the signing key by alias; tagging only while registering; ListTasks,
 	// granted on "*", is held to the two service clusters.

@@ -160,6 +160,15 @@ var registry = []ruleDef{
 	{Rule: Rule{ID: "FG-SVC-010", Title: "Service has the required tags", Severity: Low, Controls: []string{"ECS.13"}, Target: TargetService,
 		Rationale:   "Tags identify the owner, environment and cost centre of a resource.",
 		Remediation: "Add the missing tag keys to the service."}, svc: checkServiceTags},
+	{Rule: Rule{ID: "FG-SVC-011", Title: "Production rolling deployments are guarded by CloudWatch alarms", Severity: Medium, Target: TargetService,
+		Rationale:   "The circuit breaker only sees tasks that fail to start or fail health checks; a release that starts fine but raises the error rate or latency reaches all traffic unless alarms fail the deployment.",
+		Remediation: "Set deploymentConfiguration.alarms {alarmNames: [5xx rate, latency alarms], enable: true, rollback: true} (environments file: alarms.names), or use a canary, linear or blue-green strategy with alarms."}, svc: checkProdAlarms},
+	{Rule: Rule{ID: "FG-SVC-012", Title: "Deployment alarms roll back", Severity: High, Target: TargetService,
+		Rationale:   "With rollback off, a firing alarm stops the deployment where it is: part or all of the traffic stays on the release that set the alarm off.",
+		Remediation: "Set deploymentConfiguration.alarms.rollback to true (environments file: alarms.rollback: true)."}, svc: checkAlarmRollback},
+	{Rule: Rule{ID: "FG-SVC-013", Title: "Blue/green deployments have a test listener", Severity: Medium, Target: TargetService,
+		Rationale:   "Without a test listener rule the green revision cannot be checked before it takes production traffic: blue/green then shifts all traffic at once, untested.",
+		Remediation: "Set loadBalancers[].advancedConfiguration.testListenerRule (environments file: loadBalancer.testListenerRule) and probe it (testProbe)."}, svc: checkTestListener},
 
 	// Clusters.
 	{Rule: Rule{ID: "FG-CL-001", Title: "Cluster has Container Insights enabled", Severity: Medium, Controls: []string{"ECS.12"}, Target: TargetCluster,
@@ -334,6 +343,12 @@ var registry = []ruleDef{
 	{Rule: Rule{ID: "FG-CFN-031", Title: "GitHub deploy role trusts one repository's environment", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
 		Rationale:   "The deploy role's trust must require the sts.amazonaws.com audience and a sub naming one repository's environment or main branch, or workflows elsewhere can assume it.",
 		Remediation: `Condition: {StringEquals: {"token.actions.githubusercontent.com:aud": sts.amazonaws.com, "token.actions.githubusercontent.com:sub": "repo:OWNER/REPO:environment:ENV"}}.`}},
+	{Rule: Rule{ID: "FG-CFN-032", Title: "Production ECS services deploy with CloudWatch alarms and rollback", Severity: Medium, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "The circuit breaker only sees tasks that fail to start; alarms on the error rate and latency catch a release that starts fine but fails requests, and roll it back.",
+		Remediation: "Declare AWS::CloudWatch::Alarm resources (5xx rate, target latency) and set the service's DeploymentConfiguration.Alarms {AlarmNames, Enable: true, Rollback: true}."}},
+	{Rule: Rule{ID: "FG-CFN-033", Title: "Traffic-shifting ECS services have their blue/green wiring", Severity: High, Target: TargetCloudFormation, CheckedIn: CheckedInInfra,
+		Rationale:   "Blue/green, canary and linear deployments need an alternate target group, a production listener rule and the ECS infrastructure role; blue/green needs a test listener to check the new revision before production traffic moves.",
+		Remediation: "Set LoadBalancers[].AdvancedConfiguration {AlternateTargetGroupArn, ProductionListenerRule, TestListenerRule, RoleArn} to resources the template declares."}},
 
 	// Trivy's scan of the templates (evaluated by pipeline/infra.IaCFindings).
 	{Rule: Rule{ID: "FG-IAC-001", Title: "Trivy misconfiguration in an infrastructure template", Severity: High, Target: TargetIaCScan, CheckedIn: CheckedInInfra,

@@ -44,11 +44,12 @@ func goodService() ecstypes.Service {
 		PlatformVersion: aws.String("LATEST"),
 		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
 			Subnets: []string{"subnet-a"}, SecurityGroups: []string{"sg-task"}, AssignPublicIp: ecstypes.AssignPublicIpDisabled}},
-		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true}},
-		LoadBalancers:           []ecstypes.LoadBalancer{{TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/abc"), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
-		ServiceRegistries:       []ecstypes.ServiceRegistry{{RegistryArn: aws.String("arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-1")}},
-		PropagateTags:           ecstypes.PropagateTagsService,
-		Tags:                    []ecstypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("owner"), Value: aws.String("platform")}},
+		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true},
+			Alarms: &ecstypes.DeploymentAlarms{AlarmNames: []string{"web-5xx"}, Enable: true, Rollback: true}},
+		LoadBalancers:     []ecstypes.LoadBalancer{{TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/abc"), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}},
+		ServiceRegistries: []ecstypes.ServiceRegistry{{RegistryArn: aws.String("arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-1")}},
+		PropagateTags:     ecstypes.PropagateTagsService,
+		Tags:              []ecstypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("owner"), Value: aws.String("platform")}},
 	}
 }
 
@@ -223,6 +224,16 @@ func ruleFixtures() map[string]ruleFixture {
 		"FG-SVC-008": {fail: svc("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.ServiceRegistries = nil }), pass: svc("prod", nil)},
 		"FG-SVC-009": {fail: svc("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.PropagateTags = ecstypes.PropagateTagsNone }), pass: svc("prod", nil)},
 		"FG-SVC-010": {fail: svc("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.Tags = nil }), pass: svc("prod", nil)},
+		"FG-SVC-011": {fail: svc("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.DeploymentConfiguration.Alarms = nil }),
+			pass: svc("preprod", func(s *ecstypes.Service, _ *NetworkFacts) { s.DeploymentConfiguration.Alarms = nil })},
+		"FG-SVC-012": {fail: svc("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.DeploymentConfiguration.Alarms.Rollback = false }), pass: svc("prod", nil)},
+		"FG-SVC-013": {fail: svc("prod", func(s *ecstypes.Service, _ *NetworkFacts) {
+			s.DeploymentConfiguration.Strategy = ecstypes.DeploymentStrategyBlueGreen
+			s.LoadBalancers[0].AdvancedConfiguration = &ecstypes.AdvancedConfiguration{AlternateTargetGroupArn: aws.String("arn:tg/green")}
+		}), pass: svc("prod", func(s *ecstypes.Service, _ *NetworkFacts) {
+			s.DeploymentConfiguration.Strategy = ecstypes.DeploymentStrategyBlueGreen
+			s.LoadBalancers[0].AdvancedConfiguration = &ecstypes.AdvancedConfiguration{AlternateTargetGroupArn: aws.String("arn:tg/green"), TestListenerRule: aws.String("arn:rule/test")}
+		})},
 
 		"FG-CL-001": {fail: cl(func(c *ecstypes.Cluster) { c.Settings[0].Value = aws.String("disabled") }), pass: cl(nil)},
 		"FG-CL-002": {fail: cl(func(c *ecstypes.Cluster) { c.Tags = nil }), pass: cl(nil)},
@@ -363,7 +374,7 @@ func TestRulesCheckedElsewhere(t *testing.T) {
 		require.True(t, d.td == nil && d.svc == nil && d.cl == nil && d.repo == nil && d.df == nil && d.iam == nil && d.trust == nil,
 			"%s is evaluated in %s: it has no check function here", r.ID, r.CheckedIn)
 	}
-	require.Equal(t, map[string]int{"FG-CFN-": 31, "FG-IAC-": 1, "FG-ACCT-": 7}, counts)
+	require.Equal(t, map[string]int{"FG-CFN-": 33, "FG-IAC-": 1, "FG-ACCT-": 7}, counts)
 	// Suppressions can name them.
 	_, err := ParseSuppressions([]Suppression{
 		{Rule: "FG-CFN-002", Resource: "template/infra/service.yaml#Service", Reason: "r", Expires: "2999-01-01"},
@@ -471,8 +482,12 @@ func TestServiceRuleDetails(t *testing.T) {
 		require.Contains(t, fs[0].Message+fs[1].Message, "all ports")
 	})
 	t.Run("circuit breaker off", func(t *testing.T) {
-		fs := svcFindings("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.DeploymentConfiguration = nil })
+		fs := svcFindings("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.DeploymentConfiguration.DeploymentCircuitBreaker = nil })
 		require.Equal(t, []string{"FG-SVC-004"}, rulesOf(fs))
+	})
+	t.Run("no deployment configuration at all", func(t *testing.T) {
+		fs := svcFindings("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.DeploymentConfiguration = nil })
+		require.Equal(t, []string{"FG-SVC-004", "FG-SVC-011"}, rulesOf(fs))
 	})
 	t.Run("CODE_DEPLOY controller has no circuit breaker", func(t *testing.T) {
 		fs := svcFindings("prod", func(s *ecstypes.Service, _ *NetworkFacts) {

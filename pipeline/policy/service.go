@@ -59,6 +59,20 @@ type ServiceFacts struct {
 	PropagateTags        *string
 	Tags                 map[string]string // nil: unknown
 	Network              *NetworkFacts
+	// Delivery is the deployment strategy and its guards (nil: unknown).
+	Delivery *DeliveryFacts
+}
+
+// DeliveryFacts are a service's deployment strategy, its alarms and its blue/green wiring.
+type DeliveryFacts struct {
+	// Strategy is ROLLING, BLUE_GREEN, CANARY or LINEAR ("" is ROLLING).
+	Strategy string
+	// Alarms are the CloudWatch alarms that fail a deployment (empty: none);
+	// AlarmRollback says whether a firing alarm rolls it back.
+	Alarms        []string
+	AlarmRollback bool
+	// TestListener says whether the load balancer has a test listener rule.
+	TestListener bool
 }
 
 // serviceView is a service under evaluation; nil pointers are unknown facts.
@@ -78,6 +92,7 @@ type serviceView struct {
 	requiredTags    []string
 	network         *NetworkFacts
 	fargate         bool
+	delivery        *DeliveryFacts
 }
 
 // ServiceOptions are the evaluation settings for a live service.
@@ -106,9 +121,11 @@ func viewFromService(svc ecstypes.Service, net *NetworkFacts, opts ServiceOption
 		cb = svc.DeploymentConfiguration.DeploymentCircuitBreaker.Enable
 		rb = svc.DeploymentConfiguration.DeploymentCircuitBreaker.Rollback
 	}
-	// The circuit breaker exists only for the ECS deployment controller.
+	// The circuit breaker, strategies and deployment alarms exist only for the ECS
+	// deployment controller.
 	if svc.DeploymentController == nil || svc.DeploymentController.Type == ecstypes.DeploymentControllerTypeEcs {
 		v.circuitBreaker, v.rollback = &cb, &rb
+		v.delivery = deliveryFromService(svc)
 	}
 	v.fargate = svc.LaunchType == ecstypes.LaunchTypeFargate || usesFargateCapacity(svc.CapacityProviderStrategy)
 	if v.fargate {
@@ -155,6 +172,7 @@ func viewFromFacts(f ServiceFacts, env string, required []string) *serviceView {
 	if f.ServiceDiscovery != nil {
 		v.expectDiscovery = *f.ServiceDiscovery
 	}
+	v.delivery = f.Delivery
 	if f.Tags != nil {
 		tags := make([]ecstypes.Tag, 0, len(f.Tags))
 		for k, val := range f.Tags {
@@ -437,4 +455,52 @@ func wildcardMatch(pattern, s string) bool {
 		s = s[idx+len(parts[i]):]
 	}
 	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+// deliveryFromService reads a live service's strategy, alarms and test listener.
+func deliveryFromService(svc ecstypes.Service) *DeliveryFacts {
+	d := &DeliveryFacts{}
+	if c := svc.DeploymentConfiguration; c != nil {
+		d.Strategy = string(c.Strategy)
+		if a := c.Alarms; a != nil && a.Enable {
+			d.Alarms, d.AlarmRollback = a.AlarmNames, a.Rollback
+		}
+	}
+	for _, lb := range svc.LoadBalancers {
+		if a := lb.AdvancedConfiguration; a != nil && aws.ToString(a.TestListenerRule) != "" {
+			d.TestListener = true
+		}
+	}
+	return d
+}
+
+func strategyOf(d *DeliveryFacts) string {
+	if d.Strategy == "" {
+		return string(ecstypes.DeploymentStrategyRolling)
+	}
+	return strings.ToUpper(d.Strategy)
+}
+
+func checkProdAlarms(v *serviceView) []hit {
+	d := v.delivery
+	if d == nil || !IsProduction(v.env) || strategyOf(d) != string(ecstypes.DeploymentStrategyRolling) || len(d.Alarms) > 0 {
+		return nil
+	}
+	return []hit{{message: fmt.Sprintf("production environment %q deploys with a rolling update and no CloudWatch alarms", v.env)}}
+}
+
+func checkAlarmRollback(v *serviceView) []hit {
+	d := v.delivery
+	if d == nil || len(d.Alarms) == 0 || d.AlarmRollback {
+		return nil
+	}
+	return []hit{{message: fmt.Sprintf("deployment alarms %s are on but rollback is false", strings.Join(d.Alarms, ", "))}}
+}
+
+func checkTestListener(v *serviceView) []hit {
+	d := v.delivery
+	if d == nil || strategyOf(d) != string(ecstypes.DeploymentStrategyBlueGreen) || d.TestListener {
+		return nil
+	}
+	return []hit{{message: "blue/green deployment without a test listener rule: the green revision takes production traffic untested"}}
 }

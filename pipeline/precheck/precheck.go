@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	"dagger/fargate/pipeline/config"
@@ -157,7 +158,20 @@ func ServiceFacts(e config.Environment) *policy.ServiceFacts {
 		public := e.Network.AssignPublicIP
 		facts.AssignPublicIP = &public
 	}
+	facts.Delivery = &policy.DeliveryFacts{Strategy: deliveryStrategy(e.StrategyOrDefault())}
+	if e.Alarms != nil {
+		facts.Delivery.Alarms, facts.Delivery.AlarmRollback = e.Alarms.Names, e.Alarms.RollbackEnabled()
+	}
+	if e.LoadBalancer != nil {
+		facts.Delivery.TestListener = e.LoadBalancer.TestListenerRule != ""
+	}
 	return facts
+}
+
+// deliveryStrategy is the ECS name of an environments-file strategy (rolling → ROLLING,
+// blue-green → BLUE_GREEN).
+func deliveryStrategy(s string) string {
+	return strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
 }
 
 // Suppressions converts the environments file's suppressions for the policy engine.

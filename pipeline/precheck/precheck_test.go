@@ -297,10 +297,11 @@ func TestIaCReport(t *testing.T) {
 	d, err := infra.EvaluateIaCReport(strings.NewReader(trivyConfigReport), scan.Gate{FailOn: scan.AllSeverities})
 	require.NoError(t, err)
 	f := loadSample(t, "")
-	// The sample's environments file accepts the public load balancer's ingress by design.
+	// The sample's environments file accepts only what real Trivy reports on its template
+	// (AWS-0035, AWS-0053, AWS-0104), not AWS-0107.
 	rep, err := precheck.IaC(f, d)
 	require.NoError(t, err)
-	assert.Equal(t, policy.Summary{Medium: 1, Suppressed: 1}, rep.Summary)
+	assert.Equal(t, policy.Summary{Critical: 1, Medium: 1}, rep.Summary)
 
 	f.Policy.Suppressions = nil
 	rep, err = precheck.IaC(f, d)
@@ -319,4 +320,53 @@ func TestIaCReport(t *testing.T) {
 	f.Policy.Suppressions = []config.Suppression{{Rule: "FG-IAC-999", Resource: "*", Reason: "x", Expires: config.Date{Time: mustDate(t, "2999-01-01")}}}
 	_, err = precheck.IaC(f, d)
 	require.Error(t, err)
+}
+
+func TestDeliveryRulesFromTheEnvironmentsFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(e *config.Environment)
+		want   []string
+		absent []string
+	}{
+		{"sample prod: canary with alarms", func(*config.Environment) {}, nil, []string{"FG-SVC-011", "FG-SVC-012", "FG-SVC-013"}},
+		{"prod rolling without alarms", func(e *config.Environment) {
+			e.Strategy, e.Alarms, e.Canary, e.LoadBalancer, e.BakeTime = config.StrategyRolling, nil, nil, nil, config.Duration{}
+		}, []string{"FG-SVC-011"}, nil},
+		{"alarms without rollback", func(e *config.Environment) {
+			off := false
+			e.Alarms.Rollback = &off
+		}, []string{"FG-SVC-012"}, []string{"FG-SVC-011"}},
+		{"blue-green without a test listener", func(e *config.Environment) {
+			e.Strategy, e.Canary = config.StrategyBlueGreen, nil
+			lb := *e.LoadBalancer
+			lb.TestListenerRule = ""
+			e.LoadBalancer = &lb
+		}, []string{"FG-SVC-013"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := loadSample(t, "")
+			prod := f.Environments["prod"]
+			tt.mutate(&prod)
+			f.Environments["prod"] = prod
+			rep, err := precheck.Run(context.Background(), f, diskReader(sampleDir))
+			require.NoError(t, err)
+			var got []string
+			for _, fd := range rep.Findings {
+				if strings.HasPrefix(fd.Rule, "FG-SVC-01") && fd.Rule != "FG-SVC-010" {
+					got = append(got, fd.Rule+" "+fd.Resource)
+				}
+			}
+			for _, w := range tt.want {
+				assert.Contains(t, got, w+" service/sample-app-prod/sample-app")
+			}
+			for _, a := range tt.absent {
+				assert.NotContains(t, strings.Join(got, "\n"), a)
+			}
+			for _, g := range got {
+				assert.NotContains(t, g, "preprod", "preprod is rolling, not production: no delivery finding")
+			}
+		})
+	}
 }

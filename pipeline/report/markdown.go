@@ -42,6 +42,7 @@ func (r Report) Markdown() string {
 	r.writeScanDetails(&b)
 	r.writePolicyDetails(&b)
 	r.writeBreakGlass(&b)
+	r.writeDelivery(&b)
 	r.writeTimeline(&b)
 	return maskAccessKeys(strings.TrimRight(b.String(), "\n") + "\n")
 }

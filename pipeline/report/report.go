@@ -77,6 +77,9 @@ type Report struct {
 	// FinalTaskDefinition is what the service runs at the end, when it is known.
 	FinalTaskDefinition string
 
+	// Delivery is the progressive delivery (strategy, stages, traffic, rollback), if any.
+	Delivery *Delivery
+
 	// Timeline is the rollout's events and progress lines, oldest first.
 	Timeline []Event
 

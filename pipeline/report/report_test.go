@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"dagger/fargate/pipeline/ecs"
 	"dagger/fargate/pipeline/report"
 )
 
@@ -100,8 +101,34 @@ func outcomes() map[string]report.Report {
 	breakGlass.Scan.Blocking = []string{"CVE-2026-0001 (openssl 3.0.1)"}
 	breakGlass.BreakGlass = []report.BreakGlass{{Gate: "scan", By: "octo-cat", At: t0, Reason: "INC-77: hotfix for outage; CVE not reachable"}}
 
+	canaryAlarm := base()
+	canaryAlarm.Env, canaryAlarm.Service = "prod", "sample-app-prod/sample-app"
+	canaryAlarm.TaskDefinition, canaryAlarm.PreviousTaskDefinition = "sample-app-prod:18", "sample-app-prod:17"
+	res := &ecs.Result{Class: ecs.RolledBack, Outcome: "rolled back to sample-app-prod:17", ServiceUpdated: true,
+		Reason: "alarm sample-app-prod-5xx-rate fired at 18:34:10 with 10% of production traffic on the new revision",
+		Delivery: &ecs.DeliveryReport{Strategy: "CANARY", Plan: "10% for 5m, then 100%; bake 5m; alarms sample-app-prod-5xx-rate, sample-app-prod-target-latency (rollback)",
+			ServiceDeploymentArn: "arn:aws:ecs:eu-west-1:444455556666:service-deployment/sample-app-prod/sample-app/Nh5Kd0cQmVf3kZp1",
+			Status:               "ROLLBACK_SUCCESSFUL", ProductionPercent: 10, RolledBackBy: "alarm", RollbackAlarms: []string{"sample-app-prod-5xx-rate"},
+			RollbackAt: t0.Add(4*time.Minute + 10*time.Second), RollbackPercent: 10,
+			Stages: []ecs.Stage{
+				{Name: "SCALE_UP", At: t0.Add(12 * time.Second)},
+				{Name: "TEST_TRAFFIC_SHIFT", At: t0.Add(52 * time.Second)},
+				{Name: "POST_TEST_TRAFFIC_SHIFT", At: t0.Add(64 * time.Second), TestPercent: 100},
+				{Name: "PRODUCTION_TRAFFIC_SHIFT", At: t0.Add(76 * time.Second), ProductionPercent: 10, TestPercent: 100},
+				{Name: "ROLLBACK_IN_PROGRESS PRODUCTION_TRAFFIC_SHIFT", At: t0.Add(4*time.Minute + 22*time.Second)},
+				{Name: "ROLLBACK_SUCCESSFUL CLEAN_UP", At: t0.Add(4*time.Minute + 40*time.Second)},
+			}}}
+	canaryAlarm.Outcome, canaryAlarm.Reason = report.OutcomeOf(res, res.Err())
+	canaryAlarm.Delivery = report.DeliveryOf(res)
+	canaryAlarm.Finished = t0.Add(4*time.Minute + 41*time.Second)
+	canaryAlarm.Timeline = []report.Event{
+		{At: t0.Add(10 * time.Second), Message: "registered sample-app-prod:18"},
+		{At: t0.Add(4*time.Minute + 10*time.Second), Message: "(service sample-app) deployment ecs-svc/9121 failed: alarm sample-app-prod-5xx-rate is in ALARM state."},
+	}
+
 	return map[string]report.Report{
-		"deployed": deployed, "rolled-back": rolledBack, "rollback-failed": rollbackFailed, "refused": refused,
+		"canary-alarm": canaryAlarm,
+		"deployed":     deployed, "rolled-back": rolledBack, "rollback-failed": rollbackFailed, "refused": refused,
 		"bad-input": badInput, "timed-out": timedOut, "promoted": promoted, "break-glass": breakGlass,
 	}
 }
@@ -131,6 +158,7 @@ func TestMarkdownStatusLine(t *testing.T) {
 		"timed-out":       "**TIMED OUT: sample-app-preprod:42 did not finish deploying**",
 		"promoted":        "**DEPLOYED: sample-app-prod:17**",
 		"break-glass":     "**DEPLOYED (break-glass): sample-app-preprod:42**",
+		"canary-alarm":    "**FAILED: rolled back to sample-app-prod:17**",
 	}
 	all := outcomes()
 	for name, want := range cases {
@@ -172,6 +200,17 @@ func TestMarkdownSections(t *testing.T) {
 	assert.Contains(t, md, "### Break-glass")
 	assert.Contains(t, md, "| scan | octo-cat | 2026-11-25 18:30:00Z | INC-77: hotfix for outage; CVE not reachable |")
 	assert.NotContains(t, all["deployed"].Markdown(), "Break-glass")
+
+	md = all["canary-alarm"].Markdown()
+	assert.Contains(t, md, "### Progressive delivery")
+	assert.Contains(t, md, "| Strategy | canary |")
+	assert.Contains(t, md, "| Rolled back by | CloudWatch alarm |")
+	assert.Contains(t, md, "| Alarm | `sample-app-prod-5xx-rate` |")
+	assert.Contains(t, md, "| Rollback started | 2026-11-25 18:34:10Z, with 10 % of production traffic on the new revision |")
+	assert.Contains(t, md, `| 18:31:16 | PRODUCTION\_TRAFFIC\_SHIFT | 10 % | 100 % |`)
+	assert.NotContains(t, all["deployed"].Markdown(), "Progressive delivery")
+	assert.Nil(t, report.DeliveryOf(&ecs.Result{}))
+	assert.Nil(t, report.DeliveryOf(nil))
 
 	md = all["bad-input"].Markdown()
 	assert.NotContains(t, md, "### Gates")

@@ -157,6 +157,7 @@ type Fake struct {
 	next      []Rollout
 	throttles [][2]time.Time
 	calls     []TimedCall
+	delivery  deliveryState // service deployments (servicedeployments.go)
 	races     []race
 }
 
@@ -194,7 +195,6 @@ type service struct {
 	created  time.Time
 	lagUntil time.Time
 	lagged   json.RawMessage
-	lbs      []types.LoadBalancer
 }
 
 type deployment struct {
@@ -280,15 +280,19 @@ func (f *Fake) CreateService(spec ServiceSpec) error {
 	}
 	cl := f.clusterLocked(spec.Cluster)
 	s := &service{
-		cl: cl, name: spec.Name, desired: spec.DesiredCount, cfg: spec.DeploymentConfiguration, created: now, lbs: spec.LoadBalancers,
+		cl: cl, name: spec.Name, desired: spec.DesiredCount, cfg: spec.DeploymentConfiguration, created: now,
 		arn: fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", f.opts.Region, f.opts.Account, cl.name, spec.Name),
 	}
 	cl.services[spec.Name] = s
+	if len(spec.LoadBalancers) > 0 {
+		f.deliveryLocked().lbs[s] = append([]types.LoadBalancer(nil), spec.LoadBalancers...)
+	}
 	cl.order = append(cl.order, spec.Name)
 	d := f.newDeployment(s, aws.ToString(td.TaskDefinitionArn), Rollout{}.withDefaults(), now)
 	d.d.RolloutState = types.DeploymentRolloutStateCompleted
 	d.d.RolloutStateReason = aws.String(fmt.Sprintf("ECS deployment %s completed.", aws.ToString(d.d.Id)))
 	s.deps = []*deployment{d}
+	f.trackDeployment(s, d, now)
 	tasks := f.newTasks(s, d, int(spec.DesiredCount), now)
 	for _, t := range tasks {
 		t.LastStatus = aws.String("RUNNING")
@@ -460,6 +464,7 @@ func (f *Fake) startDeployment(s *service, taskDef string, r Rollout, at time.Ti
 	d := f.newDeployment(s, taskDef, r, at)
 	s.deps = append([]*deployment{d}, s.deps...)
 	s.steady = false
+	f.trackDeployment(s, d, at)
 	f.at(at.Add(r.StartAfter), func(t time.Time) { f.launch(s, d, int(s.desired), t) })
 	return d
 }
@@ -567,6 +572,9 @@ func (f *Fake) run(s *service, d *deployment, tasks []*types.Task, at time.Time)
 	d.d.PendingCount -= int32(len(tasks))
 	d.d.RunningCount += int32(len(tasks))
 	d.d.UpdatedAt = aws.Time(at)
+	if f.progressiveRun(s, d, at) {
+		return
+	}
 	f.at(at.Add(d.rollout.HealthyAfter), func(t time.Time) { f.drain(s, d, t) })
 }
 
@@ -576,6 +584,7 @@ func (f *Fake) drain(s *service, d *deployment, at time.Time) {
 	if d.superseded || len(s.deps) == 0 || s.deps[0] != d {
 		return
 	}
+	lbs := f.deliveryLocked().lbs[s]
 	var draining []*types.Task
 	for _, old := range s.deps[1:] {
 		old.d.DesiredCount = 0
@@ -583,16 +592,16 @@ func (f *Fake) drain(s *service, d *deployment, at time.Time) {
 		for _, t := range old.tasks {
 			if aws.ToString(t.LastStatus) != "STOPPED" {
 				t.DesiredStatus = aws.String("STOPPED")
-				if len(s.lbs) > 0 {
+				if len(lbs) > 0 {
 					t.LastStatus = aws.String("DEACTIVATING")
 				}
 				draining = append(draining, t)
 			}
 		}
 	}
-	if len(draining) > 0 && len(s.lbs) > 0 {
+	if len(draining) > 0 && len(lbs) > 0 {
 		f.event(s, at, "(service %s) has begun draining connections on %d tasks.", s.name, len(draining))
-		f.event(s, at, "(service %s) deregistered %d targets in (target-group %s)", s.name, len(draining), aws.ToString(s.lbs[0].TargetGroupArn))
+		f.event(s, at, "(service %s) deregistered %d targets in (target-group %s)", s.name, len(draining), aws.ToString(lbs[0].TargetGroupArn))
 	}
 	f.at(at.Add(d.rollout.DrainAfter+d.rollout.StopAfter), func(t time.Time) { f.complete(s, d, t) })
 }
@@ -700,7 +709,6 @@ func (f *Fake) view(s *service) *types.Service {
 	}
 	cfg := s.cfg
 	out.DeploymentConfiguration = &cfg
-	out.LoadBalancers = append([]types.LoadBalancer(nil), s.lbs...)
 	for _, d := range s.deps {
 		out.Deployments = append(out.Deployments, d.d)
 		out.RunningCount += d.d.RunningCount
@@ -710,6 +718,7 @@ func (f *Fake) view(s *service) *types.Service {
 		out.TaskDefinition = s.deps[0].d.TaskDefinition
 	}
 	out.Events = append([]types.ServiceEvent(nil), s.events...)
+	f.deliveryView(s, out)
 	return out
 }
 

@@ -48,6 +48,7 @@ func (f *Fake) register(srv *fakeaws.Server) {
 		"StopServiceDeployment":      f.stopServiceDeployment,
 		"ListServiceDeployments":     f.listServiceDeployments,
 		"DescribeServiceDeployments": f.describeServiceDeployments,
+		"ContinueServiceDeployment":  f.continueServiceDeployment,
 		"TagResource":                f.tagResource,
 		"ListTagsForResource":        f.listTagsForResource,
 	}
@@ -251,6 +252,9 @@ func (f *Fake) updateService(now time.Time, body []byte) (any, error) {
 		}
 		mergeConfig(&s.cfg, dc)
 	}
+	if err := f.applyDeliveryRequest(s, body); err != nil {
+		return nil, err
+	}
 	if req.DesiredCount != nil {
 		s.desired = *req.DesiredCount
 	}
@@ -423,109 +427,6 @@ func (f *Fake) describeClusters(now time.Time, body []byte) (any, error) {
 		})
 	}
 	return encode(out, schemas.DescribeClustersResponse)
-}
-
-func (f *Fake) serviceDeploymentArn(s *service, d *deployment) string {
-	id := strings.TrimPrefix(aws.ToString(d.d.Id), "ecs-svc/")
-	return fmt.Sprintf("arn:aws:ecs:%s:%s:service-deployment/%s/%s/%s", f.opts.Region, f.opts.Account, s.cl.name, s.name, id)
-}
-
-func (f *Fake) brief(s *service, d *deployment) types.ServiceDeploymentBrief {
-	status := types.ServiceDeploymentStatusInProgress
-	switch d.d.RolloutState {
-	case types.DeploymentRolloutStateCompleted:
-		status = types.ServiceDeploymentStatusSuccessful
-	case types.DeploymentRolloutStateFailed:
-		status = types.ServiceDeploymentStatusRollbackRequested
-	}
-	return types.ServiceDeploymentBrief{
-		ServiceDeploymentArn: aws.String(f.serviceDeploymentArn(s, d)), ServiceArn: aws.String(s.arn), ClusterArn: aws.String(s.cl.arn),
-		Status: status, CreatedAt: d.d.CreatedAt, StartedAt: d.d.CreatedAt, StatusReason: d.d.RolloutStateReason,
-	}
-}
-
-func (f *Fake) listServiceDeployments(now time.Time, body []byte) (any, error) {
-	var req struct {
-		Cluster string `json:"cluster"`
-		Service string `json:"service"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, invalid(err)
-	}
-	s := f.serviceLocked(req.Cluster, req.Service)
-	if s == nil {
-		return nil, fakeaws.Errorf("ServiceNotFoundException", "Service not found.")
-	}
-	out := &ecs.ListServiceDeploymentsOutput{}
-	for _, d := range s.deps {
-		out.ServiceDeployments = append(out.ServiceDeployments, f.brief(s, d))
-	}
-	return encode(out, schemas.ListServiceDeploymentsResponse)
-}
-
-func (f *Fake) findDeployment(arn string) (*service, *deployment) {
-	parts := strings.Split(arn, "/")
-	if len(parts) != 4 || !strings.HasSuffix(parts[0], ":service-deployment") {
-		return nil, nil
-	}
-	s := f.serviceLocked(parts[1], parts[2])
-	if s == nil {
-		return nil, nil
-	}
-	for _, d := range s.deps {
-		if aws.ToString(d.d.Id) == "ecs-svc/"+parts[3] {
-			return s, d
-		}
-	}
-	return s, nil
-}
-
-func (f *Fake) describeServiceDeployments(now time.Time, body []byte) (any, error) {
-	var req struct {
-		ServiceDeploymentArns []string `json:"serviceDeploymentArns"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, invalid(err)
-	}
-	out := &ecs.DescribeServiceDeploymentsOutput{}
-	for _, arn := range req.ServiceDeploymentArns {
-		s, d := f.findDeployment(arn)
-		if d == nil {
-			out.Failures = append(out.Failures, types.Failure{Arn: aws.String(arn), Reason: aws.String("MISSING")})
-			continue
-		}
-		b := f.brief(s, d)
-		out.ServiceDeployments = append(out.ServiceDeployments, types.ServiceDeployment{
-			ServiceDeploymentArn: b.ServiceDeploymentArn, ServiceArn: b.ServiceArn, ClusterArn: b.ClusterArn,
-			Status: b.Status, StatusReason: b.StatusReason, CreatedAt: b.CreatedAt, StartedAt: b.StartedAt,
-		})
-	}
-	return encode(out, schemas.DescribeServiceDeploymentsResponse)
-}
-
-func (f *Fake) stopServiceDeployment(now time.Time, body []byte) (any, error) {
-	var req struct {
-		ServiceDeploymentArn string `json:"serviceDeploymentArn"`
-		StopType             string `json:"stopType"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, invalid(err)
-	}
-	s, d := f.findDeployment(req.ServiceDeploymentArn)
-	if d == nil {
-		return nil, fakeaws.Errorf("ServiceDeploymentNotFoundException", "Service deployment not found.")
-	}
-	if d != s.deps[0] || d.d.RolloutState != types.DeploymentRolloutStateInProgress {
-		return nil, fakeaws.Errorf("ConflictException", "The service deployment is not in progress.")
-	}
-	if req.StopType != "" && req.StopType != "ROLLBACK" {
-		return nil, fakeaws.Errorf("InvalidParameterException", "Unsupported stop type %s.", req.StopType)
-	}
-	d.d.RolloutState = types.DeploymentRolloutStateFailed
-	d.d.RolloutStateReason = aws.String("Service deployment stopped with rollback requested.")
-	rb := f.startDeployment(s, s.stable, Rollout{}, now)
-	f.event(s, now, "(service %s) rolling back to deployment %s.", s.name, aws.ToString(rb.d.Id))
-	return encode(&ecs.StopServiceDeploymentOutput{ServiceDeploymentArn: aws.String(req.ServiceDeploymentArn)}, schemas.StopServiceDeploymentResponse)
 }
 
 func (f *Fake) tagResource(now time.Time, body []byte) (any, error) {

@@ -69,7 +69,7 @@ func newWorld(t *testing.T) *world {
 	w.service = obj(t, `{"serviceName":"web","serviceArn":"arn:aws:ecs:eu-west-1:`+account+`:service/prod/web","clusterArn":"`+clusterArn+`",
 		"status":"ACTIVE","launchType":"FARGATE","platformVersion":"LATEST","taskDefinition":"`+tdArn+`","desiredCount":2,
 		"networkConfiguration":{"awsvpcConfiguration":{"subnets":["subnet-a","subnet-b"],"securityGroups":["sg-task"],"assignPublicIp":"DISABLED"}},
-		"deploymentConfiguration":{"deploymentCircuitBreaker":{"enable":true,"rollback":true},"maximumPercent":200,"minimumHealthyPercent":100},
+		"deploymentConfiguration":{"deploymentCircuitBreaker":{"enable":true,"rollback":true},"alarms":{"alarmNames":["web-5xx"],"enable":true,"rollback":true},"maximumPercent":200,"minimumHealthyPercent":100},
 		"deploymentController":{"type":"ECS"},
 		"loadBalancers":[{"targetGroupArn":"arn:aws:elasticloadbalancing:eu-west-1:`+account+`:targetgroup/web/1","containerName":"web","containerPort":8080}],
 		"propagateTags":"SERVICE","enableExecuteCommand":false,
@@ -224,6 +224,7 @@ func TestAuditUnhardenedService(t *testing.T) {
 		"FG-IAM-002", "FG-IAM-002", // s3:* on *, managed policy's pull actions on *
 		"FG-IAM-004", // s3:* in the execution role
 		"FG-SVC-001", "FG-SVC-002", "FG-SVC-003", "FG-SVC-004", "FG-SVC-005", "FG-SVC-006", "FG-SVC-007", "FG-SVC-009", "FG-SVC-010",
+		"FG-SVC-011", // the unhardened service has no deployment alarms
 		"FG-TD-003", "FG-TD-004", "FG-TD-006", "FG-TD-011", "FG-TD-014", "FG-TD-016", "FG-TD-018", "FG-TD-019",
 	}
 	require.Equal(t, want, ruleIDs(r))
