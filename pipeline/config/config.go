@@ -149,6 +149,10 @@ type Environment struct {
 	PromoteFrom string `yaml:"promoteFrom"`
 	// WaitTimeout bounds the wait for the rollout. Default 15m.
 	WaitTimeout Duration `yaml:"waitTimeout"`
+	// RollbackWaitTimeout (rollbackTimeout) bounds the wait for a rollback after a failed or
+	// timed-out deploy, on its own clock: the deploy's wait may have used all of waitTimeout.
+	// Default: the waitTimeout.
+	RollbackWaitTimeout Duration `yaml:"rollbackTimeout"`
 	// CircuitBreaker turns on ECS's deployment circuit breaker with rollback. Default true.
 	CircuitBreaker *bool `yaml:"circuitBreaker"`
 	// ExecEnabled says whether ECS Exec may be on (never in prod).
@@ -206,6 +210,15 @@ func (e Environment) CircuitBreakerEnabled() bool {
 
 // Timeout is the rollout wait timeout.
 func (e Environment) Timeout() time.Duration { return e.WaitTimeout.Duration }
+
+// RollbackTimeout is the wait timeout for a rollback: rollbackTimeout, or the rollout wait
+// timeout when the file gives none.
+func (e Environment) RollbackTimeout() time.Duration {
+	if e.RollbackWaitTimeout.Duration > 0 {
+		return e.RollbackWaitTimeout.Duration
+	}
+	return e.WaitTimeout.Duration
+}
 
 // ScanGate returns the environment's scan gate: its own, or the file's.
 func (f *File) ScanGate(env Environment) Scan {

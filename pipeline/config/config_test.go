@@ -71,9 +71,20 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "preprod", pre.Name)
 	prod, _ := f.Environment("prod")
 	assert.Equal(t, 20*time.Minute, prod.Timeout())
+	assert.Equal(t, config.DefaultWaitTimeout, pre.RollbackTimeout(), "the rollback wait defaults to the wait timeout")
+	assert.Equal(t, 20*time.Minute, prod.RollbackTimeout())
 	local, _ := f.Environment("local")
 	assert.True(t, local.IsLocal())
 	assert.False(t, pre.IsLocal())
+}
+
+func TestRollbackTimeout(t *testing.T) {
+	f, err := config.Parse("fargate.yaml", []byte(strings.Replace(valid, "waitTimeout: 20m", "waitTimeout: 20m\n    rollbackTimeout: 45m", 1)))
+	require.NoError(t, err)
+	prod, err := f.Environment("prod")
+	require.NoError(t, err)
+	assert.Equal(t, 20*time.Minute, prod.Timeout())
+	assert.Equal(t, 45*time.Minute, prod.RollbackTimeout())
 }
 
 func TestUnknownEnvironmentLookupListsDefined(t *testing.T) {
@@ -130,6 +141,10 @@ func TestBadFiles(t *testing.T) {
 		{"malformed duration", replace("waitTimeout: 20m", "waitTimeout: twenty minutes"),
 			[]string{`environments.prod.waitTimeout`, `"twenty minutes" is not a duration (expected e.g. 90s, 15m, 1h)`}},
 		{"duration out of range", replace("waitTimeout: 20m", "waitTimeout: 5s"), []string{"environments.prod.waitTimeout: 5s is out of range (expected between 30s and 3h)"}},
+		{"malformed rollback timeout", replace("waitTimeout: 20m", "waitTimeout: 20m\n    rollbackTimeout: soon"),
+			[]string{`envs.yaml:26: environments.prod.rollbackTimeout`, `"soon" is not a duration (expected e.g. 90s, 15m, 1h)`}},
+		{"rollback timeout out of range", replace("waitTimeout: 20m", "waitTimeout: 20m\n    rollbackTimeout: 10s"),
+			[]string{"envs.yaml:26: environments.prod.rollbackTimeout: 10s is out of range (expected between 30s and 3h)"}},
 		{"wrong type", replace("    approval: true\n", "    approval: sometimes\n"), []string{"environments.prod.approval", "as true or false"}},
 		{"list where map", replace("  name: checkout\n", "  name: [a, b]\n"), []string{"app.name: expected a single value, got a list"}},
 		{"scalar where list", replace("  name: checkout\n", "  name: checkout\n  platforms: linux/amd64\n"), []string{"app.platforms: expected a list, got"}},

@@ -392,6 +392,11 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 	} else if env.WaitTimeout.Duration < 30*time.Second || env.WaitTimeout.Duration > 3*time.Hour {
 		v.add(p+".waitTimeout", "%s is out of range (expected between 30s and 3h)", env.WaitTimeout.Duration)
 	}
+	if env.RollbackWaitTimeout.Duration == 0 {
+		env.RollbackWaitTimeout.Duration = env.WaitTimeout.Duration
+	} else if env.RollbackWaitTimeout.Duration < 30*time.Second || env.RollbackWaitTimeout.Duration > 3*time.Hour {
+		v.add(p+".rollbackTimeout", "%s is out of range (expected between 30s and 3h)", env.RollbackWaitTimeout.Duration)
+	}
 	if env.Scan != nil {
 		v.scan(p+".scan", env.Scan)
 	}

@@ -248,7 +248,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		}
 		e.logf("waiting for deployment %s of %s, already in progress, to finish", idOf(p), shortTaskDef(taskDefOf(p)))
 		wr := e.wait(ctx, &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: taskDefOf(p), deploymentID: idOf(p),
-			deadline: e.clock.Now().Add(rq.timeout), seen: seen, start: e.clock.Now()}, st)
+			deadline: e.clock.Now().Add(rq.timeout), seen: seen, start: e.clock.Now(), drainHint: drainHint(svc)}, st)
 		switch wr.kind {
 		case waitCancelled:
 			return stop(Cancelled, "cancelled while waiting for the deployment already in progress")
@@ -263,6 +263,11 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	}
 	prev := primaryOf(svc)
 	r.PreviousTaskDefinition = taskDefOf(prev)
+	before := map[string]bool{}
+	for _, d := range svc.Deployments {
+		before[aws.ToString(d.Id)] = true
+	}
+	hint := drainHint(svc)
 	if _, err := rq.delivery.apply(deploymentConfig(svc, rq.noBreaker), svc); err != nil {
 		return stop(BadInput, "%v", err)
 	}
@@ -309,30 +314,64 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		return done()
 	}
 	r.ServiceUpdated = true
-	r.DeploymentID = deploymentFor(upd.Service, target)
+	r.DeploymentID = deploymentFor(upd.Service, target, before)
 	e.logf("updated service %s to %s (deployment %s); waiting up to %s", rq.service, shortTaskDef(target), orUnknown(r.DeploymentID), rq.timeout)
 	if e.followDelivery(ctx, rq, r, st, upd.Service, updatedAt, target) {
 		return done()
 	}
 
-	// 6. Follow our deployment.
+	// 6. Follow our deployment. The busy check and the update are two calls: another client
+	// may have updated the service in between (the CI's concurrency groups are the first
+	// line of defence, this check the second). Its deployment shows in the update's answer
+	// or in the first read, Polling.Confirm later.
 	breakerRollback := cfg.DeploymentCircuitBreaker != nil && cfg.DeploymentCircuitBreaker.Enable && cfg.DeploymentCircuitBreaker.Rollback
 	w := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: target, deploymentID: r.DeploymentID,
-		deadline: e.clock.Now().Add(rq.timeout), seen: seen, breakerRollback: breakerRollback, start: e.clock.Now()}
-	wr := e.wait(ctx, w, st)
+		deadline: e.clock.Now().Add(rq.timeout), seen: seen, breakerRollback: breakerRollback, start: e.clock.Now(),
+		before: before, previousTaskDef: r.PreviousTaskDefinition, drainHint: hint}
+	var wr waitResult
+	if other := e.foreign(upd.Service, w); other != nil && r.DeploymentID != "" {
+		wr = waitResult{kind: waitConcurrent, other: other, last: upd.Service,
+			reason: fmt.Sprintf("deployment %s of %s was started alongside ours (%s of %s)", idOf(other), shortTaskDef(taskDefOf(other)), r.DeploymentID, shortTaskDef(target))}
+	} else {
+		wr = e.wait(ctx, w, st)
+	}
 	r.DeploymentID = w.deploymentID
 
 	switch wr.kind {
 	case waitCompleted:
 		r.Class = Completed
 		r.Outcome = fmt.Sprintf("%s %s", rq.verb, shortTaskDef(target))
+		e.stateFrom(r, wr.last, target)
+		return done()
+	case waitSuperseded:
+		// Ours completed; another deployment came after it. That is a success.
+		r.Class = Completed
+		r.SupersededBy = otherOf(wr.other)
+		e.stateFrom(r, wr.last, target)
+		r.Outcome = fmt.Sprintf("%s %s, then superseded by %s", rq.verb, shortTaskDef(target), r.SupersededBy)
+		e.logf("deployment %s completed; %s has replaced it since", r.DeploymentID, r.SupersededBy)
+		return done()
+	case waitConcurrent:
+		r.Class = ConcurrentDeploy
+		r.Concurrent = otherOf(wr.other)
 		e.finalState(ctx, r, target)
+		r.Outcome = fmt.Sprintf("concurrent deploy detected: %s, not ours, alongside ours (%s of %s); service on %s (%s); not rolled back: the other deploy owns the service now",
+			r.Concurrent, orUnknown(r.DeploymentID), shortTaskDef(target), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		r.Reason = wr.reason
+		return done()
+	case waitUnseen:
+		// Never visible: read-after-write lag that outlasted the timeout. The state is
+		// unknown; rolling back blind could undo a deploy that worked.
+		r.Class = TimedOut
+		e.finalState(ctx, r, target)
+		r.Outcome = fmt.Sprintf("unknown: service updated to %s but its deployment was never visible; service reads as on %s (%s); not rolled back",
+			shortTaskDef(target), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		r.Reason = wr.reason
 		return done()
 	case waitCancelled:
 		r.Class = Cancelled
 		e.finalState(ctx, r, target)
-		r.Outcome = fmt.Sprintf("cancelled while waiting: service updated to %s; it is now on %s (%s)",
-			shortTaskDef(target), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		r.Outcome = cancelledOutcome(r, target)
 		return done()
 	case waitAWSError:
 		r.Class = AWSError
@@ -342,7 +381,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	}
 
 	// The deployment failed or timed out: say why, then make sure the service is back.
-	r.Reason, r.StoppedTasks = e.explain(ctx, rq, wr, st, target)
+	r.Reason, r.StoppedTasks = e.explain(ctx, rq, wr, st, target, r.DeploymentID)
 	switch wr.kind {
 	case waitTimedOut:
 		r.Class = TimedOut
@@ -354,7 +393,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		// deployment that replaced ours.
 		p := primaryOf(wr.last)
 		rb := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: taskDefOf(p), deploymentID: idOf(p),
-			deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now()}
+			deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now(), drainHint: hint}
 		if taskDefOf(p) == r.PreviousTaskDefinition {
 			r.RolledBackBy = "ecs"
 			e.logf("ECS is rolling back to %s (deployment %s)", shortTaskDef(taskDefOf(p)), idOf(p))
@@ -377,7 +416,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	if ctx.Err() != nil {
 		r.Class = Cancelled
 		e.finalState(ctx, r, target)
-		r.Outcome = fmt.Sprintf("cancelled: service updated to %s; it is now on %s (%s)", shortTaskDef(target), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		r.Outcome = cancelledOutcome(r, target)
 		return done()
 	}
 	r.RolledBackBy = "pipeline"
@@ -392,21 +431,40 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		return done()
 	}
 	rb := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: r.PreviousTaskDefinition,
-		deploymentID: deploymentFor(back.Service, r.PreviousTaskDefinition), deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now()}
+		deploymentID: deploymentFor(back.Service, r.PreviousTaskDefinition, nil), deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now(), drainHint: hint}
 	e.settle(ctx, r, rb, st, target, "rolled back to "+shortTaskDef(r.PreviousTaskDefinition))
 	return done()
 }
 
-// settle waits for a rollback deployment and sets the Outcome accordingly.
+// settle waits for a rollback deployment, on its own timeout, and sets the Outcome.
 func (e *Engine) settle(ctx context.Context, r *Result, rb *waitSpec, st *pollStats, target, completed string) {
 	wr := e.wait(ctx, rb, st)
-	e.finalState(ctx, r, target)
 	switch wr.kind {
-	case waitCompleted:
+	case waitCompleted, waitSuperseded:
+		e.stateFrom(r, wr.last, target)
+	default:
+		e.finalState(ctx, r, target)
+	}
+	switch wr.kind {
+	case waitCompleted, waitSuperseded:
 		r.Outcome = completed
 	case waitCancelled:
 		r.Class = Cancelled
-		r.Outcome = fmt.Sprintf("cancelled while rolling back to %s; service on %s (%s)", shortTaskDef(rb.taskDef), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		r.Outcome = fmt.Sprintf("cancelled while rolling back to %s: service on %s (%s), ECS continues the rollback on its own",
+			shortTaskDef(rb.taskDef), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+	case waitTimedOut, waitUnseen:
+		// The rollback is healthy so far, only slower than its timeout: it is on its way.
+		if taskDefOf(primaryOf(wr.last)) == rb.taskDef && (wr.ours == nil || wr.ours.RolloutState != types.DeploymentRolloutStateFailed) {
+			r.Class = RollbackInProgress
+			r.Outcome = fmt.Sprintf("rollback in progress to %s (deployment %s, running %s), not finished within the rollback timeout; ECS continues it",
+				shortTaskDef(rb.taskDef), orUnknown(rb.deploymentID), runningOf(wr.ours))
+			r.Reason += "; rollback: " + wr.reason
+			return
+		}
+		r.Outcome = fmt.Sprintf("rollback failed, service on %s (%s)", shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		if wr.reason != "" {
+			r.Reason += "; rollback: " + wr.reason
+		}
 	default:
 		r.Outcome = fmt.Sprintf("rollback failed, service on %s (%s)", shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		if wr.reason != "" {
@@ -442,6 +500,14 @@ func (e *Engine) finalState(ctx context.Context, r *Result, ours string) {
 	svc, err := e.describe(fctx, r.Cluster, r.Service)
 	if err != nil {
 		r.FinalRolloutState = "unknown (" + err.Error() + ")"
+		return
+	}
+	e.stateFrom(r, svc, ours)
+}
+
+// stateFrom records where the service is from a read just made (no extra call).
+func (e *Engine) stateFrom(r *Result, svc *types.Service, ours string) {
+	if svc == nil {
 		return
 	}
 	p := primaryOf(svc)
@@ -532,17 +598,45 @@ func idOf(d *types.Deployment) string {
 	return aws.ToString(d.Id)
 }
 
-// deploymentFor finds the PRIMARY deployment of taskDef in an UpdateService answer.
-func deploymentFor(svc *types.Service, taskDef string) string {
+// deploymentFor finds the deployment of taskDef that an UpdateService answer shows and
+// that was not there before (before may be nil): the PRIMARY one if there is one.
+func deploymentFor(svc *types.Service, taskDef string, before map[string]bool) string {
 	if svc == nil {
 		return ""
 	}
+	found := ""
 	for _, d := range svc.Deployments {
-		if aws.ToString(d.TaskDefinition) == taskDef && aws.ToString(d.Status) == "PRIMARY" {
+		if aws.ToString(d.TaskDefinition) != taskDef || before[aws.ToString(d.Id)] {
+			continue
+		}
+		if aws.ToString(d.Status) == "PRIMARY" {
 			return aws.ToString(d.Id)
 		}
+		found = aws.ToString(d.Id)
 	}
-	return ""
+	return found
+}
+
+func otherOf(d *types.Deployment) *OtherDeployment {
+	if d == nil {
+		return &OtherDeployment{}
+	}
+	return &OtherDeployment{ID: idOf(d), TaskDefinition: taskDefOf(d), Status: aws.ToString(d.Status),
+		RolloutState: string(d.RolloutState), CreatedAt: aws.ToTime(d.CreatedAt)}
+}
+
+func runningOf(d *types.Deployment) string {
+	if d == nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%d/%d", d.RunningCount, d.DesiredCount)
+}
+
+// cancelledOutcome says where a cancelled deploy left the service: ECS goes on with the
+// rollout it was given, whether anyone waits for it or not.
+func cancelledOutcome(r *Result, target string) string {
+	return fmt.Sprintf("cancelled: service on %s (%s; updated to %s), ECS continues the rollout on its own",
+		shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState), shortTaskDef(target))
 }
 
 func markSeen(seen map[string]bool, svc *types.Service) {

@@ -65,6 +65,7 @@ type envOpts struct {
 	readLag time.Duration
 	config  *types.DeploymentConfiguration
 	clock   Clock
+	lb      bool // the service sits behind a load balancer (old tasks drain)
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -84,7 +85,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.config != nil {
 		cfg = *o.config
 	}
-	require.NoError(t, fake.CreateService(ecsfake.ServiceSpec{Cluster: cluster, Name: service, TaskDefinition: oldArn, DesiredCount: 2, DeploymentConfiguration: cfg}))
+	var lbs []types.LoadBalancer
+	if o.lb {
+		lbs = []types.LoadBalancer{{ContainerName: aws.String("app"), ContainerPort: aws.Int32(8080),
+			TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/sample-app/0123456789abcdef")}}
+	}
+	require.NoError(t, fake.CreateService(ecsfake.ServiceSpec{Cluster: cluster, Name: service, TaskDefinition: oldArn, DesiredCount: 2, DeploymentConfiguration: cfg, LoadBalancers: lbs}))
 	log := &bytes.Buffer{}
 	var c Clock = clock
 	if o.clock != nil {
@@ -543,7 +549,8 @@ func TestCancelMidWaitReportsState(t *testing.T) {
 	assert.Equal(t, rev("2"), res.RegisteredTaskDefinition)
 	assert.Equal(t, rev("2"), res.FinalTaskDefinition)
 	assert.Equal(t, "IN_PROGRESS", res.FinalRolloutState)
-	assert.Contains(t, res.Outcome, "service updated to sample-app-preprod:2")
+	assert.Equal(t, "cancelled: service on sample-app-preprod:2 (IN_PROGRESS; updated to sample-app-preprod:2), ECS continues the rollout on its own", res.Outcome)
+	assert.NotContains(t, res.Outcome+res.Reason, "rollback failed")
 	assert.Contains(t, res.Summary(), "service updated: true")
 	assert.Equal(t, 1, e.calls("UpdateService"), "a cancelled deploy is not rolled back behind the user's back")
 	assert.Equal(t, rev("2"), e.fake.PrimaryTaskDefinition(cluster, service))
@@ -640,7 +647,9 @@ func TestUpdateServiceWire(t *testing.T) {
 	assert.Equal(t, rev("2"), body["taskDefinition"])
 }
 
-func TestSupersededByAnotherDeployment(t *testing.T) {
+// Another client's deployment replacing ours mid-rollout is a concurrent deploy, not a
+// rollback: we say whose it is and do not roll back over it.
+func TestReplacedMidRolloutIsAConcurrentDeploy(t *testing.T) {
 	clk := &cancelAt{at: t0.Add(20 * time.Second)}
 	e := newEnv(t, envOpts{clock: clk})
 	clk.VirtualClock = e.clock
@@ -649,9 +658,12 @@ func TestSupersededByAnotherDeployment(t *testing.T) {
 	clk.cancel = func() { require.NoError(t, e.fake.StartDeployment(cluster, service, other, ecsfake.Rollout{})) }
 	res, err := e.eng.Deploy(context.Background(), e.deployOpts())
 	require.Error(t, err)
-	assert.Equal(t, RolledBack, res.Class)
+	assert.Equal(t, ConcurrentDeploy, res.Class)
 	assert.Empty(t, res.RolledBackBy)
-	assert.Equal(t, "superseded by another deployment; service on sample-app-preprod:2", res.Outcome)
+	require.NotNil(t, res.Concurrent)
+	assert.Equal(t, other, res.Concurrent.TaskDefinition)
+	assert.Contains(t, res.Outcome, "concurrent deploy detected: deployment ecs-svc/")
+	assert.Contains(t, res.Outcome, "service on sample-app-preprod:2")
 	assert.Equal(t, other, e.fake.PrimaryTaskDefinition(cluster, service))
 	assert.Equal(t, 1, e.calls("UpdateService"))
 }

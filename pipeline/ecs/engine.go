@@ -1,9 +1,12 @@
 // Package ecs deploys a rendered task definition to an Amazon ECS service and tells the
 // truth about the outcome: it follows the deployment its own UpdateService created (not the
-// "services stable" waiter, which calls a circuit-breaker rollback a success), shows the
-// service events and the stopped tasks' reasons as they happen, polls adaptively within a
-// call budget and backs off under throttling, enforces its timeout exactly, and rolls the
-// service back when a deploy fails and ECS has not already done so.
+// "services stable" waiter, which calls a circuit-breaker rollback a success) and judges it
+// by deployment IDs and task definitions, never by absence (read-after-write lag, a deploy
+// that completed and was then superseded, another client's deploy started at the same
+// moment are each reported as what they are). It shows the service events and the failed
+// tasks' reasons as they happen, polls by rollout phase within a budget of ECS reads and
+// backs off under throttling, enforces its timeouts exactly, and rolls the service back when
+// a deploy fails and ECS has not already done so, watching the rollback on its own timeout.
 package ecs
 
 import (
@@ -65,26 +68,35 @@ type Options struct {
 	Polling Polling
 }
 
-// Polling tunes how often the engine describes the service while waiting.
+// Polling tunes how often the engine reads the service while waiting. The engine polls by
+// phase, from the deployment's own fields: rarely while nothing can finish (tasks
+// provisioning and starting, the old tasks draining for a known time), tightly only when
+// the end is near, and never more than PerMinute reads per minute of waiting on average.
 type Polling struct {
-	// Fast is the interval once the deployment's tasks run and the end is near (1.5 s: at most
-	// 40 calls a minute even when a whole wait is spent near the end).
+	// Fast is the interval when the end is near: every new task runs and the old tasks are
+	// gone or about to be (1.8 s: the end is noticed within 2 s).
 	Fast time.Duration
-	// Normal is the interval right after the update and while ECS rolls back (2 s).
+	// Confirm is the pause before the first read after the update, which also checks that
+	// no other deployment started alongside ours (1.5 s, at most Normal).
+	Confirm time.Duration
+	// Normal is the interval while waiting for health checks, a known drain, ECS to roll
+	// back, or the update to become visible (5 s).
 	Normal time.Duration
-	// Slow is the interval while the new tasks start (3 s).
+	// Slow is the interval while the new tasks are provisioned and start (10 s).
 	Slow time.Duration
-	// Idle is the interval once nothing has changed for a minute (5 s).
+	// Idle is the interval once nothing has changed for three minutes while tasks start
+	// (15 s): a slow image pull or a hung rollout.
 	Idle time.Duration
-	// FastFor bounds how long the engine polls at Fast before settling at Normal (20 s), so
-	// that a long drain (load balancer deregistration delay) stays within the budget.
-	FastFor time.Duration
-	// PerMinute is the most DescribeServices calls in any minute of waiting (40).
+	// PerMinute is the most ECS read calls per minute of waiting, on average over the wait
+	// (20, or more when Normal is set below its default: the budget scales with it); the
+	// first few reads are free so that the update can be confirmed at once.
 	PerMinute int
 	// Max is the longest interval, reached when throttled (30 s).
 	Max time.Duration
-	// LagGrace is how long a deployment just created may be missing from DescribeServices
-	// (read-after-write lag) before it counts as gone (60 s).
+	// LagGrace is how long the engine waits silently for a deployment just created to
+	// become visible (read-after-write lag) before it says so in the log (60 s). A
+	// deployment never seen is not taken for gone: the engine keeps reading until the
+	// timeout.
 	LagGrace time.Duration
 }
 
@@ -94,15 +106,18 @@ func (p Polling) withDefaults() Polling {
 			*d = v
 		}
 	}
-	def(&p.Fast, 1500*time.Millisecond)
-	def(&p.Normal, 2*time.Second)
-	def(&p.Slow, 3*time.Second)
-	def(&p.Idle, 5*time.Second)
-	def(&p.FastFor, 20*time.Second)
+	const normal = 5 * time.Second
+	def(&p.Fast, 1800*time.Millisecond)
+	def(&p.Normal, normal)
+	def(&p.Confirm, min(1500*time.Millisecond, p.Normal))
+	def(&p.Slow, 10*time.Second)
+	def(&p.Idle, 15*time.Second)
 	def(&p.Max, 30*time.Second)
 	def(&p.LagGrace, 60*time.Second)
 	if p.PerMinute <= 0 {
-		p.PerMinute = 40
+		// 20 at the default intervals; intervals scaled down (tests on the wall clock)
+		// scale the budget with them.
+		p.PerMinute = int(20 * max(normal/p.Normal, 1))
 	}
 	return p
 }

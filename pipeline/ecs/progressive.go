@@ -703,7 +703,7 @@ func (f *follower) finish(ctx context.Context, end followEnd, lastErr error, tar
 			strings.Join(rep.RollbackAlarms, ", "), rep.RollbackAt.UTC().Format("15:04:05"), pct(rep.RollbackPercent)))
 	case "circuit-breaker":
 		why = append(why, "the deployment circuit breaker stopped it: "+reason)
-		stopped, serr := e.stoppedTasks(ctx, f.rq.cluster, f.rq.service, target)
+		stopped, serr := e.stoppedTasks(ctx, f.rq.cluster, f.rq.service, target, r.DeploymentID)
 		if serr == nil {
 			r.StoppedTasks = stopped
 			for _, t := range stopped {

@@ -24,8 +24,16 @@ const (
 	RolledBack
 	// TimedOut: the deployment did not finish in time; the Result says where it ended.
 	TimedOut
-	// Cancelled: the caller cancelled the wait; the Result says what was changed.
+	// Cancelled: the caller cancelled the wait; the Result says where the service is (ECS
+	// continues a rollout it started on its own).
 	Cancelled
+	// RollbackInProgress: the deployment failed or timed out and the rollback is still rolling
+	// out when the rollback timeout ran out; the service is on its way back.
+	RollbackInProgress
+	// ConcurrentDeploy: another deployment was started on the service at the same moment as
+	// ours (both passed the busy check) or while ours rolled out; Concurrent says which. We
+	// do not roll back over it.
+	ConcurrentDeploy
 )
 
 func (c Class) String() string {
@@ -46,6 +54,10 @@ func (c Class) String() string {
 		return "timed-out"
 	case Cancelled:
 		return "cancelled"
+	case RollbackInProgress:
+		return "rollback-in-progress"
+	case ConcurrentDeploy:
+		return "concurrent-deploy"
 	}
 	return fmt.Sprintf("class(%d)", int(c))
 }
@@ -82,13 +94,33 @@ func (t StoppedTask) String() string {
 	return b.String()
 }
 
+// OtherDeployment is a deployment of the service that this deploy did not create.
+type OtherDeployment struct {
+	ID             string
+	TaskDefinition string
+	Status         string // PRIMARY or ACTIVE when seen
+	RolloutState   string
+	CreatedAt      time.Time
+}
+
+func (o *OtherDeployment) String() string {
+	s := fmt.Sprintf("deployment %s of %s", orUnknown(o.ID), shortTaskDef(o.TaskDefinition))
+	if !o.CreatedAt.IsZero() {
+		s += " created " + o.CreatedAt.UTC().Format("15:04:05")
+	}
+	return s
+}
+
 // Result is where a deploy or rollback left the service, and why.
 type Result struct {
 	Class   Class
 	Cluster string
 	Service string
-	// Outcome is one line: "deployed family:N", "rolled back to family:M",
-	// "rollback failed, service on family:N", or what stopped the deploy before any change.
+	// Outcome is one line that always says where the service is: "deployed family:N",
+	// "deployed family:N, then superseded by ...", "rolled back to family:M", "rollback in
+	// progress to family:M", "rollback failed, service on ...", "cancelled: service on ...,
+	// ECS continues the rollout", "concurrent deploy detected: ...", or what stopped the
+	// deploy before any change.
 	Outcome string
 	// Reason explains a failure: rolloutStateReason, stopped tasks, the last events.
 	Reason string
@@ -103,6 +135,11 @@ type Result struct {
 	DeploymentID string
 	// RolledBackBy is "ecs" (circuit breaker), "pipeline" (our rollback) or "".
 	RolledBackBy string
+	// SupersededBy is set on a Completed result whose deployment completed and was then
+	// replaced by another one (before the engine's next read).
+	SupersededBy *OtherDeployment
+	// Concurrent is the other deployment of a ConcurrentDeploy result.
+	Concurrent *OtherDeployment
 
 	// FinalTaskDefinition, FinalRolloutState and FinalDeployments describe the service at the
 	// end (PRIMARY deployment), from a last DescribeServices.

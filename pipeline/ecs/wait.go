@@ -23,15 +23,27 @@ type waitSpec struct {
 	start            time.Time
 	seen             map[string]bool // service event IDs already shown
 	breakerRollback  bool            // ECS rolls back by itself when the deployment fails
+	// before are the deployment IDs the service had before our update and previousTaskDef
+	// the PRIMARY one's task definition. With them set (the wait that follows our own
+	// update), a deployment that is neither ours nor one of these, nor ECS rolling ours
+	// back, is a concurrent deploy.
+	before          map[string]bool
+	previousTaskDef string
+	// drainHint is how long, in the service's history, the end came after the old tasks
+	// began draining (0: unknown).
+	drainHint time.Duration
 }
 
 type waitKind int
 
 const (
-	waitCompleted waitKind = iota
-	waitFailed             // our deployment FAILED and ECS did not roll back
-	waitReplaced           // another task definition is PRIMARY: ECS rolled back
-	waitGone               // our deployment disappeared
+	waitCompleted  waitKind = iota
+	waitFailed              // our deployment FAILED and ECS did not roll back
+	waitReplaced            // ECS rolled our deployment back (circuit breaker, alarms)
+	waitGone                // our deployment disappeared
+	waitSuperseded          // our deployment COMPLETED, then another one replaced it
+	waitConcurrent          // another client's deployment appeared alongside ours
+	waitUnseen              // the deadline passed and our deployment was never visible
 	waitTimedOut
 	waitCancelled
 	waitAWSError
@@ -42,6 +54,7 @@ type waitResult struct {
 	reason string
 	last   *types.Service    // the last service state read
 	ours   *types.Deployment // the last state of our deployment
+	other  *types.Deployment // the deployment that superseded ours or runs alongside it
 	err    error
 }
 
@@ -71,25 +84,38 @@ const maxConsecutiveErrors = 5
 // expecting ECS's circuit breaker to roll it back.
 const ecsRollbackGrace = 30 * time.Second
 
+// freeReads is how many reads of a wait do not count against Polling.PerMinute, so that the
+// update is confirmed at once.
+const freeReads = 3
+
+// idleAfter is how long nothing must change while tasks start before the engine reads at
+// Polling.Idle.
+const idleAfter = 3 * time.Minute
+
+// drainMargin is how long before the end predicted from a drain the engine polls tightly.
+const drainMargin = 5 * time.Second
+
 // wait polls the service until the deployment in w completes, fails, is replaced, or the
 // deadline passes. It never sleeps past the deadline.
 func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResult {
 	p := e.poll
 	var (
-		last        *types.Service
-		ours        *types.Deployment
-		seenOurs    bool
-		failedAt    time.Time
-		fastSince   time.Time
-		backoff     = 1
-		errorsInRow int
-		lastPoll    time.Time
-		lastLine    string
-		lastLineAt  = e.clock.Now() // when the progress last changed
-		lastShown   time.Time
+		last          *types.Service
+		ours          *types.Deployment
+		seenOurs      bool
+		oursCompleted bool
+		failedAt      time.Time
+		backoff       = 1
+		errorsInRow   int
+		lastPoll      time.Time
+		lastLine      string
+		lastLineAt    = e.clock.Now() // when the progress last changed
+		lastShown     time.Time
+		reads         int
+		lagLogged     bool
 	)
-	// The update was just made: the first read comes after a short pause.
-	if err := e.sleepUntilDeadline(ctx, w, p.Normal); err != nil {
+	// The update was just made: the first read comes after a short pause and confirms it.
+	if err := e.sleepUntilDeadline(ctx, w, p.Confirm); err != nil {
 		return waitResult{kind: waitCancelled, last: last, ours: ours, err: err}
 	}
 	for {
@@ -99,6 +125,7 @@ func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResul
 		}
 		lastPoll = now
 		st.polls++
+		reads++
 		st.times = append(st.times, now)
 		svc, throttled, err := e.poll1(ctx, w)
 		if throttled {
@@ -135,6 +162,9 @@ func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResul
 				if w.deploymentID == "" {
 					w.deploymentID = aws.ToString(d.Id)
 				}
+				if d.RolloutState == types.DeploymentRolloutStateCompleted {
+					oursCompleted = true
+				}
 			}
 			if line := progress(svc, d); line != lastLine {
 				e.logf("%s  %s", elapsed(now.Sub(w.start)), line)
@@ -143,73 +173,245 @@ func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResul
 				e.logf("%s  %s", elapsed(now.Sub(w.start)), line)
 				lastShown = now
 			}
-			primary := primaryOf(svc)
-			switch {
-			case d == nil && !seenOurs && now.Sub(w.start) < p.LagGrace:
-				// Read-after-write lag: the update is not visible yet.
-			case d == nil && primary != nil && taskDefOf(primary) != w.taskDef:
-				return waitResult{kind: waitReplaced, last: svc, ours: ours,
-					reason: fmt.Sprintf("deployment %s is gone and the service runs %s", orUnknown(w.deploymentID), shortTaskDef(taskDefOf(primary)))}
-			case d == nil:
-				return waitResult{kind: waitGone, last: svc, ours: ours,
-					reason: fmt.Sprintf("deployment %s of %s disappeared from the service", orUnknown(w.deploymentID), shortTaskDef(w.taskDef))}
-			case aws.ToString(d.Status) != "PRIMARY" && primary != nil:
-				return waitResult{kind: waitReplaced, last: svc, ours: d,
-					reason: fmt.Sprintf("deployment %s was replaced: the PRIMARY deployment %s runs %s", idOf(d), idOf(primary), shortTaskDef(taskDefOf(primary)))}
-			case d.RolloutState == types.DeploymentRolloutStateFailed:
-				if failedAt.IsZero() {
-					failedAt = now
+			if r, end := e.judge(svc, d, w, now, seenOurs, oursCompleted, &failedAt, &waitingForECS); end {
+				r.last = svc
+				if r.ours == nil {
+					r.ours = ours
 				}
-				if !w.breakerRollback || now.Sub(failedAt) >= ecsRollbackGrace {
-					return waitResult{kind: waitFailed, last: svc, ours: d, reason: aws.ToString(d.RolloutStateReason)}
-				}
-				waitingForECS = true
-			case done(svc, d):
-				return waitResult{kind: waitCompleted, last: svc, ours: d}
+				return r
+			}
+			if d == nil && !seenOurs && !lagLogged && now.Sub(w.start) >= p.LagGrace {
+				e.logf("%s  deployment %s of %s is still not visible (read-after-write lag); reading on until the timeout",
+					elapsed(now.Sub(w.start)), orUnknown(w.deploymentID), shortTaskDef(w.taskDef))
+				lagLogged = true
 			}
 		}
 
 		now = e.clock.Now()
 		if !now.Before(w.deadline) {
+			if !seenOurs {
+				return waitResult{kind: waitUnseen, last: last,
+					reason: fmt.Sprintf("deployment %s of %s was never visible in DescribeServices within %s", orUnknown(w.deploymentID), shortTaskDef(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
+			}
 			return waitResult{kind: waitTimedOut, last: last, ours: ours,
 				reason: fmt.Sprintf("deployment %s of %s did not complete within %s", orUnknown(w.deploymentID), shortTaskDef(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
 		}
-		// Choose the next interval: fast near the end, slower before, longer when throttled,
-		// and never more than PerMinute polls in any minute.
-		interval := p.Slow
-		switch {
-		case ours != nil && ours.DesiredCount > 0 && ours.RunningCount >= ours.DesiredCount:
-			// Every new task runs: ECS completes the deployment once the old tasks have
-			// drained, so the end is near.
-			if fastSince.IsZero() {
-				fastSince = now
-			}
-			interval = p.Fast
-			if now.Sub(fastSince) >= p.FastFor {
-				interval = p.Normal
-			}
-		case waitingForECS, !seenOurs:
-			fastSince = time.Time{}
-			interval = p.Normal
-		default:
-			fastSince = time.Time{}
-			if now.Sub(lastLineAt) >= time.Minute {
-				interval = p.Idle // nothing has changed for a minute: a hung rollout
-			}
-		}
+		interval := e.interval(now, last, ours, w, seenOurs, waitingForECS, lastLineAt)
 		interval *= time.Duration(backoff)
 		if interval > p.Max {
 			interval = p.Max
 		}
-		if n := len(st.times); n >= p.PerMinute {
-			if earliest := st.times[n-p.PerMinute].Add(time.Minute); earliest.Sub(now) > interval {
-				interval = earliest.Sub(now)
-			}
+		// The budget: the n-th read of a wait comes no sooner than (n - freeReads) minutes
+		// divided by PerMinute after the wait began.
+		if earliest := w.start.Add(time.Duration(reads+1-freeReads) * time.Minute / time.Duration(p.PerMinute)); earliest.Sub(now) > interval {
+			interval = earliest.Sub(now)
 		}
 		if err := e.sleepUntilDeadline(ctx, w, interval); err != nil {
 			return waitResult{kind: waitCancelled, last: last, ours: ours, err: err}
 		}
 	}
+}
+
+// judge decides from one read whether the wait is over. It decides from deployment IDs and
+// task definitions, never from a deployment's mere absence.
+func (e *Engine) judge(svc *types.Service, d *types.Deployment, w *waitSpec, now time.Time, seenOurs, oursCompleted bool, failedAt *time.Time, waitingForECS *bool) (waitResult, bool) {
+	primary := primaryOf(svc)
+	foreign := e.foreign(svc, w)
+	switch {
+	case d == nil && !seenOurs:
+		// Not visible yet. While the service reads as it was before the update, that is
+		// read-after-write lag; a PRIMARY deployment that is neither ours nor the one from
+		// before the update is someone else's.
+		if w.before != nil && w.deploymentID != "" && primary != nil && !w.before[idOf(primary)] && idOf(primary) != w.deploymentID {
+			return waitResult{kind: waitConcurrent, other: primary,
+				reason: fmt.Sprintf("deployment %s of %s became PRIMARY; ours (%s of %s) was never seen", idOf(primary), shortTaskDef(taskDefOf(primary)), w.deploymentID, shortTaskDef(w.taskDef))}, true
+		}
+		return waitResult{}, false
+	case d == nil:
+		// Ours was seen and is gone: it completed and was replaced, ECS rolled it back, or
+		// someone else replaced it.
+		if oursCompleted || completedEvent(svc, w.deploymentID) {
+			return waitResult{kind: waitSuperseded, other: primary}, true
+		}
+		if rollingBackFrom(svc, w, primary) || (!failedAt.IsZero() && primary != nil && taskDefOf(primary) == w.previousTaskDef) {
+			return waitResult{kind: waitReplaced, reason: fmt.Sprintf("deployment %s is gone and ECS rolled the service back to %s", orUnknown(w.deploymentID), shortTaskDef(taskDefOf(primary)))}, true
+		}
+		if primary != nil && foreign != nil {
+			return waitResult{kind: waitConcurrent, other: primary,
+				reason: fmt.Sprintf("deployment %s of %s replaced ours (%s of %s) while it rolled out", idOf(primary), shortTaskDef(taskDefOf(primary)), w.deploymentID, shortTaskDef(w.taskDef))}, true
+		}
+		if primary != nil && taskDefOf(primary) != w.taskDef {
+			return waitResult{kind: waitReplaced, reason: fmt.Sprintf("deployment %s is gone and the service runs %s", orUnknown(w.deploymentID), shortTaskDef(taskDefOf(primary)))}, true
+		}
+		return waitResult{kind: waitGone, reason: fmt.Sprintf("deployment %s of %s disappeared from the service", orUnknown(w.deploymentID), shortTaskDef(w.taskDef))}, true
+	case aws.ToString(d.Status) != "PRIMARY" && primary != nil:
+		switch {
+		case d.RolloutState == types.DeploymentRolloutStateCompleted || oursCompleted:
+			return waitResult{kind: waitSuperseded, ours: d, other: primary}, true
+		case d.RolloutState == types.DeploymentRolloutStateFailed || rollingBackFrom(svc, w, primary):
+			return waitResult{kind: waitReplaced, ours: d,
+				reason: fmt.Sprintf("deployment %s failed and ECS is rolling back: the PRIMARY deployment %s runs %s", idOf(d), idOf(primary), shortTaskDef(taskDefOf(primary)))}, true
+		case foreign != nil:
+			return waitResult{kind: waitConcurrent, ours: d, other: primary,
+				reason: fmt.Sprintf("deployment %s of %s replaced ours (%s of %s) while it rolled out", idOf(primary), shortTaskDef(taskDefOf(primary)), idOf(d), shortTaskDef(w.taskDef))}, true
+		}
+		return waitResult{kind: waitReplaced, ours: d,
+			reason: fmt.Sprintf("deployment %s was replaced: the PRIMARY deployment %s runs %s", idOf(d), idOf(primary), shortTaskDef(taskDefOf(primary)))}, true
+	case foreign != nil:
+		// Ours is PRIMARY, and another deployment that was not there before our update sits
+		// behind it: another client updated the service in the same moment, before us.
+		return waitResult{kind: waitConcurrent, ours: d, other: foreign,
+			reason: fmt.Sprintf("deployment %s of %s was started alongside ours (%s of %s)", idOf(foreign), shortTaskDef(taskDefOf(foreign)), idOf(d), shortTaskDef(w.taskDef))}, true
+	case d.RolloutState == types.DeploymentRolloutStateFailed:
+		if failedAt.IsZero() {
+			*failedAt = now
+		}
+		if !w.breakerRollback || now.Sub(*failedAt) >= ecsRollbackGrace {
+			return waitResult{kind: waitFailed, ours: d, reason: aws.ToString(d.RolloutStateReason)}, true
+		}
+		*waitingForECS = true
+	case done(svc, d):
+		return waitResult{kind: waitCompleted, ours: d}, true
+	}
+	return waitResult{}, false
+}
+
+// foreign returns a deployment that is neither ours, nor one the service had before our
+// update, nor ECS rolling ours back (nil when w has no "before" set).
+func (e *Engine) foreign(svc *types.Service, w *waitSpec) *types.Deployment {
+	if w.before == nil {
+		return nil
+	}
+	for i := range svc.Deployments {
+		d := &svc.Deployments[i]
+		id := aws.ToString(d.Id)
+		if w.before[id] || id == w.deploymentID || (w.deploymentID == "" && aws.ToString(d.TaskDefinition) == w.taskDef) {
+			continue
+		}
+		if rollingBackFrom(svc, w, d) {
+			continue
+		}
+		return d
+	}
+	return nil
+}
+
+// rollingBackFrom: d is ECS rolling our deployment back, by its events ("rolling back to
+// deployment <d>") or by our deployment having FAILED with d on the previous task
+// definition.
+func rollingBackFrom(svc *types.Service, w *waitSpec, d *types.Deployment) bool {
+	if d == nil {
+		return false
+	}
+	for _, ev := range svc.Events {
+		if strings.Contains(aws.ToString(ev.Message), "rolling back to deployment "+idOf(d)) {
+			return true
+		}
+	}
+	if w.previousTaskDef == "" || taskDefOf(d) != w.previousTaskDef {
+		return w.before == nil && taskDefOf(d) != w.taskDef
+	}
+	for _, o := range svc.Deployments {
+		if aws.ToString(o.Id) == w.deploymentID && o.RolloutState == types.DeploymentRolloutStateFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// completedEvent: the service events say deployment id completed.
+func completedEvent(svc *types.Service, id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, ev := range svc.Events {
+		m := aws.ToString(ev.Message)
+		if strings.Contains(m, id) && strings.Contains(m, "deployment completed") {
+			return true
+		}
+	}
+	return false
+}
+
+// interval chooses the pause before the next read from the rollout's phase.
+func (e *Engine) interval(now time.Time, svc *types.Service, ours *types.Deployment, w *waitSpec, seenOurs, waitingForECS bool, lastLineAt time.Time) time.Duration {
+	p := e.poll
+	switch {
+	case waitingForECS || !seenOurs || svc == nil || ours == nil:
+		return p.Normal
+	case ours.RunningCount < ours.DesiredCount || ours.DesiredCount == 0:
+		// The new tasks are being provisioned and start: nothing can finish.
+		if now.Sub(lastLineAt) >= idleAfter {
+			return p.Idle
+		}
+		return p.Slow
+	}
+	// Every new task runs. The end comes once the old tasks are gone.
+	var oldRunning, oldDesired int32
+	var drainSince time.Time
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Id) == aws.ToString(ours.Id) {
+			continue
+		}
+		oldRunning += d.RunningCount
+		oldDesired += d.DesiredCount
+		if d.DesiredCount == 0 && d.RunningCount > 0 {
+			if t := aws.ToTime(d.UpdatedAt); t.After(drainSince) {
+				drainSince = t
+			}
+		}
+	}
+	switch {
+	case oldRunning == 0:
+		return p.Fast
+	case oldDesired > 0:
+		// Health checks: the old tasks still serve. The end is at least their drain and stop
+		// away: drainHint when the history says; behind a load balancer, at least a
+		// deregistration delay, so a read at the budget's own pace (60 s / PerMinute) sees
+		// the drain begin in time. Without one, old tasks only need to stop.
+		switch {
+		case w.drainHint > p.Normal+drainMargin:
+			return p.Normal
+		case len(svc.LoadBalancers) > 0:
+			return max(time.Minute/time.Duration(p.PerMinute), p.Fast)
+		}
+		return p.Fast
+	case w.drainHint <= 0:
+		return p.Fast
+	}
+	// Draining: the end is expected drainHint after it began.
+	if drainSince.IsZero() || drainSince.After(now) {
+		drainSince = now
+	}
+	if until := drainSince.Add(w.drainHint - drainMargin).Sub(now); until > p.Fast {
+		// Not sooner than that, but a drain may end early (no connections left to drain, or
+		// a shorter deregistration delay than last time): look again at the normal interval.
+		return min(until, p.Normal)
+	}
+	return p.Fast
+}
+
+// drainHint reads, in the service's events from before the update, how long the end of the
+// last rollout came after its old tasks began draining ("has begun draining connections"
+// to "deployment completed" or "has reached a steady state"); 0 when they do not say.
+func drainHint(svc *types.Service) time.Duration {
+	evs := svc.Events // newest first
+	for i := range evs {
+		if !strings.Contains(aws.ToString(evs[i].Message), "has begun draining connections") {
+			continue
+		}
+		began := aws.ToTime(evs[i].CreatedAt)
+		for j := i - 1; j >= 0; j-- {
+			m := aws.ToString(evs[j].Message)
+			if strings.Contains(m, "deployment completed") || strings.Contains(m, "has reached a steady state") {
+				if at := aws.ToTime(evs[j].CreatedAt); !at.Before(began) {
+					return at.Sub(began)
+				}
+			}
+		}
+		return 0
+	}
+	return 0
 }
 
 // sleepUntilDeadline sleeps d, or less so as to wake exactly at the deadline.
@@ -333,7 +535,7 @@ func elapsed(d time.Duration) string {
 
 // explain gathers why a deployment failed: the rollout state reason, the stopped tasks of
 // its task definition with their reasons and exit codes, and the last events.
-func (e *Engine) explain(ctx context.Context, rq *run, wr waitResult, st *pollStats, target string) (string, []StoppedTask) {
+func (e *Engine) explain(ctx context.Context, rq *run, wr waitResult, st *pollStats, target, deploymentID string) (string, []StoppedTask) {
 	var parts []string
 	if wr.ours != nil && wr.ours.RolloutState == types.DeploymentRolloutStateFailed && aws.ToString(wr.ours.RolloutStateReason) != "" {
 		parts = append(parts, aws.ToString(wr.ours.RolloutStateReason))
@@ -349,7 +551,7 @@ func (e *Engine) explain(ctx context.Context, rq *run, wr waitResult, st *pollSt
 	case waitReplaced, waitGone:
 		parts = append(parts, wr.reason)
 	}
-	stopped, err := e.stoppedTasks(ctx, rq.cluster, rq.service, target)
+	stopped, err := e.stoppedTasks(ctx, rq.cluster, rq.service, target, deploymentID)
 	switch {
 	case err != nil:
 		parts = append(parts, "stopped tasks unknown: "+err.Error())
@@ -378,9 +580,11 @@ func (e *Engine) explain(ctx context.Context, rq *run, wr waitResult, st *pollSt
 	return strings.Join(parts, "; "), stopped
 }
 
-// stoppedTasks lists the service's stopped tasks that ran taskDef, newest first (at most
-// ten), with a fresh context so that it works after a cancellation too.
-func (e *Engine) stoppedTasks(ctx context.Context, cluster, service, taskDef string) ([]StoppedTask, error) {
+// stoppedTasks lists the failed tasks of our deployment, newest first (at most ten): tasks
+// it started (startedBy is its ID, when known) on taskDef, not those the scheduler stopped
+// by scaling in, which is how an old deployment's tasks end in a normal rollout. It uses a
+// fresh context so that it works after a cancellation too.
+func (e *Engine) stoppedTasks(ctx context.Context, cluster, service, taskDef, deploymentID string) ([]StoppedTask, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	list, err := e.ecs.ListTasks(fctx, &awsecs.ListTasksInput{
@@ -404,7 +608,8 @@ func (e *Engine) stoppedTasks(ctx context.Context, cluster, service, taskDef str
 	sort.SliceStable(tasks, func(i, j int) bool { return aws.ToTime(tasks[i].StoppedAt).After(aws.ToTime(tasks[j].StoppedAt)) })
 	var res []StoppedTask
 	for _, t := range tasks {
-		if aws.ToString(t.TaskDefinitionArn) != taskDef {
+		if aws.ToString(t.TaskDefinitionArn) != taskDef || (deploymentID != "" && aws.ToString(t.StartedBy) != deploymentID) ||
+			strings.HasPrefix(aws.ToString(t.StoppedReason), "Scaling activity initiated by") {
 			continue
 		}
 		st := StoppedTask{TaskArn: aws.ToString(t.TaskArn), TaskDefinition: aws.ToString(t.TaskDefinitionArn),

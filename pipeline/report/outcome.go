@@ -28,6 +28,10 @@ func OutcomeOf(res *ecs.Result, err error) (Outcome, string) {
 		return BadInput, reason
 	case res.Class == ecs.WrongAccount || res.Class == ecs.Busy:
 		return Refused, reason
+	case res.Class == ecs.ConcurrentDeploy:
+		return ConcurrentDeploy, reason
+	case res.Class == ecs.RollbackInProgress:
+		return RollbackInProgress, reason
 	case strings.HasPrefix(res.Outcome, "rollback failed"):
 		return RollbackFailed, reason
 	case res.Class == ecs.RolledBack:
@@ -36,6 +40,9 @@ func OutcomeOf(res *ecs.Result, err error) (Outcome, string) {
 		return TimedOut, reason
 	case res.Class == ecs.Cancelled && !res.ServiceUpdated:
 		return Cancelled, "cancelled before the service was updated: nothing was deployed"
+	case res.Class == ecs.Cancelled && strings.Contains(res.Outcome, "ECS continues"):
+		// The engine's Outcome already says where the service is and that ECS goes on.
+		return Cancelled, reason
 	case res.Class == ecs.Cancelled:
 		// The update was accepted: ECS goes on rolling out (and rolls back with the circuit
 		// breaker) without us.

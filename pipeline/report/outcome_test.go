@@ -28,6 +28,10 @@ func TestOutcomeOf(t *testing.T) {
 		{"aws error before change", &ecs.Result{Class: ecs.AWSError, Outcome: "not changed: RegisterTaskDefinition failed"}, errors.New("x"), report.Refused, "not changed: RegisterTaskDefinition failed"},
 		{"cancelled after change", &ecs.Result{Class: ecs.Cancelled, Outcome: "cancelled", ServiceUpdated: true, FinalTaskDefinition: "app:7", FinalRolloutState: "IN_PROGRESS"}, errors.New("x"), report.Cancelled, "cancelled (service on app:7, rollout IN_PROGRESS; ECS continues the rollout on its own)"},
 		{"cancelled before change", &ecs.Result{Class: ecs.Cancelled, Outcome: "cancelled"}, errors.New("x"), report.Cancelled, "cancelled before the service was updated: nothing was deployed"},
+		{"cancelled after change, as the engine says it", &ecs.Result{Class: ecs.Cancelled, Outcome: "cancelled: service on app:7 (IN_PROGRESS; updated to app:7), ECS continues the rollout on its own", ServiceUpdated: true, FinalTaskDefinition: "app:7", FinalRolloutState: "IN_PROGRESS"}, errors.New("x"), report.Cancelled, "cancelled: service on app:7 (IN_PROGRESS; updated to app:7), ECS continues the rollout on its own"},
+		{"completed, then superseded", &ecs.Result{Class: ecs.Completed, Outcome: "deployed app:7, then superseded by deployment ecs-svc/9 of app:8", ServiceUpdated: true, SupersededBy: &ecs.OtherDeployment{ID: "ecs-svc/9", TaskDefinition: "app:8"}}, nil, report.Deployed, "deployed app:7, then superseded by deployment ecs-svc/9 of app:8"},
+		{"rollback in progress", &ecs.Result{Class: ecs.RollbackInProgress, Outcome: "rollback in progress to app:6", Reason: "deployment timed out", ServiceUpdated: true}, errors.New("x"), report.RollbackInProgress, "rollback in progress to app:6: deployment timed out"},
+		{"concurrent deploy", &ecs.Result{Class: ecs.ConcurrentDeploy, Outcome: "concurrent deploy detected: deployment ecs-svc/9 of app:8", ServiceUpdated: true}, errors.New("x"), report.ConcurrentDeploy, "concurrent deploy detected: deployment ecs-svc/9 of app:8"},
 		{"no result", nil, errors.New("boom"), report.RollbackFailed, "boom"},
 	}
 	for _, tt := range tests {

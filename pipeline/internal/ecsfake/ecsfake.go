@@ -1,8 +1,10 @@
 // Package ecsfake is a stateful Amazon ECS fake for wire-level tests: it registers the ECS
 // JSON 1.1 operations the deploy engine uses on a fakeaws.Server and plays scripted
 // rollouts (healthy, failing tasks with a circuit-breaker rollback, never finishing) on a
-// clock the test controls, with the events, stopped tasks and read-after-write lag of the
-// real service. Its final state is exposed for assertions.
+// clock the test controls, phase by phase (tasks provisioning, pending, running, health
+// checks, the old tasks draining behind a load balancer and stopping), with the events,
+// stopped tasks, read-after-write lag and concurrent updates of the real service. Its final
+// state is exposed for assertions.
 package ecsfake
 
 import (
@@ -77,15 +79,29 @@ const (
 )
 
 // Rollout scripts one deployment. Zero durations take the defaults noted.
+//
+// A healthy rollout goes through ECS's phases: the scheduler launches the new tasks
+// (StartAfter), they are PROVISIONING then PENDING and reach RUNNING (RunAfter), pass their
+// health checks (HealthyAfter); the scheduler then scales the old deployment in (its
+// desiredCount drops to 0; with a load balancer its tasks are deregistered and drain for
+// the deregistration delay, DrainAfter), the old tasks stop (StopAfter), and the deployment
+// is COMPLETED: steady state.
 type Rollout struct {
 	Kind Kind
 	// StartAfter is the time from the deployment's creation to its tasks' launch (5 s).
 	StartAfter time.Duration
-	// RunAfter is the time from launch to RUNNING and healthy (25 s).
+	// RunAfter is the time from launch to RUNNING (25 s); tasks are PROVISIONING for the
+	// first half of it and PENDING for the second.
 	RunAfter time.Duration
-	// DrainAfter is the time from RUNNING to the old tasks being drained and the deployment
-	// COMPLETED, i.e. steady state (15 s).
+	// HealthyAfter is the time from RUNNING to healthy, when the old tasks start draining
+	// (0: at once).
+	HealthyAfter time.Duration
+	// DrainAfter is the time the old tasks drain before they stop, the load balancer's
+	// deregistration delay (15 s).
 	DrainAfter time.Duration
+	// StopAfter is the time the old tasks take to stop after draining, and the deployment to
+	// become COMPLETED (0).
+	StopAfter time.Duration
 	// FailAfter is how long a failing task lives (FailTasks, 15 s).
 	FailAfter time.Duration
 	// StoppedReason and ExitCode describe a failing task's end
@@ -142,6 +158,14 @@ type Fake struct {
 	throttles [][2]time.Time
 	calls     []TimedCall
 	delivery  deliveryState // service deployments (servicedeployments.go)
+	races     []race
+}
+
+// race is a deployment another client starts in the same instant as the next UpdateService.
+type race struct {
+	taskDef string
+	rollout Rollout
+	after   bool
 }
 
 type scheduled struct {
@@ -199,8 +223,8 @@ func New(srv *fakeaws.Server, clock Clock, opts Options) *Fake {
 	return f
 }
 
-// ScriptNext makes the next deployments that UpdateService creates follow these rollouts,
-// in order; after them (and for circuit-breaker rollbacks) rollouts are Healthy.
+// ScriptNext makes the next deployments that UpdateService or ECS's own rollbacks create
+// follow these rollouts, in order; after them rollouts are Healthy with the defaults.
 func (f *Fake) ScriptNext(r ...Rollout) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -239,6 +263,9 @@ type ServiceSpec struct {
 	DesiredCount   int32
 	// DeploymentConfiguration as the service has it (circuit breaker, percents, alarms).
 	DeploymentConfiguration types.DeploymentConfiguration
+	// LoadBalancers the service registers its tasks with: old tasks then drain (with
+	// events) before they stop.
+	LoadBalancers []types.LoadBalancer
 }
 
 // CreateService adds a service in steady state: one COMPLETED PRIMARY deployment with all
@@ -257,6 +284,9 @@ func (f *Fake) CreateService(spec ServiceSpec) error {
 		arn: fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", f.opts.Region, f.opts.Account, cl.name, spec.Name),
 	}
 	cl.services[spec.Name] = s
+	if len(spec.LoadBalancers) > 0 {
+		f.deliveryLocked().lbs[s] = append([]types.LoadBalancer(nil), spec.LoadBalancers...)
+	}
 	cl.order = append(cl.order, spec.Name)
 	d := f.newDeployment(s, aws.ToString(td.TaskDefinitionArn), Rollout{}.withDefaults(), now)
 	d.d.RolloutState = types.DeploymentRolloutStateCompleted
@@ -290,6 +320,15 @@ func (f *Fake) StartDeployment(clusterName, serviceName, taskDefinition string, 
 	}
 	f.startDeployment(s, aws.ToString(td.TaskDefinitionArn), r, now)
 	return nil
+}
+
+// RaceNextUpdate makes another client deploy taskDefinition (following r) in the same
+// instant as the next UpdateService: just before it (after false), so that both passed
+// their busy checks, or just after it (after true).
+func (f *Fake) RaceNextUpdate(taskDefinition string, r Rollout, after bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.races = append(f.races, race{taskDef: taskDefinition, rollout: r, after: after})
 }
 
 // Service returns a copy of the service's current (not lagged) state.
@@ -501,6 +540,13 @@ func (f *Fake) launch(s *service, d *deployment, n int, at time.Time) {
 	r := d.rollout
 	switch r.Kind {
 	case Healthy:
+		f.at(at.Add(r.RunAfter/2), func(time.Time) {
+			for _, t := range tasks {
+				if aws.ToString(t.LastStatus) == "PROVISIONING" {
+					t.LastStatus = aws.String("PENDING")
+				}
+			}
+		})
 		f.at(at.Add(r.RunAfter), func(t time.Time) { f.run(s, d, tasks, t) })
 	case FailTasks:
 		f.at(at.Add(r.FailAfter), func(t time.Time) { f.fail(s, d, tasks, t) })
@@ -529,7 +575,35 @@ func (f *Fake) run(s *service, d *deployment, tasks []*types.Task, at time.Time)
 	if f.progressiveRun(s, d, at) {
 		return
 	}
-	f.at(at.Add(d.rollout.DrainAfter), func(t time.Time) { f.complete(s, d, t) })
+	f.at(at.Add(d.rollout.HealthyAfter), func(t time.Time) { f.drain(s, d, t) })
+}
+
+// drain scales the old deployments in once d's tasks are healthy: their desired count drops
+// to 0 and their tasks drain (deregistration delay) and stop; then d completes.
+func (f *Fake) drain(s *service, d *deployment, at time.Time) {
+	if d.superseded || len(s.deps) == 0 || s.deps[0] != d {
+		return
+	}
+	lbs := f.deliveryLocked().lbs[s]
+	var draining []*types.Task
+	for _, old := range s.deps[1:] {
+		old.d.DesiredCount = 0
+		old.d.UpdatedAt = aws.Time(at)
+		for _, t := range old.tasks {
+			if aws.ToString(t.LastStatus) != "STOPPED" {
+				t.DesiredStatus = aws.String("STOPPED")
+				if len(lbs) > 0 {
+					t.LastStatus = aws.String("DEACTIVATING")
+				}
+				draining = append(draining, t)
+			}
+		}
+	}
+	if len(draining) > 0 && len(lbs) > 0 {
+		f.event(s, at, "(service %s) has begun draining connections on %d tasks.", s.name, len(draining))
+		f.event(s, at, "(service %s) deregistered %d targets in (target-group %s)", s.name, len(draining), aws.ToString(lbs[0].TargetGroupArn))
+	}
+	f.at(at.Add(d.rollout.DrainAfter+d.rollout.StopAfter), func(t time.Time) { f.complete(s, d, t) })
 }
 
 func (f *Fake) stopTasks(ts []*types.Task, at time.Time, reason string, code types.TaskStopCode, exit *int32) {
@@ -608,12 +682,21 @@ func (f *Fake) fail(s *service, d *deployment, tasks []*types.Task, at time.Time
 		d.d.RolloutStateReason = aws.String("ECS deployment circuit breaker: tasks failed to start.")
 		f.event(s, at, "(service %s) deployment %s deployment failed: tasks failed to start.", s.name, aws.ToString(d.d.Id))
 		if cb.Rollback && s.stable != "" {
-			rb := f.startDeployment(s, s.stable, Rollout{}, at)
+			rb := f.startDeployment(s, s.stable, f.nextRollout(), at)
 			f.event(s, at, "(service %s) rolling back to deployment %s.", s.name, aws.ToString(rb.d.Id))
 		}
 		return
 	}
 	f.at(at.Add(r.StartAfter), func(t time.Time) { f.launch(s, d, len(tasks), t) })
+}
+
+// nextRollout takes the next scripted rollout (Healthy with the defaults when none is).
+func (f *Fake) nextRollout() Rollout {
+	r := Rollout{}
+	if len(f.next) > 0 {
+		r, f.next = f.next[0], f.next[1:]
+	}
+	return r
 }
 
 // view is the service as DescribeServices shows it now.

@@ -226,3 +226,89 @@ func TestStopServiceDeploymentAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int32(2), cl.Clusters[0].RunningTasksCount)
 }
+
+// The phases of a rollout behind a load balancer: provisioning, pending, running, health
+// checks, the old deployment scaled in and draining, then stopped and steady.
+func TestPhasedRolloutBehindALoadBalancer(t *testing.T) {
+	srv := fakeaws.New(t)
+	clock := NewVirtualClock(start)
+	f := New(srv, clock, Options{})
+	arn, err := f.RegisterJSON(doc)
+	require.NoError(t, err)
+	tg := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+	require.NoError(t, f.CreateService(ServiceSpec{Cluster: "c", Name: "s", TaskDefinition: arn, DesiredCount: 2,
+		LoadBalancers: []types.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("app"), ContainerPort: aws.Int32(8080)}}}))
+	c := ecs.NewFromConfig(srv.Config(t))
+	ctx := context.Background()
+	_, err = f.RegisterJSON(doc)
+	require.NoError(t, err)
+	f.ScriptNext(Rollout{StartAfter: 2 * time.Second, RunAfter: 20 * time.Second, HealthyAfter: 10 * time.Second, DrainAfter: 30 * time.Second, StopAfter: 2 * time.Second})
+	_, err = c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("s"), TaskDefinition: aws.String("web:2")})
+	require.NoError(t, err)
+
+	taskStates := func(desired types.DesiredStatus) map[string]int {
+		list, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("c"), ServiceName: aws.String("s"), DesiredStatus: desired})
+		require.NoError(t, err)
+		out := map[string]int{}
+		if len(list.TaskArns) == 0 {
+			return out
+		}
+		tasks, err := c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("c"), Tasks: list.TaskArns})
+		require.NoError(t, err)
+		for _, task := range tasks.Tasks {
+			out[aws.ToString(task.LastStatus)]++
+		}
+		return out
+	}
+	clock.Advance(5 * time.Second) // launched 2 s in, provisioning for 10 s
+	assert.Equal(t, map[string]int{"PROVISIONING": 2, "RUNNING": 2}, taskStates(types.DesiredStatusRunning))
+	clock.Advance(10 * time.Second)
+	assert.Equal(t, map[string]int{"PENDING": 2, "RUNNING": 2}, taskStates(types.DesiredStatusRunning))
+
+	clock.Advance(10 * time.Second) // 25 s: RUNNING, health checks until 32 s
+	svc := describe(t, c)
+	require.Len(t, svc.Deployments, 2)
+	assert.Equal(t, int32(2), svc.Deployments[0].RunningCount)
+	assert.Equal(t, int32(2), svc.Deployments[1].DesiredCount, "the old tasks serve until the new ones are healthy")
+	require.Len(t, svc.LoadBalancers, 1)
+
+	clock.Advance(10 * time.Second) // 35 s: draining since 32 s
+	svc = describe(t, c)
+	require.Len(t, svc.Deployments, 2)
+	assert.Equal(t, int32(0), svc.Deployments[1].DesiredCount)
+	assert.Equal(t, int32(2), svc.Deployments[1].RunningCount)
+	assert.Equal(t, start.Add(32*time.Second), aws.ToTime(svc.Deployments[1].UpdatedAt))
+	assert.Contains(t, messages(svc), "(service s) has begun draining connections on 2 tasks.\n(service s) deregistered 2 targets in (target-group "+tg+")\n")
+	assert.Equal(t, map[string]int{"DEACTIVATING": 2}, taskStates(types.DesiredStatusStopped))
+
+	clock.Advance(30 * time.Second) // 65 s: drained at 62 s, stopped and steady at 64 s
+	at, steady := f.SteadyAt("c", "s")
+	require.True(t, steady)
+	assert.Equal(t, start.Add(64*time.Second), at)
+	assert.Equal(t, map[string]int{"STOPPED": 2}, taskStates(types.DesiredStatusStopped))
+}
+
+// Another client's UpdateService in the same instant as ours, just before or just after it.
+func TestRaceNextUpdate(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		f, _, c, _ := setup(t, Options{}, types.DeploymentConfiguration{})
+		ctx := context.Background()
+		other, err := f.RegisterJSON(doc)
+		require.NoError(t, err)
+		_, err = f.RegisterJSON(doc)
+		require.NoError(t, err)
+		f.RaceNextUpdate(other, Rollout{}, after)
+		up, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("s"), TaskDefinition: aws.String("web:3")})
+		require.NoError(t, err)
+		svc := describe(t, c)
+		require.Len(t, svc.Deployments, 3)
+		if after {
+			assert.Len(t, up.Service.Deployments, 2, "our answer predates theirs")
+			assert.Equal(t, other, aws.ToString(svc.Deployments[0].TaskDefinition), "theirs is PRIMARY")
+		} else {
+			assert.Len(t, up.Service.Deployments, 3, "our answer shows theirs behind ours")
+			assert.Equal(t, other, aws.ToString(up.Service.Deployments[1].TaskDefinition))
+			assert.Contains(t, aws.ToString(svc.Deployments[0].TaskDefinition), "web:3", "ours is PRIMARY")
+		}
+	}
+}

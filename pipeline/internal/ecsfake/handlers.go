@@ -268,17 +268,36 @@ func (f *Fake) updateService(now time.Time, body []byte) (any, error) {
 		if td != nil {
 			target = aws.ToString(td.TaskDefinitionArn)
 		}
-		r := Rollout{}
-		if len(f.next) > 0 {
-			r, f.next = f.next[0], f.next[1:]
+		r := f.nextRollout()
+		var rc *race
+		if len(f.races) > 0 {
+			rc, f.races = &f.races[0], f.races[1:]
+		}
+		if rc != nil && !rc.after {
+			f.startRace(s, *rc, now)
 		}
 		f.startDeployment(s, target, r, now)
+		if rc != nil && rc.after {
+			// The other client's answer is not ours: ours shows the service as we left it.
+			raw, err := encode(f.view(s), schemas.Service)
+			if err != nil {
+				return nil, err
+			}
+			f.startRace(s, *rc, now)
+			return map[string]json.RawMessage{"service": raw}, nil
+		}
 	}
 	raw, err := encode(f.view(s), schemas.Service)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]json.RawMessage{"service": raw}, nil
+}
+
+func (f *Fake) startRace(s *service, rc race, now time.Time) {
+	if td := f.resolveLocked(rc.taskDef); td != nil {
+		f.startDeployment(s, aws.ToString(td.TaskDefinitionArn), rc.rollout, now)
+	}
 }
 
 // mergeConfig applies the fields an UpdateService request sets.
