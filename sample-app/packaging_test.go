@@ -127,6 +127,11 @@ func checkDockerfile(text string) ([]string, dockerFacts) {
 	}
 
 	for _, s := range all[:len(all)-1] {
+		if len(s.body) == 0 {
+			// A bare "FROM image@digest AS name" stage only pins a default base where
+			// Dependabot can see it; it builds nothing.
+			continue
+		}
 		problems = append(problems, checkBuilderStage(s.body)...)
 	}
 

@@ -150,6 +150,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		Tags:                  tags,
 		ExpectedAccount:       expectedAccount,
 		Timeout:               e.Timeout(),
+		RollbackTimeout:       e.RollbackTimeout(),
 		DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
 		WaitForInProgress:     req.WaitForInProgress,
 		Delivery:              delivery,
