@@ -28,6 +28,8 @@ func TestDeployPreprodHealthy(t *testing.T) {
 	assert.Contains(t, out, "| Source revision | `9f1c2e7b5d0a4c3e` |")
 	assert.Contains(t, out, "| Signature | signed and verified | cosign key pair |")
 	assert.Contains(t, out, "| Previous task definition | `sample-app-preprod:1` |")
+	assert.NotContains(t, out, "0m0", "no progress line reads like a terminal colour code")
+	assert.Regexp(t, `\| \+\d+s .*IN\\_PROGRESS`, out, "progress lines start with the time since the update")
 
 	// The order of the chain, and every gate before the first change in ECS.
 	w.steps.mu.Lock()

@@ -210,3 +210,14 @@ func TestHealthyRolloutWithinCallBudget(t *testing.T) {
 	assert.LessOrEqual(t, float64(reads)/waited.Minutes(), 20.0, "%d reads in %s", reads, waited)
 	assert.Equal(t, Completed, res.Class)
 }
+
+// Issue #10 item 7: progress lines start with the time since the update, in a form no
+// terminal takes for a colour code.
+func TestElapsedReadsAsTime(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "+0s", 2 * time.Second: "+2s", 59400 * time.Millisecond: "+59s", 65 * time.Second: "+1m05s", 61 * time.Minute: "+61m00s",
+	} {
+		assert.Equal(t, want, elapsed(d))
+		assert.NotContains(t, elapsed(d), "[")
+	}
+}

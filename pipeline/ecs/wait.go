@@ -528,9 +528,14 @@ func progress(svc *types.Service, ours *types.Deployment) string {
 	return b.String()
 }
 
+// elapsed is the time since the update, as a progress line starts with it: "+2s", "+1m05s".
+// (Not "[0m02s]": in a terminal that reads like a broken colour code.)
 func elapsed(d time.Duration) string {
 	d = d.Round(time.Second)
-	return fmt.Sprintf("[%dm%02ds]", int(d.Minutes()), int(d.Seconds())%60)
+	if d < time.Minute {
+		return fmt.Sprintf("+%ds", int(d.Seconds()))
+	}
+	return fmt.Sprintf("+%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
 // explain gathers why a deployment failed: the rollout state reason, the stopped tasks of
