@@ -189,7 +189,7 @@ func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *c
 	if err != nil {
 		return "", err
 	}
-	ref, err := s.publishECR(ctx, r, f, e, cfg, login)
+	ref, existed, err := s.publishECR(ctx, r, f, e, cfg, login)
 	if err != nil {
 		return "", err
 	}
@@ -198,7 +198,7 @@ func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *c
 	if err != nil {
 		return "", err
 	}
-	return ref, s.signAndVerify(ctx, r, signer, ref, scanned, bg)
+	return ref, s.signAndVerify(ctx, r, signer, ref, scanned, existed, bg)
 }
 
 // verifyGiven checks the signature and attestations of an image given with --image.

@@ -39,6 +39,8 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	if err != nil {
 		return r.Refuse(fmt.Errorf("push to the local registry: %w", err))
 	}
+	// The local registry keeps its images between runs: an unchanged build is the same digest,
+	// possibly signed already.
 	ref := repo + "@" + digest
 	r.Image = ref
 	r.Logf("publish: pushed %s to the local registry", ref)
@@ -46,7 +48,7 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	if err != nil {
 		return r.Refuse(err)
 	}
-	if err := s.signAndVerify(ctx, r, signer, CosignLocalRef(ref), scanned, bg); err != nil {
+	if err := s.signAndVerify(ctx, r, signer, CosignLocalRef(ref), scanned, true, bg); err != nil {
 		return r.Refuse(err)
 	}
 	r.TaskDefinition = def.Family() + " (rendered, not registered)"

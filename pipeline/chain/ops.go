@@ -437,7 +437,8 @@ func (s *Session) Publish(ctx context.Context, env string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return s.publishECR(ctx, r, f, e, cfg, login)
+	ref, _, err := s.publishECR(ctx, r, f, e, cfg, login)
+	return ref, err
 }
 
 // imageSigning is what signing or verifying an image in an AWS environment needs.

@@ -215,18 +215,23 @@ func (sg *signer) verifyAttestations(ctx context.Context, ref string) ([]scan.Ga
 	return gates, nil
 }
 
-// signAndVerify signs a freshly pushed image (or reuses a valid signature of the same key
-// whose scan attestation matches this run's gate), then always verifies it before deploy.
-func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *signer, ref string, scanned *ScanResult, bg report.BreakGlassRequest) error {
+// signAndVerify signs a freshly pushed image, then always verifies it before deploy. An image
+// that may be signed already (its digest was in the registry before) is verified first: a
+// valid signature of the same identity whose scan attestation matches this run's gate is
+// reused, not signed again. A digest pushed for the first time cannot carry one, so it is not
+// checked for one.
+func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *signer, ref string, scanned *ScanResult, mayBeSigned bool, bg report.BreakGlassRequest) error {
 	gate, err := scan.Predicate(scanned.Decision, "trivy", s.now())
 	if err != nil {
 		return err
 	}
-	if reused, identity := s.reusableSignature(ctx, sg, ref, scanned); reused {
-		r.Signature = &report.Signature{Signed: true, Verified: true, Identity: identity, Reused: true}
-		r.SBOM.Attached = true
-		r.Logf("sign: %s already carries a valid signature by %s and attestations for this scan gate; reused, not signed again", ref, identity)
-		return nil
+	if mayBeSigned {
+		if reused, identity := s.reusableSignature(ctx, sg, ref, scanned); reused {
+			r.Signature = &report.Signature{Signed: true, Verified: true, Identity: identity, Reused: true}
+			r.SBOM.Attached = true
+			r.Logf("sign: %s already carries a valid signature by %s and attestations for this scan gate; reused, not signed again", ref, identity)
+			return nil
+		}
 	}
 	if err := sg.signAll(ctx, ref, gate); err != nil {
 		if err := r.Gate(signatureGate, fmt.Errorf("sign %s: %w", ref, err), bg); err != nil {

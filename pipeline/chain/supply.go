@@ -160,9 +160,10 @@ func ecrLogin(ctx context.Context, cfg aws.Config) (*ecr.Credentials, error) {
 }
 
 // publishECR makes sure the repository exists as policy wants it, then pushes the image (all
-// its platforms) with the revision as tag and returns the digest reference. A revision
-// already published is not pushed again: its digest is reused, never overwritten.
-func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, login *ecr.Credentials) (string, error) {
+// its platforms) with the revision as tag and returns the digest reference, and whether it
+// was already there. A revision already published is not pushed again: its digest is
+// reused, never overwritten.
+func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, login *ecr.Credentials) (string, bool, error) {
 	client := ecr.New(cfg)
 	repo, err := client.EnsureRepository(ctx, ecr.RepositoryOptions{
 		Name:       f.Registry.Repository,
@@ -171,7 +172,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 		Tags:       e.Tags,
 	})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	for _, c := range repo.Changes {
 		r.Logf("ecr: %s", c)
@@ -183,21 +184,21 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 	tag := ecr.ImageTag(s.GitRevision, s.now())
 	digest, found, err := client.TagDigest(ctx, f.Registry.Repository, tag)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if found {
 		r.Logf("ecr: %s:%s already exists as %s; reusing it (tags are immutable; a second build of one revision is not pushed)", repoRef, tag, digest)
-		return repoRef + "@" + digest, nil
+		return repoRef + "@" + digest, true, nil
 	}
 	digest, err = s.Steps.Push(ctx, PushTarget{Address: repoRef + ":" + tag, ECR: login})
 	if err != nil {
-		return "", fmt.Errorf("push %s:%s: %w", repoRef, tag, err)
+		return "", false, fmt.Errorf("push %s:%s: %w", repoRef, tag, err)
 	}
 	if err := client.CheckTag(ctx, f.Registry.Repository, tag, digest); err != nil {
-		return "", err
+		return "", false, err
 	}
 	r.Logf("ecr: pushed %s:%s as %s", repoRef, tag, digest)
-	return repoRef + "@" + digest, nil
+	return repoRef + "@" + digest, false, nil
 }
 
 func scanSummary(d *scan.Decision) *report.Scan {
