@@ -1,0 +1,108 @@
+package moduleflags
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const root = "../.."
+
+func moduleArgs(t *testing.T) []Arg {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "main.go"))
+	require.NoError(t, err)
+	args, problems, err := Parse("main.go", src)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	return args
+}
+
+func TestParse(t *testing.T) {
+	src := []byte(`package main
+import "context"
+type Fargate struct{}
+func New(awsAccessKeyId string, trivyDBRepository string) *Fargate { return nil }
+func (m *Fargate) Deploy(ctx context.Context, env string, waitForInProgress bool) (string, error) { return "", nil }
+func (m *Fargate) helper(x string) {}
+`)
+	args, problems, err := Parse("main.go", src)
+	require.NoError(t, err)
+	assert.Equal(t, []Arg{
+		{Function: "", Name: "awsAccessKeyId", Flag: "--aws-access-key-id"},
+		{Function: "", Name: "trivyDBRepository", Flag: "--trivy-d-b-repository"},
+		{Function: "deploy", Name: "env", Flag: "--env"},
+		{Function: "deploy", Name: "waitForInProgress", Flag: "--wait-for-in-progress"},
+	}, args)
+	require.Len(t, problems, 1, "issue #10 item 8: --trivy-db-repository was documented but Dagger made it --trivy-dbrepository")
+	assert.Contains(t, problems[0], "trivyDBRepository")
+}
+
+// cliFlags are the dagger CLI's own flags that the documentation uses after `dagger call`.
+var cliFlags = map[string]bool{"--output": true, "-o": true, "--progress": true, "--help": true, "--ports": true, "--path": true, "--mod": true, "-m": true}
+
+var flagRE = regexp.MustCompile(`(?:^|\s)(--?[a-z][a-z0-9-]*)`)
+
+// documentedCalls returns the `dagger call` command lines of a document, with their
+// backslash-continued lines joined, and the workflow `call:` inputs.
+func documentedCalls(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var calls []string
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		var cmd string
+		switch {
+		case strings.Contains(line, "dagger call"):
+			cmd = line[strings.Index(line, "dagger call")+len("dagger call"):]
+		case strings.HasPrefix(strings.TrimSpace(line), "call: "):
+			cmd = strings.TrimPrefix(strings.TrimSpace(line), "call: ")
+		default:
+			continue
+		}
+		for strings.HasSuffix(strings.TrimSpace(cmd), `\`) && i+1 < len(lines) {
+			i++
+			cmd = strings.TrimSuffix(strings.TrimSpace(cmd), `\`) + " " + lines[i]
+		}
+		calls = append(calls, cmd)
+	}
+	return calls
+}
+
+// Every flag the README, the docs and the workflows pass to `dagger call` is one the module
+// has: the documented spelling is the one that works.
+func TestDocumentedFlagsExist(t *testing.T) {
+	known := map[string]bool{}
+	for _, a := range moduleArgs(t) {
+		known[a.Flag] = true
+	}
+	files := []string{filepath.Join(root, "README.md"), filepath.Join(root, "e2e", "README.md")}
+	for _, pattern := range []string{"docs/*.md", ".github/workflows/*.yml"} {
+		matches, err := filepath.Glob(filepath.Join(root, pattern))
+		require.NoError(t, err)
+		files = append(files, matches...)
+	}
+	seen := 0
+	for _, f := range files {
+		for _, call := range documentedCalls(t, f) {
+			// Shell substitutions and quoted values are values, not flags.
+			call = regexp.MustCompile(`"[^"]*"|\$\([^)]*\)|\$\{\{[^}]*\}\}`).ReplaceAllString(call, "X")
+			for _, m := range flagRE.FindAllStringSubmatch(call, -1) {
+				flag := m[1]
+				seen++
+				assert.True(t, known[flag] || cliFlags[flag], "%s: `dagger call … %s`: the module has no such flag", f, flag)
+			}
+		}
+	}
+	assert.Greater(t, seen, 20, "the documentation's dagger call commands were found")
+	for _, want := range []string{"--trivy-db-repository", "--trivy-skip-db-update", "--aws-access-key-id", "--git-commit-time"} {
+		assert.True(t, known[want], want)
+	}
+}
