@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,6 +78,7 @@ func Cases() []Case {
 	return []Case{
 		{"cosign key pair (dagger core)", keyPair},
 		{"readme: dagger call deploy --env local", deployLocal},
+		{"readme: dagger call serve up --ports", serve},
 		{"environments", environments},
 		{"check --format text", checkFormat("text")},
 		{"check --format json", checkFormat("json")},
@@ -168,6 +170,43 @@ func deployLocal(ctx context.Context, s *Suite) error {
 	}
 	s.timing("deploy --env local", res)
 	return expectHeadlinePrefix(res, "DEPLOYED")
+}
+
+// serve runs `dagger call serve up --ports` on the sample copy, as the README says, and asks
+// the app for its health path from this machine, as a person trying it would.
+func serve(ctx context.Context, s *Suite) error {
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var res Result
+	go func() {
+		defer close(done)
+		res, _ = s.call(runCtx, []string{"--source", s.Src()}, "serve", "up", "--ports", fmt.Sprintf("%d:8080", s.S.ServePort))
+	}()
+	defer func() { stop(); <-done }()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", s.S.ServePort)
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(10 * time.Minute) // the build is part of it
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("serve up ended (exit %d) before %s answered 200: %s", res.ExitCode, url, last)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return fmt.Errorf("%s did not answer 200 within 10m: %s", url, last)
 }
 
 func environments(ctx context.Context, s *Suite) error {

@@ -22,6 +22,9 @@ type Settings struct {
 	FakePort int
 	// RegistryPort is the port of the fake's registry (E2E_REGISTRY_PORT, default 5001).
 	RegistryPort int
+	// ServePort is the port of this machine at which the serve case publishes the app
+	// (E2E_SERVE_PORT, default 18080).
+	ServePort int
 	// Registry is the registry the fake hands out as ECR's proxyEndpoint, host:port as the
 	// engine reaches it (E2E_REGISTRY, default Host:RegistryPort).
 	Registry string
@@ -67,6 +70,9 @@ func LoadSettings(getenv func(string) string, localAddrs []net.IP, engineVersion
 		return Settings{}, err
 	}
 	if s.RegistryPort, err = port(getenv, "E2E_REGISTRY_PORT", 5001); err != nil {
+		return Settings{}, err
+	}
+	if s.ServePort, err = port(getenv, "E2E_SERVE_PORT", 18080); err != nil {
 		return Settings{}, err
 	}
 	if s.FakePort == s.RegistryPort {
