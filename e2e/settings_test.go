@@ -35,6 +35,7 @@ func TestLoadSettings(t *testing.T) {
 			assert.Equal(t, 5*time.Minute, s.EngineTimeout)
 			assert.Empty(t, s.FargateFlags)
 			assert.False(t, s.Timing)
+			assert.Equal(t, 18080, s.ServePort)
 		}},
 		{name: "a host that is not an address of this machine (Docker Desktop)", vars: map[string]string{"E2E_HOST": "host.docker.internal"}, addrs: bridge,
 			check: func(t *testing.T, s Settings) {
@@ -44,7 +45,7 @@ func TestLoadSettings(t *testing.T) {
 				assert.Equal(t, "http://host.docker.internal:4566", s.AWSEndpoint())
 			}},
 		{name: "everything overridden", addrs: bridge, vars: map[string]string{
-			"E2E_DAGGER": "/opt/dagger", "E2E_HOST": "10.0.0.5", "E2E_LISTEN": "10.0.0.5", "E2E_FAKE_PORT": "14566", "E2E_REGISTRY_PORT": "15001",
+			"E2E_DAGGER": "/opt/dagger", "E2E_HOST": "10.0.0.5", "E2E_LISTEN": "10.0.0.5", "E2E_FAKE_PORT": "14566", "E2E_REGISTRY_PORT": "15001", "E2E_SERVE_PORT": "18888",
 			"E2E_REGISTRY": "registry.internal:443", "E2E_FARGATE_FLAGS": "--trivy-image mirror/trivy:1  --runtime-image=mirror/static",
 			"E2E_ENGINE": "cli", "E2E_ENGINE_TIMEOUT": "30s", "E2E_TIMING": "1", "E2E_KEEP": "true", "E2E_CASES": "status, diff"},
 			check: func(t *testing.T, s Settings) {
@@ -53,6 +54,7 @@ func TestLoadSettings(t *testing.T) {
 				assert.Equal(t, []string{"--trivy-image", "mirror/trivy:1", "--runtime-image=mirror/static"}, s.FargateFlags)
 				assert.Equal(t, "http://10.0.0.5:14566", s.AWSEndpoint())
 				assert.Equal(t, 15001, s.RegistryPort)
+				assert.Equal(t, 18888, s.ServePort)
 				assert.Equal(t, "cli", s.Engine)
 				assert.Equal(t, 30*time.Second, s.EngineTimeout)
 				assert.True(t, s.Timing)
@@ -60,6 +62,7 @@ func TestLoadSettings(t *testing.T) {
 				assert.Equal(t, []string{"status", "diff"}, s.Cases)
 			}},
 		{name: "bad port", vars: map[string]string{"E2E_FAKE_PORT": "70000"}, wantErr: "E2E_FAKE_PORT"},
+		{name: "bad serve port", vars: map[string]string{"E2E_SERVE_PORT": "http"}, wantErr: "E2E_SERVE_PORT"},
 		{name: "same ports", vars: map[string]string{"E2E_REGISTRY_PORT": "4566"}, wantErr: "two different ports"},
 		{name: "registry with a scheme", vars: map[string]string{"E2E_REGISTRY": "http://r:5000"}, wantErr: "E2E_REGISTRY"},
 		{name: "unknown engine mode", vars: map[string]string{"E2E_ENGINE": "podman"}, wantErr: "E2E_ENGINE"},
