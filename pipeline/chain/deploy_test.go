@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -176,31 +175,13 @@ func TestDeployFailingRolloutIsRolledBack(t *testing.T) {
 	assert.Equal(t, w.arns["preprod"], w.ecs.PrimaryTaskDefinition("sample-app-preprod", "sample-app"), "the service ends on the last good revision")
 }
 
-// cancelAt cancels the run when the virtual clock passes a time.
-type cancelAt struct {
-	*ecsfake.VirtualClock
-	at     time.Time
-	cancel context.CancelFunc
-	once   sync.Once
-}
-
-func (c *cancelAt) Sleep(ctx context.Context, d time.Duration) error {
-	if err := c.VirtualClock.Sleep(ctx, d); err != nil {
-		return err
-	}
-	if !c.Now().Before(c.at) {
-		c.once.Do(c.cancel)
-	}
-	return ctx.Err()
-}
-
 // Issue #10 item 6: a cancelled deploy is "cancelled", with where the service is and that
 // ECS goes on, not "rollback failed".
 func TestDeployCancelledSaysWhereTheServiceIs(t *testing.T) {
 	w := newWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w.s.ECS.Clock = &cancelAt{VirtualClock: w.clock, at: t0.Add(20 * time.Second), cancel: cancel}
+	w.s.ECS.Clock = &ecsfake.TriggerClock{VirtualClock: w.clock, At: t0.Add(20 * time.Second), Do: cancel}
 	out, err := w.s.Deploy(ctx, chain.DeployRequest{Env: "preprod"})
 	require.Error(t, err)
 	rep := reportOf(out, err)

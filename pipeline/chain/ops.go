@@ -226,14 +226,10 @@ type AuditOptions struct {
 // Audit runs the security rules on what runs in an environment, read-only. What cannot be
 // read becomes a finding; the rest of the audit still runs.
 func (s *Session) Audit(ctx context.Context, o AuditOptions) (string, error) {
-	f, e, err := s.LoadAWSEnvironment(ctx, o.Env)
-	if err != nil {
-		return "", err
-	}
 	if _, err := policy.ParseFormat(o.Format); err != nil {
 		return "", err
 	}
-	cfg, err := s.AWSConfig(ctx, e.Region)
+	f, e, cfg, err := s.awsEnvironmentConfig(ctx, o.Env)
 	if err != nil {
 		return "", err
 	}
@@ -294,11 +290,7 @@ func (s *Session) Rollback(ctx context.Context, env, to string) (string, error) 
 
 // Status shows an environment's service: deployments, task definition, image and events.
 func (s *Session) Status(ctx context.Context, env string) (string, error) {
-	_, e, err := s.LoadAWSEnvironment(ctx, env)
-	if err != nil {
-		return "", err
-	}
-	cfg, err := s.AWSConfig(ctx, e.Region)
+	_, e, cfg, err := s.awsEnvironmentConfig(ctx, env)
 	if err != nil {
 		return "", err
 	}
@@ -311,15 +303,11 @@ func (s *Session) Status(ctx context.Context, env string) (string, error) {
 
 // Diff shows how the task definition deploy would register differs from the running one.
 func (s *Session) Diff(ctx context.Context, env, image string) (string, error) {
-	_, e, err := s.LoadAWSEnvironment(ctx, env)
+	_, e, cfg, err := s.awsEnvironmentConfig(ctx, env)
 	if err != nil {
 		return "", err
 	}
 	def, err := s.TaskDefinition(ctx, e)
-	if err != nil {
-		return "", err
-	}
-	cfg, err := s.AWSConfig(ctx, e.Region)
 	if err != nil {
 		return "", err
 	}
@@ -418,11 +406,7 @@ func (s *Session) Infra(ctx context.Context, o InfraOptions) (string, error) {
 // Publish builds every platform, checks the account, ensures the ECR repository and pushes
 // the image with the revision as tag; it returns the digest reference.
 func (s *Session) Publish(ctx context.Context, env string) (string, error) {
-	f, e, err := s.LoadAWSEnvironment(ctx, env)
-	if err != nil {
-		return "", err
-	}
-	cfg, err := s.AWSConfig(ctx, e.Region)
+	f, e, cfg, err := s.awsEnvironmentConfig(ctx, env)
 	if err != nil {
 		return "", err
 	}
@@ -550,4 +534,17 @@ func (s *Session) Serve(ctx context.Context, env string) (LocalSpec, error) {
 		return LocalSpec{}, err
 	}
 	return spec, nil
+}
+
+// awsEnvironmentConfig loads an AWS environment and the AWS configuration to reach it.
+func (s *Session) awsEnvironmentConfig(ctx context.Context, env string) (*config.File, config.Environment, aws.Config, error) {
+	f, e, err := s.LoadAWSEnvironment(ctx, env)
+	if err != nil {
+		return nil, config.Environment{}, aws.Config{}, err
+	}
+	cfg, err := s.AWSConfig(ctx, e.Region)
+	if err != nil {
+		return nil, config.Environment{}, aws.Config{}, err
+	}
+	return f, e, cfg, nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -518,28 +517,10 @@ func TestUpdateServiceFailureIsReported(t *testing.T) {
 	e.assertNoSecrets(res, err)
 }
 
-// cancelAt cancels a context when the virtual clock passes a time.
-type cancelAt struct {
-	*ecsfake.VirtualClock
-	at     time.Time
-	cancel context.CancelFunc
-	once   sync.Once
-}
-
-func (c *cancelAt) Sleep(ctx context.Context, d time.Duration) error {
-	if err := c.VirtualClock.Sleep(ctx, d); err != nil {
-		return err
-	}
-	if !c.Now().Before(c.at) {
-		c.once.Do(c.cancel)
-	}
-	return ctx.Err()
-}
-
 func TestCancelMidWaitReportsState(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	clk := &cancelAt{at: t0.Add(20 * time.Second), cancel: cancel}
+	clk := &ecsfake.TriggerClock{At: t0.Add(20 * time.Second), Do: cancel}
 	e := newEnv(t, envOpts{clock: clk})
 	clk.VirtualClock = e.clock
 	res, err := e.eng.Deploy(ctx, e.deployOpts())
@@ -650,12 +631,12 @@ func TestUpdateServiceWire(t *testing.T) {
 // Another client's deployment replacing ours mid-rollout is a concurrent deploy, not a
 // rollback: we say whose it is and do not roll back over it.
 func TestReplacedMidRolloutIsAConcurrentDeploy(t *testing.T) {
-	clk := &cancelAt{at: t0.Add(20 * time.Second)}
+	clk := &ecsfake.TriggerClock{At: t0.Add(20 * time.Second)}
 	e := newEnv(t, envOpts{clock: clk})
 	clk.VirtualClock = e.clock
 	other, err := e.fake.RegisterJSON(taskDefJSON) // revision 2: ours will be 3
 	require.NoError(t, err)
-	clk.cancel = func() { require.NoError(t, e.fake.StartDeployment(cluster, service, other, ecsfake.Rollout{})) }
+	clk.Do = func() { require.NoError(t, e.fake.StartDeployment(cluster, service, other, ecsfake.Rollout{})) }
 	res, err := e.eng.Deploy(context.Background(), e.deployOpts())
 	require.Error(t, err)
 	assert.Equal(t, ConcurrentDeploy, res.Class)

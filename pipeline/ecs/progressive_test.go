@@ -360,7 +360,7 @@ func TestStatusShowsTheServiceDeploymentStage(t *testing.T) {
 	// Follow a canary until the middle of its bake, then stop following: status shows where it is.
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	e.eng.clock = &cancelAt{VirtualClock: e.clock, at: t0.Add(2 * time.Minute), cancel: cancel}
+	e.eng.clock = &ecsfake.TriggerClock{VirtualClock: e.clock, At: t0.Add(2 * time.Minute), Do: cancel}
 	e.fake.FireAlarm("not-watched", t0.Add(time.Minute)) // an alarm the service does not watch changes nothing
 	res, err := e.eng.Deploy(cctx, e.deliveryOpts(canary(), 20*time.Minute))
 	require.Error(t, err)
