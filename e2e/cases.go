@@ -470,7 +470,8 @@ func deployProdApproved(ctx context.Context, s *Suite) error {
 	if st.Image != s.preprodImage {
 		return fmt.Errorf("prod runs %q, expected the digest preprod runs, %q", st.Image, s.preprodImage)
 	}
-	return expectContains(res.Output(), "e2e-alice")
+	// The sample's prod deploys as a canary with alarms: the report shows its stages.
+	return expectContains(res.Output(), "e2e-alice", "### Progressive delivery", "| Strategy | canary |")
 }
 
 func status(ctx context.Context, s *Suite) error {

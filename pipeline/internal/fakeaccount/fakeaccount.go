@@ -198,6 +198,12 @@ func (a *Account) seed() error {
 		if err != nil {
 			return fmt.Errorf("fakeaccount: seed service %s/%s: %w", e.Cluster, e.Service, err)
 		}
+		// Behind the landing zone's load balancer, as the sample's services are: prod
+		// deploys as a canary, which ECS refuses for a service without one.
+		a.ecs.SetLoadBalancers(e.Cluster, e.Service, types.LoadBalancer{
+			TargetGroupArn: aws.String(fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s-blue/0a1b2c3d4e5f6a7b", Region, e.Account, e.Family)),
+			ContainerName:  aws.String(e.Container), ContainerPort: aws.Int32(8080),
+		})
 	}
 	iam := iamfake.New(a.aws)
 	for _, e := range Environments() {

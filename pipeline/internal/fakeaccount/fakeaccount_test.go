@@ -242,6 +242,15 @@ func TestStandaloneAccountServesTheModulesFlows(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, account, "every detector is on in the fake account")
 
+	// Both services sit behind a load balancer, as the sample's do: prod deploys as a canary.
+	for _, e := range fakeaccount.Environments() {
+		out, err := awsecs.NewFromConfig(cfg).DescribeServices(ctx, &awsecs.DescribeServicesInput{Cluster: aws.String(e.Cluster), Services: []string{e.Service}})
+		require.NoError(t, err)
+		require.Len(t, out.Services, 1)
+		require.Len(t, out.Services[0].LoadBalancers, 1, e.Name)
+		assert.Contains(t, aws.ToString(out.Services[0].LoadBalancers[0].TargetGroupArn), e.Family+"-blue")
+	}
+
 	// rollback: back to the revision before the running one (:2 → :1; :3 failed and is newer).
 	_, err = fastEngine(cfg).Rollback(ctx, ecs.RollbackOptions{Cluster: preprod.Cluster, Service: preprod.Service, Timeout: time.Minute})
 	require.NoError(t, err)
