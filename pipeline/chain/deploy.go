@@ -169,9 +169,9 @@ func busyReason(st *ecs.ServiceStatus) string {
 // ended turns the engine's result into the report's outcome.
 func ended(r *report.Recorder, res *ecs.Result, err error) (string, error) {
 	if res != nil {
-		r.TaskDefinition = ShortTaskDefinition(res.RegisteredTaskDefinition)
-		r.PreviousTaskDefinition = ShortTaskDefinition(res.PreviousTaskDefinition)
-		r.FinalTaskDefinition = ShortTaskDefinition(res.FinalTaskDefinition)
+		r.TaskDefinition = taskdef.ShortName(res.RegisteredTaskDefinition)
+		r.PreviousTaskDefinition = taskdef.ShortName(res.PreviousTaskDefinition)
+		r.FinalTaskDefinition = taskdef.ShortName(res.FinalTaskDefinition)
 	}
 	r.Delivery = report.DeliveryOf(res)
 	outcome, reason := report.OutcomeOf(res, err)
@@ -238,7 +238,7 @@ func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.F
 		return "", nil, err
 	}
 	r.Revision = orDefault(cand.Revision, "unknown (the source task definition has no "+taskdef.TagGitRevision+" tag)")
-	r.Logf("promote: %s runs %s (%s), built from revision %s, completed and steady", src.Name, cand.ImageRef, ShortTaskDefinition(cand.TaskDefinitionArn), r.Revision)
+	r.Logf("promote: %s runs %s (%s), built from revision %s, completed and steady", src.Name, cand.ImageRef, taskdef.ShortName(cand.TaskDefinitionArn), r.Revision)
 	login, err := ecrLogin(ctx, srcCfg)
 	if err != nil {
 		return "", nil, err
@@ -250,7 +250,7 @@ func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.F
 	if err := s.verifyExisting(ctx, r, signer, cand.ImageRef, bg); err != nil {
 		return "", nil, err
 	}
-	r.Promotion = &report.Promotion{SourceEnv: src.Name, SourceTaskDefinition: ShortTaskDefinition(cand.TaskDefinitionArn), ApprovedBy: approval.By, ApprovalReason: approval.Reason, ApprovedAt: approval.At}
+	r.Promotion = &report.Promotion{SourceEnv: src.Name, SourceTaskDefinition: taskdef.ShortName(cand.TaskDefinitionArn), ApprovedBy: approval.By, ApprovalReason: approval.Reason, ApprovedAt: approval.At}
 	tags := map[string]string{promote.TagPromotedFrom: src.Name}
 	if approval.By != "" {
 		tags = promote.Tags(cand, approval)
@@ -311,14 +311,6 @@ func policySummary(rep policy.Report, threshold policy.Severity, name string) *r
 	}
 	p.Passed = max(p.Passed-p.Failed, 0)
 	return p
-}
-
-// ShortTaskDefinition turns a task definition ARN into family:revision.
-func ShortTaskDefinition(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 func mergeMaps(a, b map[string]string) map[string]string {

@@ -281,8 +281,8 @@ func (s *Session) Rollback(ctx context.Context, env, to string) (string, error) 
 	if res != nil && res.Class == ecs.Completed {
 		// The revision returned to is the one the rollback deployed; "previous" is where
 		// the service came from.
-		r.TaskDefinition = ShortTaskDefinition(orDefault(res.RegisteredTaskDefinition, res.FinalTaskDefinition))
-		r.PreviousTaskDefinition = ShortTaskDefinition(res.PreviousTaskDefinition)
+		r.TaskDefinition = taskdef.ShortName(orDefault(res.RegisteredTaskDefinition, res.FinalTaskDefinition))
+		r.PreviousTaskDefinition = taskdef.ShortName(res.PreviousTaskDefinition)
 		return r.Finish(report.Reverted, res.Outcome, nil)
 	}
 	return ended(r, res, err)

@@ -177,7 +177,7 @@ func (e *Engine) previousRevision(ctx context.Context, arn string) (string, erro
 }
 
 func splitTaskDef(arn string) (string, int, error) {
-	s := shortTaskDef(arn)
+	s := taskdef.ShortName(arn)
 	fam, rev, ok := strings.Cut(s, ":")
 	n, err := strconv.Atoi(rev)
 	if !ok || err != nil {
@@ -244,9 +244,9 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		p := primaryOf(svc)
 		if !rq.waitFirst {
 			return stop(Busy, "deployment %s of %s is in progress (%d deployments); wait for it to finish or deploy with the wait-for-in-progress option",
-				idOf(p), shortTaskDef(taskDefOf(p)), len(svc.Deployments))
+				idOf(p), taskdef.ShortName(taskDefOf(p)), len(svc.Deployments))
 		}
-		e.logf("waiting for deployment %s of %s, already in progress, to finish", idOf(p), shortTaskDef(taskDefOf(p)))
+		e.logf("waiting for deployment %s of %s, already in progress, to finish", idOf(p), taskdef.ShortName(taskDefOf(p)))
 		wr := e.wait(ctx, &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: taskDefOf(p), deploymentID: idOf(p),
 			deadline: e.clock.Now().Add(rq.timeout), seen: seen, start: e.clock.Now(), drainHint: drainHint(svc)}, st)
 		switch wr.kind {
@@ -279,7 +279,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 			return stop(BadInput, "%v", err)
 		}
 		if target == r.PreviousTaskDefinition {
-			return stop(BadInput, "the service already runs %s", shortTaskDef(target))
+			return stop(BadInput, "the service already runs %s", taskdef.ShortName(target))
 		}
 	}
 	if rq.register != nil {
@@ -289,7 +289,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		}
 		target = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
 		r.RegisteredTaskDefinition = target
-		e.logf("registered %s", shortTaskDef(target))
+		e.logf("registered %s", taskdef.ShortName(target))
 	}
 
 	// 5. Point the service at it, with the circuit breaker on.
@@ -306,16 +306,16 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		if r.ServiceUpdated {
 			// The answer was lost (cancelled, or an error after the change was made).
 			r.Outcome = fmt.Sprintf("update service %s to %s answered %v, but the service was updated; it is on %s (%s) and was not followed",
-				rq.service, shortTaskDef(target), err, shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+				rq.service, taskdef.ShortName(target), err, taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		} else {
 			r.Outcome = fmt.Sprintf("service not updated (still on %s): update service %s to %s: %v",
-				shortTaskDef(r.FinalTaskDefinition), rq.service, shortTaskDef(target), err)
+				taskdef.ShortName(r.FinalTaskDefinition), rq.service, taskdef.ShortName(target), err)
 		}
 		return done()
 	}
 	r.ServiceUpdated = true
 	r.DeploymentID = deploymentFor(upd.Service, target, before)
-	e.logf("updated service %s to %s (deployment %s); waiting up to %s", rq.service, shortTaskDef(target), orUnknown(r.DeploymentID), rq.timeout)
+	e.logf("updated service %s to %s (deployment %s); waiting up to %s", rq.service, taskdef.ShortName(target), orUnknown(r.DeploymentID), rq.timeout)
 	if e.followDelivery(ctx, rq, r, st, upd.Service, updatedAt, target) {
 		return done()
 	}
@@ -331,7 +331,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	var wr waitResult
 	if other := e.foreign(upd.Service, w); other != nil && r.DeploymentID != "" {
 		wr = waitResult{kind: waitConcurrent, other: other, last: upd.Service,
-			reason: fmt.Sprintf("deployment %s of %s was started alongside ours (%s of %s)", idOf(other), shortTaskDef(taskDefOf(other)), r.DeploymentID, shortTaskDef(target))}
+			reason: fmt.Sprintf("deployment %s of %s was started alongside ours (%s of %s)", idOf(other), taskdef.ShortName(taskDefOf(other)), r.DeploymentID, taskdef.ShortName(target))}
 	} else {
 		wr = e.wait(ctx, w, st)
 	}
@@ -340,7 +340,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	switch wr.kind {
 	case waitCompleted:
 		r.Class = Completed
-		r.Outcome = fmt.Sprintf("%s %s", rq.verb, shortTaskDef(target))
+		r.Outcome = fmt.Sprintf("%s %s", rq.verb, taskdef.ShortName(target))
 		e.stateFrom(r, wr.last, target)
 		return done()
 	case waitSuperseded:
@@ -348,7 +348,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		r.Class = Completed
 		r.SupersededBy = otherOf(wr.other)
 		e.stateFrom(r, wr.last, target)
-		r.Outcome = fmt.Sprintf("%s %s, then superseded by %s", rq.verb, shortTaskDef(target), r.SupersededBy)
+		r.Outcome = fmt.Sprintf("%s %s, then superseded by %s", rq.verb, taskdef.ShortName(target), r.SupersededBy)
 		e.logf("deployment %s completed; %s has replaced it since", r.DeploymentID, r.SupersededBy)
 		return done()
 	case waitConcurrent:
@@ -356,7 +356,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		r.Concurrent = otherOf(wr.other)
 		e.finalState(ctx, r, target)
 		r.Outcome = fmt.Sprintf("concurrent deploy detected: %s, not ours, alongside ours (%s of %s); service on %s (%s); not rolled back: the other deploy owns the service now",
-			r.Concurrent, orUnknown(r.DeploymentID), shortTaskDef(target), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+			r.Concurrent, orUnknown(r.DeploymentID), taskdef.ShortName(target), taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		r.Reason = wr.reason
 		return done()
 	case waitUnseen:
@@ -365,7 +365,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		r.Class = TimedOut
 		e.finalState(ctx, r, target)
 		r.Outcome = fmt.Sprintf("unknown: service updated to %s but its deployment was never visible; service reads as on %s (%s); not rolled back",
-			shortTaskDef(target), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+			taskdef.ShortName(target), taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		r.Reason = wr.reason
 		return done()
 	case waitCancelled:
@@ -376,7 +376,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	case waitAWSError:
 		r.Class = AWSError
 		e.finalState(ctx, r, target)
-		r.Outcome = fmt.Sprintf("lost track of deployment %s of %s: %v; service on %s", orUnknown(w.deploymentID), shortTaskDef(target), wr.err, shortTaskDef(r.FinalTaskDefinition))
+		r.Outcome = fmt.Sprintf("lost track of deployment %s of %s: %v; service on %s", orUnknown(w.deploymentID), taskdef.ShortName(target), wr.err, taskdef.ShortName(r.FinalTaskDefinition))
 		return done()
 	}
 
@@ -396,11 +396,11 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 			deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now(), drainHint: hint}
 		if taskDefOf(p) == r.PreviousTaskDefinition {
 			r.RolledBackBy = "ecs"
-			e.logf("ECS is rolling back to %s (deployment %s)", shortTaskDef(taskDefOf(p)), idOf(p))
-			e.settle(ctx, r, rb, st, target, "rolled back to "+shortTaskDef(taskDefOf(p)))
+			e.logf("ECS is rolling back to %s (deployment %s)", taskdef.ShortName(taskDefOf(p)), idOf(p))
+			e.settle(ctx, r, rb, st, target, "rolled back to "+taskdef.ShortName(taskDefOf(p)))
 		} else {
-			e.logf("another deployment (%s of %s) replaced ours", idOf(p), shortTaskDef(taskDefOf(p)))
-			e.settle(ctx, r, rb, st, target, "superseded by another deployment; service on "+shortTaskDef(taskDefOf(p)))
+			e.logf("another deployment (%s of %s) replaced ours", idOf(p), taskdef.ShortName(taskDefOf(p)))
+			e.settle(ctx, r, rb, st, target, "superseded by another deployment; service on "+taskdef.ShortName(taskDefOf(p)))
 		}
 		return done()
 	}
@@ -410,7 +410,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		if r.PreviousTaskDefinition == "" {
 			why = "no previous task definition"
 		}
-		r.Outcome = fmt.Sprintf("not rolled back (%s), service on %s", why, shortTaskDef(r.FinalTaskDefinition))
+		r.Outcome = fmt.Sprintf("not rolled back (%s), service on %s", why, taskdef.ShortName(r.FinalTaskDefinition))
 		return done()
 	}
 	if ctx.Err() != nil {
@@ -420,19 +420,19 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		return done()
 	}
 	r.RolledBackBy = "pipeline"
-	e.logf("rolling back to %s", shortTaskDef(r.PreviousTaskDefinition))
+	e.logf("rolling back to %s", taskdef.ShortName(r.PreviousTaskDefinition))
 	back, err := e.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{
 		Cluster: aws.String(rq.cluster), Service: aws.String(rq.service),
 		TaskDefinition: aws.String(r.PreviousTaskDefinition), DeploymentConfiguration: cfg,
 	})
 	if err != nil {
 		e.finalState(ctx, r, target)
-		r.Outcome = fmt.Sprintf("rollback failed, service on %s: update service: %v", shortTaskDef(r.FinalTaskDefinition), err)
+		r.Outcome = fmt.Sprintf("rollback failed, service on %s: update service: %v", taskdef.ShortName(r.FinalTaskDefinition), err)
 		return done()
 	}
 	rb := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: r.PreviousTaskDefinition,
 		deploymentID: deploymentFor(back.Service, r.PreviousTaskDefinition, nil), deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now(), drainHint: hint}
-	e.settle(ctx, r, rb, st, target, "rolled back to "+shortTaskDef(r.PreviousTaskDefinition))
+	e.settle(ctx, r, rb, st, target, "rolled back to "+taskdef.ShortName(r.PreviousTaskDefinition))
 	return done()
 }
 
@@ -451,22 +451,22 @@ func (e *Engine) settle(ctx context.Context, r *Result, rb *waitSpec, st *pollSt
 	case waitCancelled:
 		r.Class = Cancelled
 		r.Outcome = fmt.Sprintf("cancelled while rolling back to %s: service on %s (%s), ECS continues the rollback on its own",
-			shortTaskDef(rb.taskDef), shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+			taskdef.ShortName(rb.taskDef), taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 	case waitTimedOut, waitUnseen:
 		// The rollback is healthy so far, only slower than its timeout: it is on its way.
 		if taskDefOf(primaryOf(wr.last)) == rb.taskDef && (wr.ours == nil || wr.ours.RolloutState != types.DeploymentRolloutStateFailed) {
 			r.Class = RollbackInProgress
 			r.Outcome = fmt.Sprintf("rollback in progress to %s (deployment %s, running %s), not finished within the rollback timeout; ECS continues it",
-				shortTaskDef(rb.taskDef), orUnknown(rb.deploymentID), runningOf(wr.ours))
+				taskdef.ShortName(rb.taskDef), orUnknown(rb.deploymentID), runningOf(wr.ours))
 			r.Reason += "; rollback: " + wr.reason
 			return
 		}
-		r.Outcome = fmt.Sprintf("rollback failed, service on %s (%s)", shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		r.Outcome = fmt.Sprintf("rollback failed, service on %s (%s)", taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		if wr.reason != "" {
 			r.Reason += "; rollback: " + wr.reason
 		}
 	default:
-		r.Outcome = fmt.Sprintf("rollback failed, service on %s (%s)", shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
+		r.Outcome = fmt.Sprintf("rollback failed, service on %s (%s)", taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		if wr.reason != "" {
 			r.Reason += "; rollback: " + wr.reason
 		}
@@ -636,7 +636,7 @@ func runningOf(d *types.Deployment) string {
 // rollout it was given, whether anyone waits for it or not.
 func cancelledOutcome(r *Result, target string) string {
 	return fmt.Sprintf("cancelled: service on %s (%s; updated to %s), ECS continues the rollout on its own",
-		shortTaskDef(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState), shortTaskDef(target))
+		taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState), taskdef.ShortName(target))
 }
 
 func markSeen(seen map[string]bool, svc *types.Service) {

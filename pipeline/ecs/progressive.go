@@ -19,6 +19,8 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
+
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // Delivery is how a deploy moves traffic to the new revision.
@@ -329,7 +331,7 @@ func (e *Engine) followDelivery(ctx context.Context, rq *run, r *Result, st *pol
 	if updated != nil {
 		markSeen(f.events.seen, updated)
 	}
-	e.logf("following service deployment %s (%s)", shortID(arn), strings.ToLower(string(d.Strategy)))
+	e.logf("following service deployment %s (%s)", taskdef.ShortName(arn), strings.ToLower(string(d.Strategy)))
 	f.run(ctx, target)
 	return true
 }
@@ -396,7 +398,7 @@ func (f *follower) run(ctx context.Context, target string) {
 				stage = string(f.last.LifecycleStage)
 			}
 			r.Reason = fmt.Sprintf("service deployment %s did not finish within %s (in %s, %s%% of production traffic on the new revision)",
-				shortID(f.arn), rq.timeout, stage, pct(f.rep.ProductionPercent))
+				taskdef.ShortName(f.arn), rq.timeout, stage, pct(f.rep.ProductionPercent))
 			if rq.noRollback {
 				end = endTimedOut
 				break
@@ -439,14 +441,14 @@ func (f *follower) read(ctx context.Context, deadline time.Time) (*types.Service
 		if isThrottle(err) {
 			f.st.throttled++
 		}
-		return nil, fmt.Errorf("describe service deployment %s: %w", shortID(f.arn), err)
+		return nil, fmt.Errorf("describe service deployment %s: %w", taskdef.ShortName(f.arn), err)
 	}
 	if len(out.ServiceDeployments) == 0 {
 		reason := "MISSING"
 		if len(out.Failures) > 0 {
 			reason = aws.ToString(out.Failures[0].Reason)
 		}
-		return nil, fmt.Errorf("service deployment %s not found (%s)", shortID(f.arn), reason)
+		return nil, fmt.Errorf("service deployment %s not found (%s)", taskdef.ShortName(f.arn), reason)
 	}
 	return &out.ServiceDeployments[0], nil
 }
@@ -580,7 +582,7 @@ func (f *follower) stop(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("stop service deployment %s: %w", shortID(f.arn), err)
+		return fmt.Errorf("stop service deployment %s: %w", taskdef.ShortName(f.arn), err)
 	}
 	return nil
 }
@@ -678,19 +680,19 @@ func (f *follower) finish(ctx context.Context, end followEnd, lastErr error, tar
 	if f.last != nil {
 		reason = aws.ToString(f.last.StatusReason)
 	}
-	where := shortTaskDef(r.FinalTaskDefinition)
+	where := taskdef.ShortName(r.FinalTaskDefinition)
 	switch end {
 	case endSuccessful:
 		r.Class = Completed
-		r.Outcome = fmt.Sprintf("%s %s", f.rq.verb, shortTaskDef(target))
+		r.Outcome = fmt.Sprintf("%s %s", f.rq.verb, taskdef.ShortName(target))
 		return
 	case endCancelled:
 		r.Class = Cancelled
-		r.Outcome = fmt.Sprintf("cancelled while following service deployment %s; service on %s (%s)", shortID(f.arn), where, orUnknown(r.FinalRolloutState))
+		r.Outcome = fmt.Sprintf("cancelled while following service deployment %s; service on %s (%s)", taskdef.ShortName(f.arn), where, orUnknown(r.FinalRolloutState))
 		return
 	case endAWSError:
 		r.Class = AWSError
-		r.Outcome = fmt.Sprintf("lost track of service deployment %s: %v; service on %s", shortID(f.arn), lastErr, where)
+		r.Outcome = fmt.Sprintf("lost track of service deployment %s: %v; service on %s", taskdef.ShortName(f.arn), lastErr, where)
 		return
 	}
 	var why []string
@@ -744,7 +746,7 @@ func (f *follower) finish(ctx context.Context, end followEnd, lastErr error, tar
 		r.Outcome = fmt.Sprintf("service deployment stopped without rollback; service on %s (%s)", where, orUnknown(r.FinalRolloutState))
 	case endTimedOut:
 		r.Class = TimedOut
-		r.Outcome = fmt.Sprintf("timed out; service deployment %s is %s, service on %s", shortID(f.arn), orUnknown(rep.Status), where)
+		r.Outcome = fmt.Sprintf("timed out; service deployment %s is %s, service on %s", taskdef.ShortName(f.arn), orUnknown(rep.Status), where)
 	}
 }
 
@@ -806,7 +808,7 @@ func (e *Engine) currentServiceDeployment(ctx context.Context, svc *types.Servic
 // String is one line for `status`.
 func (s *ServiceDeploymentStatus) String() string {
 	line := fmt.Sprintf("service deployment %s (%s): %s, stage %s, %s%% production / %s%% test traffic on the new revision",
-		shortID(s.Arn), orDash(s.Strategy), s.Status, orDash(s.Stage), pct(s.ProductionPercent), pct(s.TestPercent))
+		taskdef.ShortName(s.Arn), orDash(s.Strategy), s.Status, orDash(s.Stage), pct(s.ProductionPercent), pct(s.TestPercent))
 	if len(s.TriggeredAlarms) > 0 {
 		line += "; alarms in ALARM: " + strings.Join(s.TriggeredAlarms, ", ")
 	}
@@ -822,7 +824,7 @@ func (d *DeliveryReport) summary() string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "delivery: %s (%s), service deployment %s: %s\n", strings.ToLower(d.Strategy), d.Plan, orDash(shortID(d.ServiceDeploymentArn)), orDash(d.Status))
+	fmt.Fprintf(&b, "delivery: %s (%s), service deployment %s: %s\n", strings.ToLower(d.Strategy), d.Plan, orDash(taskdef.ShortName(d.ServiceDeploymentArn)), orDash(d.Status))
 	for _, s := range d.Stages {
 		fmt.Fprintf(&b, "  %s %s: %s%% production, %s%% test\n", s.At.UTC().Format("15:04:05"), s.Name, pct(s.ProductionPercent), pct(s.TestPercent))
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // Class is the kind of outcome of a deploy or rollback.
@@ -80,7 +82,7 @@ type ContainerExit struct {
 
 func (t StoppedTask) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "task %s stopped: %s", shortID(t.TaskArn), t.StoppedReason)
+	fmt.Fprintf(&b, "task %s stopped: %s", taskdef.ShortName(t.TaskArn), t.StoppedReason)
 	for _, c := range t.Containers {
 		switch {
 		case c.ExitCode != nil && c.Reason != "":
@@ -104,7 +106,7 @@ type OtherDeployment struct {
 }
 
 func (o *OtherDeployment) String() string {
-	s := fmt.Sprintf("deployment %s of %s", orUnknown(o.ID), shortTaskDef(o.TaskDefinition))
+	s := fmt.Sprintf("deployment %s of %s", orUnknown(o.ID), taskdef.ShortName(o.TaskDefinition))
 	if !o.CreatedAt.IsZero() {
 		s += " created " + o.CreatedAt.UTC().Format("15:04:05")
 	}
@@ -193,11 +195,11 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "reason: %s\n", r.Reason)
 	}
 	if r.RegisteredTaskDefinition != "" {
-		fmt.Fprintf(&b, "registered: %s\n", shortTaskDef(r.RegisteredTaskDefinition))
+		fmt.Fprintf(&b, "registered: %s\n", taskdef.ShortName(r.RegisteredTaskDefinition))
 	}
 	fmt.Fprintf(&b, "service updated: %t\n", r.ServiceUpdated)
 	if r.FinalTaskDefinition != "" {
-		fmt.Fprintf(&b, "service now on: %s (%s, %d deployment(s))\n", shortTaskDef(r.FinalTaskDefinition), r.FinalRolloutState, r.FinalDeployments)
+		fmt.Fprintf(&b, "service now on: %s (%s, %d deployment(s))\n", taskdef.ShortName(r.FinalTaskDefinition), r.FinalRolloutState, r.FinalDeployments)
 	}
 	b.WriteString(r.Delivery.summary())
 	for _, t := range r.StoppedTasks {
@@ -217,19 +219,4 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "waited %s, %d polls (%d throttled)\n", r.Elapsed.Round(time.Second), r.Polls, r.Throttled)
 	}
 	return b.String()
-}
-
-// shortTaskDef turns a task definition ARN into family:revision.
-func shortTaskDef(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
-}
-
-func shortID(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }

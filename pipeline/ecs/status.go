@@ -79,7 +79,7 @@ func (e *Engine) Status(ctx context.Context, cluster, service string) (*ServiceS
 	}
 	td, err := e.ecs.DescribeTaskDefinition(ctx, &awsecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(st.TaskDefinition)})
 	if err != nil {
-		return nil, fmt.Errorf("describe task definition %s: %w", shortTaskDef(st.TaskDefinition), err)
+		return nil, fmt.Errorf("describe task definition %s: %w", taskdef.ShortName(st.TaskDefinition), err)
 	}
 	var running map[string]string // container -> digest, from a running task, read once if needed
 	for _, c := range td.TaskDefinition.ContainerDefinitions {
@@ -152,7 +152,7 @@ func (e *Engine) CurrentImage(ctx context.Context, cluster, service, container s
 			return out, nil
 		}
 	}
-	return out, fmt.Errorf("current image of %s/%s: container %q not in %s (containers: %s)", cluster, service, container, shortTaskDef(st.TaskDefinition), strings.Join(names, ", "))
+	return out, fmt.Errorf("current image of %s/%s: container %q not in %s (containers: %s)", cluster, service, container, taskdef.ShortName(st.TaskDefinition), strings.Join(names, ", "))
 }
 
 // Running returns the task definition the service's PRIMARY deployment runs, as a
@@ -170,9 +170,9 @@ func (e *Engine) Running(ctx context.Context, cluster, service string) (*taskdef
 		TaskDefinition: aws.String(arn), Include: []types.TaskDefinitionField{types.TaskDefinitionFieldTags},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("describe task definition %s: %w", shortTaskDef(arn), err)
+		return nil, fmt.Errorf("describe task definition %s: %w", taskdef.ShortName(arn), err)
 	}
-	return taskdef.FromSDK(shortTaskDef(arn)+" (running)", out.TaskDefinition, out.Tags)
+	return taskdef.FromSDK(taskdef.ShortName(arn)+" (running)", out.TaskDefinition, out.Tags)
 }
 
 // Diff is the unified diff from the task definition the service runs to rendered ("" when
@@ -194,11 +194,11 @@ func (s *ServiceStatus) String() string {
 		state = "stable"
 	}
 	fmt.Fprintf(&b, "%s/%s: %s on %s (%s), running %d/%d, pending %d\n",
-		s.Cluster, s.Service, state, shortTaskDef(s.TaskDefinition), orDash(s.RolloutState), s.Running, s.Desired, s.Pending)
+		s.Cluster, s.Service, state, taskdef.ShortName(s.TaskDefinition), orDash(s.RolloutState), s.Running, s.Desired, s.Pending)
 	b.WriteString("deployments:\n")
 	for _, d := range s.Deployments {
 		fmt.Fprintf(&b, "  %-8s %s %s rollout %s, running %d/%d, pending %d, failed %d, updated %s\n",
-			d.Status, d.ID, shortTaskDef(d.TaskDefinition), orDash(d.RolloutState), d.Running, d.Desired, d.Pending, d.Failed, d.UpdatedAt.UTC().Format(time.RFC3339))
+			d.Status, d.ID, taskdef.ShortName(d.TaskDefinition), orDash(d.RolloutState), d.Running, d.Desired, d.Pending, d.Failed, d.UpdatedAt.UTC().Format(time.RFC3339))
 		if d.RolloutStateReason != "" {
 			fmt.Fprintf(&b, "           reason: %s\n", d.RolloutStateReason)
 		}

@@ -12,6 +12,8 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // waitSpec is one deployment to follow.
@@ -182,7 +184,7 @@ func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResul
 			}
 			if d == nil && !seenOurs && !lagLogged && now.Sub(w.start) >= p.LagGrace {
 				e.logf("%s  deployment %s of %s is still not visible (read-after-write lag); reading on until the timeout",
-					elapsed(now.Sub(w.start)), orUnknown(w.deploymentID), shortTaskDef(w.taskDef))
+					elapsed(now.Sub(w.start)), orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef))
 				lagLogged = true
 			}
 		}
@@ -191,10 +193,10 @@ func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResul
 		if !now.Before(w.deadline) {
 			if !seenOurs {
 				return waitResult{kind: waitUnseen, last: last,
-					reason: fmt.Sprintf("deployment %s of %s was never visible in DescribeServices within %s", orUnknown(w.deploymentID), shortTaskDef(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
+					reason: fmt.Sprintf("deployment %s of %s was never visible in DescribeServices within %s", orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
 			}
 			return waitResult{kind: waitTimedOut, last: last, ours: ours,
-				reason: fmt.Sprintf("deployment %s of %s did not complete within %s", orUnknown(w.deploymentID), shortTaskDef(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
+				reason: fmt.Sprintf("deployment %s of %s did not complete within %s", orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
 		}
 		interval := e.interval(now, last, ours, w, seenOurs, waitingForECS, lastLineAt)
 		interval *= time.Duration(backoff)
@@ -224,7 +226,7 @@ func (e *Engine) judge(svc *types.Service, d *types.Deployment, w *waitSpec, now
 		// before the update is someone else's.
 		if w.before != nil && w.deploymentID != "" && primary != nil && !w.before[idOf(primary)] && idOf(primary) != w.deploymentID {
 			return waitResult{kind: waitConcurrent, other: primary,
-				reason: fmt.Sprintf("deployment %s of %s became PRIMARY; ours (%s of %s) was never seen", idOf(primary), shortTaskDef(taskDefOf(primary)), w.deploymentID, shortTaskDef(w.taskDef))}, true
+				reason: fmt.Sprintf("deployment %s of %s became PRIMARY; ours (%s of %s) was never seen", idOf(primary), taskdef.ShortName(taskDefOf(primary)), w.deploymentID, taskdef.ShortName(w.taskDef))}, true
 		}
 		return waitResult{}, false
 	case d == nil:
@@ -234,34 +236,34 @@ func (e *Engine) judge(svc *types.Service, d *types.Deployment, w *waitSpec, now
 			return waitResult{kind: waitSuperseded, other: primary}, true
 		}
 		if rollingBackFrom(svc, w, primary) || (!failedAt.IsZero() && primary != nil && taskDefOf(primary) == w.previousTaskDef) {
-			return waitResult{kind: waitReplaced, reason: fmt.Sprintf("deployment %s is gone and ECS rolled the service back to %s", orUnknown(w.deploymentID), shortTaskDef(taskDefOf(primary)))}, true
+			return waitResult{kind: waitReplaced, reason: fmt.Sprintf("deployment %s is gone and ECS rolled the service back to %s", orUnknown(w.deploymentID), taskdef.ShortName(taskDefOf(primary)))}, true
 		}
 		if primary != nil && foreign != nil {
 			return waitResult{kind: waitConcurrent, other: primary,
-				reason: fmt.Sprintf("deployment %s of %s replaced ours (%s of %s) while it rolled out", idOf(primary), shortTaskDef(taskDefOf(primary)), w.deploymentID, shortTaskDef(w.taskDef))}, true
+				reason: fmt.Sprintf("deployment %s of %s replaced ours (%s of %s) while it rolled out", idOf(primary), taskdef.ShortName(taskDefOf(primary)), w.deploymentID, taskdef.ShortName(w.taskDef))}, true
 		}
 		if primary != nil && taskDefOf(primary) != w.taskDef {
-			return waitResult{kind: waitReplaced, reason: fmt.Sprintf("deployment %s is gone and the service runs %s", orUnknown(w.deploymentID), shortTaskDef(taskDefOf(primary)))}, true
+			return waitResult{kind: waitReplaced, reason: fmt.Sprintf("deployment %s is gone and the service runs %s", orUnknown(w.deploymentID), taskdef.ShortName(taskDefOf(primary)))}, true
 		}
-		return waitResult{kind: waitGone, reason: fmt.Sprintf("deployment %s of %s disappeared from the service", orUnknown(w.deploymentID), shortTaskDef(w.taskDef))}, true
+		return waitResult{kind: waitGone, reason: fmt.Sprintf("deployment %s of %s disappeared from the service", orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef))}, true
 	case aws.ToString(d.Status) != "PRIMARY" && primary != nil:
 		switch {
 		case d.RolloutState == types.DeploymentRolloutStateCompleted || oursCompleted:
 			return waitResult{kind: waitSuperseded, ours: d, other: primary}, true
 		case d.RolloutState == types.DeploymentRolloutStateFailed || rollingBackFrom(svc, w, primary):
 			return waitResult{kind: waitReplaced, ours: d,
-				reason: fmt.Sprintf("deployment %s failed and ECS is rolling back: the PRIMARY deployment %s runs %s", idOf(d), idOf(primary), shortTaskDef(taskDefOf(primary)))}, true
+				reason: fmt.Sprintf("deployment %s failed and ECS is rolling back: the PRIMARY deployment %s runs %s", idOf(d), idOf(primary), taskdef.ShortName(taskDefOf(primary)))}, true
 		case foreign != nil:
 			return waitResult{kind: waitConcurrent, ours: d, other: primary,
-				reason: fmt.Sprintf("deployment %s of %s replaced ours (%s of %s) while it rolled out", idOf(primary), shortTaskDef(taskDefOf(primary)), idOf(d), shortTaskDef(w.taskDef))}, true
+				reason: fmt.Sprintf("deployment %s of %s replaced ours (%s of %s) while it rolled out", idOf(primary), taskdef.ShortName(taskDefOf(primary)), idOf(d), taskdef.ShortName(w.taskDef))}, true
 		}
 		return waitResult{kind: waitReplaced, ours: d,
-			reason: fmt.Sprintf("deployment %s was replaced: the PRIMARY deployment %s runs %s", idOf(d), idOf(primary), shortTaskDef(taskDefOf(primary)))}, true
+			reason: fmt.Sprintf("deployment %s was replaced: the PRIMARY deployment %s runs %s", idOf(d), idOf(primary), taskdef.ShortName(taskDefOf(primary)))}, true
 	case foreign != nil:
 		// Ours is PRIMARY, and another deployment that was not there before our update sits
 		// behind it: another client updated the service in the same moment, before us.
 		return waitResult{kind: waitConcurrent, ours: d, other: foreign,
-			reason: fmt.Sprintf("deployment %s of %s was started alongside ours (%s of %s)", idOf(foreign), shortTaskDef(taskDefOf(foreign)), idOf(d), shortTaskDef(w.taskDef))}, true
+			reason: fmt.Sprintf("deployment %s of %s was started alongside ours (%s of %s)", idOf(foreign), taskdef.ShortName(taskDefOf(foreign)), idOf(d), taskdef.ShortName(w.taskDef))}, true
 	case d.RolloutState == types.DeploymentRolloutStateFailed:
 		if failedAt.IsZero() {
 			*failedAt = now
@@ -515,14 +517,14 @@ func progress(svc *types.Service, ours *types.Deployment) string {
 		return fmt.Sprintf("waiting for the new deployment to appear (service running %d/%d)", svc.RunningCount, svc.DesiredCount)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: running %d/%d, pending %d", shortTaskDef(aws.ToString(ours.TaskDefinition)), orUnknown(string(ours.RolloutState)),
+	fmt.Fprintf(&b, "%s %s: running %d/%d, pending %d", taskdef.ShortName(aws.ToString(ours.TaskDefinition)), orUnknown(string(ours.RolloutState)),
 		ours.RunningCount, ours.DesiredCount, ours.PendingCount)
 	if ours.FailedTasks > 0 {
 		fmt.Fprintf(&b, ", failed %d", ours.FailedTasks)
 	}
 	for _, d := range svc.Deployments {
 		if aws.ToString(d.Id) != aws.ToString(ours.Id) {
-			fmt.Fprintf(&b, "; %s %s %s: running %d", strings.ToLower(aws.ToString(d.Status)), shortTaskDef(aws.ToString(d.TaskDefinition)), orUnknown(string(d.RolloutState)), d.RunningCount)
+			fmt.Fprintf(&b, "; %s %s %s: running %d", strings.ToLower(aws.ToString(d.Status)), taskdef.ShortName(aws.ToString(d.TaskDefinition)), orUnknown(string(d.RolloutState)), d.RunningCount)
 		}
 	}
 	return b.String()

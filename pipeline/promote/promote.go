@@ -228,7 +228,7 @@ func checkSettled(svc types.Service, where string) (string, error) {
 		}
 		if rolledBack {
 			return "", refuse(ErrSourceRolledBack, "%s is rolling back to %s after a failed deployment (%s)",
-				where, shortTD(aws.ToString(primary.TaskDefinition)), strings.Join(others, "; "))
+				where, taskdef.ShortName(aws.ToString(primary.TaskDefinition)), strings.Join(others, "; "))
 		}
 		return "", refuse(ErrSourceInProgress, "%s has %d deployments: primary %s; others %s",
 			where, len(svc.Deployments), describeDeployment(*primary), strings.Join(others, "; "))
@@ -250,7 +250,7 @@ func checkSettled(svc types.Service, where string) (string, error) {
 	}
 	if svcTD := aws.ToString(svc.TaskDefinition); svcTD != "" && svcTD != tdArn {
 		return "", refuse(ErrSourceRolledBack, "%s is configured for %s but its completed deployment runs %s",
-			where, shortTD(svcTD), shortTD(tdArn))
+			where, taskdef.ShortName(svcTD), taskdef.ShortName(tdArn))
 	}
 	if primary.RunningCount != primary.DesiredCount || svc.RunningCount != svc.DesiredCount {
 		return "", refuse(ErrSourceNotSteady, "%s runs %d of %d tasks (%d pending)",
@@ -264,7 +264,7 @@ func checkSettled(svc types.Service, where string) (string, error) {
 
 func describeDeployment(d types.Deployment) string {
 	s := fmt.Sprintf("%s %s on %s, %s, %d/%d running",
-		aws.ToString(d.Id), aws.ToString(d.Status), shortTD(aws.ToString(d.TaskDefinition)),
+		aws.ToString(d.Id), aws.ToString(d.Status), taskdef.ShortName(aws.ToString(d.TaskDefinition)),
 		orNone(string(d.RolloutState)), d.RunningCount, d.DesiredCount)
 	if d.FailedTasks > 0 {
 		s += fmt.Sprintf(", %d failed tasks", d.FailedTasks)
@@ -280,14 +280,6 @@ func orNone(s string) string {
 		return "no rollout state"
 	}
 	return s
-}
-
-// shortTD turns a task definition ARN into family:revision.
-func shortTD(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // Tag keys written on the task definition a promotion registers.
@@ -34,7 +36,7 @@ func Tags(c Candidate, a Approval) map[string]string {
 		}
 	}
 	put(TagPromotedFrom, c.SourceEnv)
-	put(TagSourceTaskDef, shortTD(c.TaskDefinitionArn))
+	put(TagSourceTaskDef, taskdef.ShortName(c.TaskDefinitionArn))
 	put(TagImageDigest, c.Digest)
 	put(TagApprovedBy, a.By)
 	if !a.At.IsZero() {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"dagger/fargate/pipeline/ecs"
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // Delivery is what the report shows of a progressive delivery: the strategy, the lifecycle
@@ -79,7 +80,7 @@ func (r Report) writeDelivery(b *strings.Builder) {
 	}
 	row("Strategy", text(strings.ToLower(strings.ReplaceAll(d.Strategy, "_", "-"))))
 	row("Plan", text(d.Plan))
-	row("Service deployment", code(shortArn(d.ServiceDeployment)))
+	row("Service deployment", code(taskdef.ShortName(d.ServiceDeployment)))
 	row("Status", text(d.Status))
 	row("Production traffic reached", percent(d.ProductionPercent)+" on the new revision")
 	if d.RolledBackBy != "" {
@@ -116,11 +117,4 @@ func (r Report) writeDelivery(b *strings.Builder) {
 func percent(v float64) string {
 	s := strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v), "0"), ".")
 	return s + " %"
-}
-
-func shortArn(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }

@@ -83,3 +83,13 @@ func ValidateTags(tags []types.Tag) error {
 	}
 	return nil
 }
+
+// ShortName is the last part of an ECS ARN: family:revision for a task definition
+// (arn:aws:ecs:eu-west-1:123456789012:task-definition/app:7 → app:7), the ID for a task or a
+// service deployment. A string that is not an ARN is returned as it is.
+func ShortName(arn string) string {
+	if i := strings.LastIndex(arn, "/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"dagger/fargate/pipeline/internal/ecsfake"
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // The control API, for the end-to-end suite (JSON in and out):
@@ -110,13 +110,13 @@ func (a *Account) Service(cluster, service string) (ServiceState, bool) {
 		st.RolloutState = string(svc.Deployments[0].RolloutState)
 	}
 	arn := aws.ToString(svc.TaskDefinition)
-	st.TaskDefinition = shortRevision(arn)
+	st.TaskDefinition = taskdef.ShortName(arn)
 	if td, _, ok := a.ecs.TaskDefinition(arn); ok {
 		if len(td.ContainerDefinitions) > 0 {
 			st.Image = aws.ToString(td.ContainerDefinitions[0].Image)
 		}
 		for _, rev := range a.ecs.Revisions(aws.ToString(td.Family)) {
-			st.Revisions = append(st.Revisions, shortRevision(rev))
+			st.Revisions = append(st.Revisions, taskdef.ShortName(rev))
 		}
 	}
 	return st, true
@@ -216,13 +216,6 @@ func (a *Account) writeService(w http.ResponseWriter, cluster, service string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
-}
-
-func shortRevision(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
