@@ -25,8 +25,10 @@ type signer struct {
 	tlog    cosign.Transparency
 	extra   []string // flags before the image reference (the local registry is plain HTTP)
 	keyDesc string   // what signs, for the report (never key material)
-	canSign bool
 }
+
+// canSign reports whether a signing key or identity token was given.
+func (sg *signer) canSign() bool { return sg.sign.Key != "" || sg.sign.IdentityTokenFile != "" }
 
 // signingPlan decides what cosign needs for the file's signing mode and the keys given, and
 // refuses missing material before anything runs. local forces the engine's local key pair.
@@ -86,7 +88,6 @@ func (s *Session) signingPlan(f *config.File, region string, local bool, wantSig
 	default:
 		return SigningSetup{}, signer{}, fmt.Errorf("signing.mode: %q is not key, kms or keyless", mode)
 	}
-	sg.canSign = sg.sign.Key != "" || sg.sign.IdentityTokenFile != ""
 	return setup, sg, nil
 }
 
@@ -136,7 +137,7 @@ func WithFlagsBeforeRef(args []string, flags ...string) []string {
 
 // signAll signs ref by digest and attaches the SBOM and the scan gate decision.
 func (sg *signer) signAll(ctx context.Context, ref string, gate []byte) error {
-	if !sg.canSign {
+	if !sg.canSign() {
 		return fmt.Errorf("sign %s: no signing key: pass --cosign-key and --cosign-password (mode key) or --oidc-token (mode keyless)", ref)
 	}
 	cmd, err := cosign.Sign(cosign.SignOptions{Ref: ref, Signer: sg.sign, Registry: sg.reg, Tlog: sg.tlog})
