@@ -280,10 +280,12 @@ type follower struct {
 	last    *types.ServiceDeployment
 	stageAt time.Time // when the current stage was first seen
 	start   time.Time
-	times   []time.Time // this follower's reads, for the read budget
-	events  *waitSpec   // service events already shown
+	events  *waitSpec // service events already shown
 	probed  bool
 	stopped string // why the pipeline stopped the deployment ("" when it did not)
+
+	end     followEnd // how it ended, once the poller stops
+	lastErr error
 }
 
 // followDelivery follows the service deployment an UpdateService created and fills r. It
@@ -348,99 +350,92 @@ const (
 	endAWSError
 )
 
-// run polls until the service deployment ends, stopping it (with rollback) on a failed probe
-// or at the deadline, then sets the Result.
+// run follows the service deployment with the poller until it ends, stopping it (with
+// rollback) on a failed probe or at the deadline, then sets the Result. Its reads are a
+// token bucket of deliveryPolls a minute (burst deliveryPolls), so that what it saves
+// during a bake pays for the tight polling at the end.
 func (f *follower) run(ctx context.Context, target string) {
-	e, r, rq := f.e, f.r, f.rq
-	deadline := e.clock.Now().Add(rq.timeout)
-	var end followEnd
-	var lastErr error
-	errorsInRow := 0
-	for {
+	e := f.e
+	p := e.newPoller(f.st, f.start, e.clock.Now().Add(f.rq.timeout), bucketBudget(f.start, deliveryPolls, deliveryPolls))
+	p.maxInterval = e.poll.Max
+	p.run(ctx, f)
+	f.finish(ctx, f.end, f.lastErr, target)
+}
+
+func (f *follower) cancelled(error) { f.end = endCancelled }
+
+// observe reads the service deployment once and judges it.
+func (f *follower) observe(ctx context.Context, p *poller) verdict {
+	e := f.e
+	sd, err := f.read(ctx, p)
+	if err != nil {
 		if ctx.Err() != nil {
-			end = endCancelled
-			break
+			f.end = endCancelled
+			return finished
 		}
-		sd, err := f.read(ctx, deadline)
-		if err != nil {
-			if ctx.Err() != nil {
-				end = endCancelled
-				break
-			}
-			errorsInRow++
-			lastErr = err
-			if errorsInRow >= maxConsecutiveErrors {
-				end = endAWSError
-				break
-			}
-			e.logf("%s  describe service deployment failed (will retry): %v", elapsed(e.clock.Now().Sub(f.start)), err)
-		} else {
-			errorsInRow = 0
-			if f.observe(sd) {
-				f.showEvents(ctx)
-			}
-			if done, how := f.terminal(sd); done {
-				end = how
-				break
-			}
-			if f.d.TestProbe != nil && !f.probed && f.stopped == "" {
-				if hook := awaitingHook(sd); hook != "" {
-					f.probe(ctx, hook)
-					continue
-				}
-			}
+		f.lastErr = err
+		if p.outcome(isThrottle(err), err) {
+			f.end = endAWSError
+			return finished
 		}
-		now := e.clock.Now()
-		if !now.Before(deadline) && f.stopped == "" {
-			f.stopped = "timeout"
-			stage := "unknown stage"
-			if f.last != nil {
-				stage = string(f.last.LifecycleStage)
-			}
-			r.Reason = fmt.Sprintf("service deployment %s did not finish within %s (in %s, %s%% of production traffic on the new revision)",
-				taskdef.ShortName(f.arn), rq.timeout, stage, pct(f.rep.ProductionPercent))
-			if rq.noRollback {
-				end = endTimedOut
-				break
-			}
-			e.logf("%s  timed out in %s: stopping the service deployment with rollback", elapsed(now.Sub(f.start)), stage)
-			if err := f.stop(ctx); err != nil {
-				r.Reason += "; stop with rollback failed: " + err.Error()
-				end = endTimedOut
-				break
-			}
-			deadline = e.clock.Now().Add(rq.rbTimeout)
-			continue
-		}
-		if !now.Before(deadline) {
-			end = endTimedOut // the rollback itself did not finish in time
-			break
-		}
-		if err := f.sleep(ctx, deadline); err != nil {
-			end = endCancelled
-			break
+		e.logf("%s  describe service deployment failed (will retry): %v", elapsed(e.clock.Now().Sub(f.start)), err)
+		return keepGoing
+	}
+	p.outcome(false, nil)
+	if f.record(sd) {
+		f.showEvents(ctx, p)
+	}
+	if done, how := f.terminal(sd); done {
+		f.end = how
+		return finished
+	}
+	if f.d.TestProbe != nil && !f.probed && f.stopped == "" {
+		if hook := awaitingHook(sd); hook != "" {
+			f.probe(ctx, hook)
+			return readNow
 		}
 	}
-	f.finish(ctx, end, lastErr, target)
+	return keepGoing
+}
+
+// expired stops the service deployment with rollback at the deadline (unless rollback is
+// off) and follows the rollback on its own timeout; the rollback's own deadline ends it.
+func (f *follower) expired(ctx context.Context, p *poller, now time.Time) verdict {
+	e, r, rq := f.e, f.r, f.rq
+	if f.stopped != "" {
+		f.end = endTimedOut // the rollback itself did not finish in time
+		return finished
+	}
+	f.stopped = "timeout"
+	stage := "unknown stage"
+	if f.last != nil {
+		stage = string(f.last.LifecycleStage)
+	}
+	r.Reason = fmt.Sprintf("service deployment %s did not finish within %s (in %s, %s%% of production traffic on the new revision)",
+		taskdef.ShortName(f.arn), rq.timeout, stage, pct(f.rep.ProductionPercent))
+	if rq.noRollback {
+		f.end = endTimedOut
+		return finished
+	}
+	e.logf("%s  timed out in %s: stopping the service deployment with rollback", elapsed(now.Sub(f.start)), stage)
+	if err := f.stop(ctx); err != nil {
+		r.Reason += "; stop with rollback failed: " + err.Error()
+		f.end = endTimedOut
+		return finished
+	}
+	p.deadline = e.clock.Now().Add(rq.rbTimeout)
+	return keepGoing
 }
 
 // read is one DescribeServiceDeployments, bounded like a DescribeServices poll.
-func (f *follower) read(ctx context.Context, deadline time.Time) (*types.ServiceDeployment, error) {
+func (f *follower) read(ctx context.Context, p *poller) (*types.ServiceDeployment, error) {
 	now := f.e.clock.Now()
-	f.times = append(f.times, now)
-	f.st.polls++
-	f.st.times = append(f.st.times, now)
-	limit := deadline.Sub(now)
-	limit = max(limit, 5*time.Second)
-	limit = min(limit, time.Minute)
-	cctx, cancel := context.WithTimeout(ctx, limit)
+	p.read(now)
+	cctx, cancel := context.WithTimeout(ctx, p.limit(now))
 	defer cancel()
 	out, err := f.api.DescribeServiceDeployments(cctx, &awsecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{f.arn}},
 		func(o *awsecs.Options) { o.RetryMaxAttempts = pollAttempts })
 	if err != nil {
-		if isThrottle(err) {
-			f.st.throttled++
-		}
 		return nil, fmt.Errorf("describe service deployment %s: %w", taskdef.ShortName(f.arn), err)
 	}
 	if len(out.ServiceDeployments) == 0 {
@@ -455,20 +450,18 @@ func (f *follower) read(ctx context.Context, deadline time.Time) (*types.Service
 
 // showEvents reads the service once (within the read budget) and shows the events not shown
 // yet: the tasks started and stopped, the circuit breaker, the alarms.
-func (f *follower) showEvents(ctx context.Context) {
+func (f *follower) showEvents(ctx context.Context, p *poller) {
 	now := f.e.clock.Now()
-	f.times = append(f.times, now)
-	f.st.polls++
-	f.st.times = append(f.st.times, now)
+	p.extra(now)
 	svc, _, err := f.e.poll1(ctx, &waitSpec{cluster: f.rq.cluster, service: f.rq.service, deadline: now.Add(time.Minute)})
 	if err == nil {
 		f.e.showEvents(svc, f.events, f.st)
 	}
 }
 
-// observe records a stage change or a traffic step and logs it; it reports whether the
+// record records a stage change or a traffic step and logs it; it reports whether the
 // stage or status changed.
-func (f *follower) observe(sd *types.ServiceDeployment) bool {
+func (f *follower) record(sd *types.ServiceDeployment) bool {
 	now := f.e.clock.Now()
 	prod, test := weights(sd)
 	prev := f.last
@@ -587,11 +580,9 @@ func (f *follower) stop(ctx context.Context) error {
 	return nil
 }
 
-// sleep waits for the next read: rarely while a known bake runs (its end is known), tightly
-// near its end and while the deployment finishes or rolls back, never more than
-// deliveryPolls reads in any minute, never past the deadline.
-func (f *follower) sleep(ctx context.Context, deadline time.Time) error {
-	now := f.e.clock.Now()
+// interval is the pause before the next read: rarely while a known bake runs (its end is
+// known), tightly near its end and while the deployment finishes or rolls back.
+func (f *follower) interval(now time.Time) time.Duration {
 	interval := followStart
 	fast := followTight
 	if sd := f.last; sd != nil {
@@ -619,35 +610,7 @@ func (f *follower) sleep(ctx context.Context, deadline time.Time) error {
 			}
 		}
 	}
-	// The read budget is a token bucket: deliveryPolls reads a minute on average, with a
-	// burst of deliveryPolls, so that the reads saved while a bake runs are spent polling
-	// tightly near its end (at most 2×deliveryPolls in any minute).
-	if wait := f.budgetWait(now); wait > interval {
-		interval = wait
-	}
-	if left := deadline.Sub(now); left < interval {
-		interval = left
-	}
-	if interval <= 0 {
-		return ctx.Err()
-	}
-	return f.e.clock.Sleep(ctx, interval)
-}
-
-// budgetWait is how long until the bucket holds a token for the next read.
-func (f *follower) budgetWait(now time.Time) time.Duration {
-	perRead := time.Minute / deliveryPolls
-	tokens := float64(deliveryPolls)
-	last := f.start
-	for _, t := range f.times {
-		tokens = min(float64(deliveryPolls), tokens+float64(t.Sub(last))/float64(perRead)) - 1
-		last = t
-	}
-	tokens = min(float64(deliveryPolls), tokens+float64(now.Sub(last))/float64(perRead))
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) * float64(perRead))
+	return interval
 }
 
 // stageBake is how long the current stage lasts when the strategy says (0: unknown).

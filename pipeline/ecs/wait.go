@@ -100,118 +100,109 @@ const drainMargin = 5 * time.Second
 // wait polls the service until the deployment in w completes, fails, is replaced, or the
 // deadline passes. It never sleeps past the deadline.
 func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResult {
-	p := e.poll
-	var (
-		last          *types.Service
-		ours          *types.Deployment
-		seenOurs      bool
-		oursCompleted bool
-		failedAt      time.Time
-		backoff       = 1
-		errorsInRow   int
-		lastPoll      time.Time
-		lastLine      string
-		lastLineAt    = e.clock.Now() // when the progress last changed
-		lastShown     time.Time
-		reads         int
-		lagLogged     bool
-	)
+	pl := e.newPoller(st, w.start, w.deadline, averageBudget(w.start, w.deadline, e.poll.PerMinute, freeReads))
 	// The update was just made: the first read comes after a short pause and confirms it.
-	if err := e.sleepUntilDeadline(ctx, w, p.Confirm); err != nil {
-		return waitResult{kind: waitCancelled, last: last, ours: ours, err: err}
-	}
-	for {
-		now := e.clock.Now()
-		if !lastPoll.IsZero() && now.Sub(lastPoll) > st.maxInterval {
-			st.maxInterval = now.Sub(lastPoll)
-		}
-		lastPoll = now
-		st.polls++
-		reads++
-		st.times = append(st.times, now)
-		svc, throttled, err := e.poll1(ctx, w)
-		if throttled {
-			st.throttled++
-			if backoff < 32 {
-				backoff *= 2
-			}
-		} else if backoff > 1 {
-			backoff /= 4 // recover quickly once the throttling stops
-			if backoff < 1 {
-				backoff = 1
-			}
-		}
-		waitingForECS := false
-		if err != nil {
-			if ctx.Err() != nil {
-				return waitResult{kind: waitCancelled, last: last, ours: ours, err: ctx.Err()}
-			}
-			if !throttled {
-				errorsInRow++
-				if errorsInRow >= maxConsecutiveErrors {
-					return waitResult{kind: waitAWSError, last: last, ours: ours, err: err}
-				}
-			}
-			e.logf("%s  describe service failed (will retry): %v", elapsed(now.Sub(w.start)), err)
-		} else {
-			errorsInRow = 0
-			last = svc
-			e.showEvents(svc, w, st)
-			d := find(svc, w)
-			if d != nil {
-				seenOurs = true
-				ours = d
-				if w.deploymentID == "" {
-					w.deploymentID = aws.ToString(d.Id)
-				}
-				if d.RolloutState == types.DeploymentRolloutStateCompleted {
-					oursCompleted = true
-				}
-			}
-			if line := progress(svc, d); line != lastLine {
-				e.logf("%s  %s", elapsed(now.Sub(w.start)), line)
-				lastLine, lastLineAt, lastShown = line, now, now
-			} else if now.Sub(lastShown) >= 30*time.Second {
-				e.logf("%s  %s", elapsed(now.Sub(w.start)), line)
-				lastShown = now
-			}
-			if r, end := e.judge(svc, d, w, now, seenOurs, oursCompleted, &failedAt, &waitingForECS); end {
-				r.last = svc
-				if r.ours == nil {
-					r.ours = ours
-				}
-				return r
-			}
-			if d == nil && !seenOurs && !lagLogged && now.Sub(w.start) >= p.LagGrace {
-				e.logf("%s  deployment %s of %s is still not visible (read-after-write lag); reading on until the timeout",
-					elapsed(now.Sub(w.start)), orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef))
-				lagLogged = true
-			}
-		}
+	pl.first, pl.maxInterval = e.poll.Confirm, e.poll.Max
+	o := &rollingObserver{e: e, w: w, st: st, lastLineAt: e.clock.Now()}
+	pl.run(ctx, o)
+	return o.result
+}
 
-		now = e.clock.Now()
-		if !now.Before(w.deadline) {
-			if !seenOurs {
-				return waitResult{kind: waitUnseen, last: last,
-					reason: fmt.Sprintf("deployment %s of %s was never visible in DescribeServices within %s", orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
-			}
-			return waitResult{kind: waitTimedOut, last: last, ours: ours,
-				reason: fmt.Sprintf("deployment %s of %s did not complete within %s", orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))}
+// rollingObserver follows one deployment through DescribeServices: it shows the events and
+// the progress, judges each read (judge) and picks the pause from the rollout's phase
+// (interval).
+type rollingObserver struct {
+	e  *Engine
+	w  *waitSpec
+	st *pollStats
+
+	last          *types.Service
+	ours          *types.Deployment
+	seenOurs      bool
+	oursCompleted bool
+	failedAt      time.Time
+	waitingForECS bool
+	lastLine      string
+	lastLineAt    time.Time // when the progress last changed
+	lastShown     time.Time
+	lagLogged     bool
+
+	result waitResult
+}
+
+func (o *rollingObserver) end(r waitResult) verdict {
+	o.result = r
+	return finished
+}
+
+func (o *rollingObserver) cancelled(err error) {
+	o.result = waitResult{kind: waitCancelled, last: o.last, ours: o.ours, err: err}
+}
+
+func (o *rollingObserver) observe(ctx context.Context, p *poller) verdict {
+	e, w := o.e, o.w
+	now := e.clock.Now()
+	p.read(now)
+	svc, throttled, err := e.poll1(ctx, w)
+	giveUp := p.outcome(throttled, err)
+	o.waitingForECS = false
+	if err != nil {
+		if ctx.Err() != nil {
+			return o.end(waitResult{kind: waitCancelled, last: o.last, ours: o.ours, err: ctx.Err()})
 		}
-		interval := e.interval(now, last, ours, w, seenOurs, waitingForECS, lastLineAt)
-		interval *= time.Duration(backoff)
-		if interval > p.Max {
-			interval = p.Max
+		if giveUp {
+			return o.end(waitResult{kind: waitAWSError, last: o.last, ours: o.ours, err: err})
 		}
-		// The budget: the n-th read of a wait comes no sooner than (n - freeReads) minutes
-		// divided by PerMinute after the wait began.
-		if earliest := w.start.Add(time.Duration(reads+1-freeReads) * time.Minute / time.Duration(p.PerMinute)); earliest.Sub(now) > interval {
-			interval = earliest.Sub(now)
+		e.logf("%s  describe service failed (will retry): %v", elapsed(now.Sub(w.start)), err)
+		return keepGoing
+	}
+	o.last = svc
+	e.showEvents(svc, w, o.st)
+	d := find(svc, w)
+	if d != nil {
+		o.seenOurs = true
+		o.ours = d
+		if w.deploymentID == "" {
+			w.deploymentID = aws.ToString(d.Id)
 		}
-		if err := e.sleepUntilDeadline(ctx, w, interval); err != nil {
-			return waitResult{kind: waitCancelled, last: last, ours: ours, err: err}
+		if d.RolloutState == types.DeploymentRolloutStateCompleted {
+			o.oursCompleted = true
 		}
 	}
+	if line := progress(svc, d); line != o.lastLine {
+		e.logf("%s  %s", elapsed(now.Sub(w.start)), line)
+		o.lastLine, o.lastLineAt, o.lastShown = line, now, now
+	} else if now.Sub(o.lastShown) >= 30*time.Second {
+		e.logf("%s  %s", elapsed(now.Sub(w.start)), line)
+		o.lastShown = now
+	}
+	if r, end := e.judge(svc, d, w, now, o.seenOurs, o.oursCompleted, &o.failedAt, &o.waitingForECS); end {
+		r.last = svc
+		if r.ours == nil {
+			r.ours = o.ours
+		}
+		return o.end(r)
+	}
+	if d == nil && !o.seenOurs && !o.lagLogged && now.Sub(w.start) >= e.poll.LagGrace {
+		e.logf("%s  deployment %s of %s is still not visible (read-after-write lag); reading on until the timeout",
+			elapsed(now.Sub(w.start)), orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef))
+		o.lagLogged = true
+	}
+	return keepGoing
+}
+
+func (o *rollingObserver) expired(_ context.Context, _ *poller, _ time.Time) verdict {
+	w := o.w
+	if !o.seenOurs {
+		return o.end(waitResult{kind: waitUnseen, last: o.last,
+			reason: fmt.Sprintf("deployment %s of %s was never visible in DescribeServices within %s", orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))})
+	}
+	return o.end(waitResult{kind: waitTimedOut, last: o.last, ours: o.ours,
+		reason: fmt.Sprintf("deployment %s of %s did not complete within %s", orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef), w.deadline.Sub(w.start).Round(time.Second))})
+}
+
+func (o *rollingObserver) interval(now time.Time) time.Duration {
+	return o.e.interval(now, o.last, o.ours, o.w, o.seenOurs, o.waitingForECS, o.lastLineAt)
 }
 
 // judge decides from one read whether the wait is over. It decides from deployment IDs and
@@ -414,17 +405,6 @@ func drainHint(svc *types.Service) time.Duration {
 		return 0
 	}
 	return 0
-}
-
-// sleepUntilDeadline sleeps d, or less so as to wake exactly at the deadline.
-func (e *Engine) sleepUntilDeadline(ctx context.Context, w *waitSpec, d time.Duration) error {
-	if left := w.deadline.Sub(e.clock.Now()); left < d {
-		d = left
-	}
-	if d <= 0 {
-		return ctx.Err()
-	}
-	return e.clock.Sleep(ctx, d)
 }
 
 // poll1 is one DescribeServices, bounded so that it cannot run far past the deadline. It
