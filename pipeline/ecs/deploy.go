@@ -13,6 +13,7 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"go.opentelemetry.io/otel/attribute"
 
 	"dagger/fargate/pipeline/taskdef"
 )
@@ -186,31 +187,100 @@ func splitTaskDef(arn string) (string, int, error) {
 	return fam, n, nil
 }
 
-func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
-	start := e.clock.Now()
-	r := &Result{Cluster: rq.cluster, Service: rq.service}
-	st := &pollStats{}
-	done := func() (*Result, error) {
-		r.Elapsed = e.clock.Now().Sub(start)
-		r.Polls, r.Throttled, r.MaxInterval, r.Events = st.polls, st.throttled, st.maxInterval, st.lastEvents(20)
-		return r, r.Err()
-	}
-	stop := func(c Class, format string, args ...any) (*Result, error) {
-		r.Class = c
-		r.Outcome = "not changed: " + fmt.Sprintf(format, args...)
-		return done()
-	}
+// attempt is one execution of a run: the steps of execute and what they learn on the way.
+type attempt struct {
+	e     *Engine
+	rq    *run
+	r     *Result
+	st    *pollStats
+	start time.Time
 
-	// 1. Validate everything before talking to AWS.
+	svc    *types.Service  // the service as it was before the update
+	seen   map[string]bool // service event IDs already shown
+	before map[string]bool // the deployment IDs the service had before the update
+	hint   time.Duration   // drainHint of the service's history
+	target string          // the task definition deployed
+	cfg    *types.DeploymentConfiguration
+	upd       *types.Service // the UpdateService answer
+	updatedAt time.Time      // when it was sent
+}
+
+// execute runs the steps of a deploy or rollback, each a span (progress.Tracer) under one
+// for the whole run: validate, check the account, inspect the service (waiting for a
+// deployment in progress if asked), register or resolve the target, update the service,
+// follow the deployment, and recover (follow ECS's rollback or roll back) when it failed.
+func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
+	name := "deploy " + rq.service
+	if rq.resolveTarget != nil {
+		name = "roll back " + rq.service
+	}
+	ctx, end := e.spans.Span(ctx, name, attribute.String("ecs.cluster", rq.cluster), attribute.String("ecs.service", rq.service))
+	a := &attempt{e: e, rq: rq, r: &Result{Cluster: rq.cluster, Service: rq.service}, st: &pollStats{}, start: e.clock.Now()}
+	res, err := a.steps(ctx)
+	end(err)
+	return res, err
+}
+
+func (a *attempt) steps(ctx context.Context) (*Result, error) {
+	if !a.validate() || !a.step(ctx, "check account", a.checkAccount) || !a.inspect(ctx) ||
+		!a.resolve(ctx) || !a.step(ctx, "update service", a.update) {
+		return a.done()
+	}
+	if a.e.followDelivery(ctx, a.rq, a.r, a.st, a.upd, a.updatedAt, a.target) {
+		return a.done()
+	}
+	wr := a.follow(ctx)
+	if !a.concluded(ctx, wr) {
+		a.recover(ctx, wr)
+	}
+	return a.done()
+}
+
+// step runs fn in a span named name; fn reports whether the run goes on, and the span fails
+// when it does not.
+func (a *attempt) step(ctx context.Context, name string, fn func(context.Context) bool) bool {
+	ctx, end := a.e.spans.Span(ctx, name)
+	ok := fn(ctx)
+	end(a.stepErr(ok))
+	return ok
+}
+
+func (a *attempt) stepErr(ok bool) error {
+	if ok {
+		return nil
+	}
+	if err := a.r.Err(); err != nil {
+		return err
+	}
+	return errors.New(a.r.Outcome)
+}
+
+func (a *attempt) done() (*Result, error) {
+	r, st := a.r, a.st
+	r.Elapsed = a.e.clock.Now().Sub(a.start)
+	r.Polls, r.Throttled, r.MaxInterval, r.Events = st.polls, st.throttled, st.maxInterval, st.lastEvents(20)
+	return r, r.Err()
+}
+
+// stop ends the run before anything changed.
+func (a *attempt) stop(c Class, format string, args ...any) bool {
+	a.r.Class = c
+	a.r.Outcome = "not changed: " + fmt.Sprintf(format, args...)
+	return false
+}
+
+// validate checks everything before talking to AWS.
+func (a *attempt) validate() bool {
+	rq := a.rq
 	switch {
 	case rq.cluster == "":
-		return stop(BadInput, "cluster: required")
+		return a.stop(BadInput, "cluster: required")
 	case rq.service == "":
-		return stop(BadInput, "service: required")
+		return a.stop(BadInput, "service: required")
 	case rq.timeout < 0 || rq.rbTimeout < 0:
-		return stop(BadInput, "timeout: expected a positive duration")
+		return a.stop(BadInput, "timeout: expected a positive duration")
 	case rq.expectedAccount != "" && !accountRE.MatchString(rq.expectedAccount):
-		return stop(BadInput, "expected account %q: expected a 12-digit AWS account ID", rq.expectedAccount)
+		return a.stop(BadInput, "expected account %q: expected a 12-digit AWS account ID", rq.expectedAccount)
 	}
 	if rq.timeout == 0 {
 		rq.timeout = DefaultTimeout
@@ -219,86 +289,121 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		rq.rbTimeout = rq.timeout
 	}
 	if err := rq.validate(); err != nil {
-		return stop(BadInput, "%v", err)
+		return a.stop(BadInput, "%v", err)
 	}
+	return true
+}
 
-	// 2. The right account.
-	if rq.expectedAccount != "" {
-		if err := e.VerifyAccount(ctx, rq.expectedAccount); err != nil {
-			var wrong *WrongAccountError
-			if errors.As(err, &wrong) {
-				return stop(WrongAccount, "%v", err)
-			}
-			return stop(classify(ctx, err), "%v", err)
+// checkAccount makes sure the credentials belong to the expected account.
+func (a *attempt) checkAccount(ctx context.Context) bool {
+	if a.rq.expectedAccount == "" {
+		return true
+	}
+	if err := a.e.VerifyAccount(ctx, a.rq.expectedAccount); err != nil {
+		var wrong *WrongAccountError
+		if errors.As(err, &wrong) {
+			return a.stop(WrongAccount, "%v", err)
 		}
+		return a.stop(classify(ctx, err), "%v", err)
 	}
+	return true
+}
 
-	// 3. The service as it is, and no deployment in progress.
-	svc, err := e.describe(ctx, rq.cluster, rq.service)
+// inspect reads the service as it is and refuses (or waits, when asked) while a deployment
+// is in progress.
+func (a *attempt) inspect(ctx context.Context) bool {
+	e, rq := a.e, a.rq
+	sctx, end := e.spans.Span(ctx, "inspect service")
+	svc, err := e.describe(sctx, rq.cluster, rq.service)
+	end(err)
 	if err != nil {
-		return stop(classify(ctx, err), "%v", err)
+		return a.stop(classify(ctx, err), "%v", err)
 	}
-	seen := map[string]bool{}
-	markSeen(seen, svc)
+	a.seen = map[string]bool{}
+	markSeen(a.seen, svc)
 	for inProgress(svc) {
-		p := primaryOf(svc)
-		if !rq.waitFirst {
-			return stop(Busy, "deployment %s of %s is in progress (%d deployments); wait for it to finish or deploy with the wait-for-in-progress option",
-				idOf(p), taskdef.ShortName(taskDefOf(p)), len(svc.Deployments))
-		}
-		e.logf("waiting for deployment %s of %s, already in progress, to finish", idOf(p), taskdef.ShortName(taskDefOf(p)))
-		wr := e.wait(ctx, &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: taskDefOf(p), deploymentID: idOf(p),
-			deadline: e.clock.Now().Add(rq.timeout), seen: seen, start: e.clock.Now(), drainHint: drainHint(svc)}, st)
-		switch wr.kind {
-		case waitCancelled:
-			return stop(Cancelled, "cancelled while waiting for the deployment already in progress")
-		case waitTimedOut:
-			return stop(TimedOut, "the deployment already in progress did not finish within %s", rq.timeout)
-		case waitAWSError:
-			return stop(AWSError, "waiting for the deployment already in progress: %v", wr.err)
+		if !a.waitInProgress(ctx, svc) {
+			return false
 		}
 		if svc, err = e.describe(ctx, rq.cluster, rq.service); err != nil {
-			return stop(classify(ctx, err), "%v", err)
+			return a.stop(classify(ctx, err), "%v", err)
 		}
 	}
-	prev := primaryOf(svc)
-	r.PreviousTaskDefinition = taskDefOf(prev)
-	before := map[string]bool{}
+	a.svc = svc
+	a.r.PreviousTaskDefinition = taskDefOf(primaryOf(svc))
+	a.before = map[string]bool{}
 	for _, d := range svc.Deployments {
-		before[aws.ToString(d.Id)] = true
+		a.before[aws.ToString(d.Id)] = true
 	}
-	hint := drainHint(svc)
+	a.hint = drainHint(svc)
 	if _, err := rq.delivery.apply(deploymentConfig(svc, rq.noBreaker), svc); err != nil {
-		return stop(BadInput, "%v", err)
+		return a.stop(BadInput, "%v", err)
 	}
+	return true
+}
 
-	// 4. Register (deploy) or resolve (rollback) the target.
-	var target string
-	if rq.resolveTarget != nil {
-		if target, err = rq.resolveTarget(ctx, svc); err != nil {
-			return stop(BadInput, "%v", err)
-		}
-		if target == r.PreviousTaskDefinition {
-			return stop(BadInput, "the service already runs %s", taskdef.ShortName(target))
-		}
+// waitInProgress waits for the deployment in progress on svc (WaitForInProgress) or refuses.
+func (a *attempt) waitInProgress(ctx context.Context, svc *types.Service) bool {
+	e, rq := a.e, a.rq
+	p := primaryOf(svc)
+	if !rq.waitFirst {
+		return a.stop(Busy, "deployment %s of %s is in progress (%d deployments); wait for it to finish or deploy with the wait-for-in-progress option",
+			idOf(p), taskdef.ShortName(taskDefOf(p)), len(svc.Deployments))
 	}
-	if rq.register != nil {
+	e.logf("waiting for deployment %s of %s, already in progress, to finish", idOf(p), taskdef.ShortName(taskDefOf(p)))
+	wr := e.follow(ctx, "wait for the deployment in progress", &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: taskDefOf(p), deploymentID: idOf(p),
+		deadline: e.clock.Now().Add(rq.timeout), seen: a.seen, start: e.clock.Now(), drainHint: drainHint(svc)}, a.st)
+	switch wr.kind {
+	case waitCancelled:
+		return a.stop(Cancelled, "cancelled while waiting for the deployment already in progress")
+	case waitTimedOut:
+		return a.stop(TimedOut, "the deployment already in progress did not finish within %s", rq.timeout)
+	case waitAWSError:
+		return a.stop(AWSError, "waiting for the deployment already in progress: %v", wr.err)
+	}
+	return true
+}
+
+// resolve registers the new task definition (deploy) or picks the existing one (rollback).
+func (a *attempt) resolve(ctx context.Context) bool {
+	e, rq, r := a.e, a.rq, a.r
+	if rq.resolveTarget != nil {
+		return a.step(ctx, "resolve rollback target", func(ctx context.Context) bool {
+			target, err := rq.resolveTarget(ctx, a.svc)
+			if err != nil {
+				return a.stop(BadInput, "%v", err)
+			}
+			if target == r.PreviousTaskDefinition {
+				return a.stop(BadInput, "the service already runs %s", taskdef.ShortName(target))
+			}
+			a.target = target
+			return true
+		})
+	}
+	if rq.register == nil {
+		return true
+	}
+	return a.step(ctx, "register task definition", func(ctx context.Context) bool {
 		out, err := e.ecs.RegisterTaskDefinition(ctx, rq.register)
 		if err != nil {
-			return stop(classify(ctx, err), "register task definition %q: %v", aws.ToString(rq.register.Family), err)
+			return a.stop(classify(ctx, err), "register task definition %q: %v", aws.ToString(rq.register.Family), err)
 		}
-		target = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
-		r.RegisteredTaskDefinition = target
-		e.logf("registered %s", taskdef.ShortName(target))
-	}
+		a.target = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+		r.RegisteredTaskDefinition = a.target
+		e.logf("registered %s", taskdef.ShortName(a.target))
+		return true
+	})
+}
 
-	// 5. Point the service at it, with the circuit breaker on.
-	cfg := deploymentConfig(svc, rq.noBreaker)
-	lbs, _ := rq.delivery.apply(cfg, svc) // checked above
-	updatedAt := e.clock.Now()
+// update points the service at the target, with the circuit breaker on.
+func (a *attempt) update(ctx context.Context) bool {
+	e, rq, r, target := a.e, a.rq, a.r, a.target
+	a.cfg = deploymentConfig(a.svc, rq.noBreaker)
+	lbs, _ := rq.delivery.apply(a.cfg, a.svc) // checked by inspect
+	a.updatedAt = e.clock.Now()
 	upd, err := e.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{
 		Cluster: aws.String(rq.cluster), Service: aws.String(rq.service),
-		TaskDefinition: aws.String(target), DeploymentConfiguration: cfg, LoadBalancers: lbs,
+		TaskDefinition: aws.String(target), DeploymentConfiguration: a.cfg, LoadBalancers: lbs,
 	})
 	if err != nil {
 		r.Class = classify(ctx, err)
@@ -311,38 +416,45 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 			r.Outcome = fmt.Sprintf("service not updated (still on %s): update service %s to %s: %v",
 				taskdef.ShortName(r.FinalTaskDefinition), rq.service, taskdef.ShortName(target), err)
 		}
-		return done()
+		return false
 	}
+	a.upd = upd.Service
 	r.ServiceUpdated = true
-	r.DeploymentID = deploymentFor(upd.Service, target, before)
+	r.DeploymentID = deploymentFor(upd.Service, target, a.before)
 	e.logf("updated service %s to %s (deployment %s); waiting up to %s", rq.service, taskdef.ShortName(target), orUnknown(r.DeploymentID), rq.timeout)
-	if e.followDelivery(ctx, rq, r, st, upd.Service, updatedAt, target) {
-		return done()
-	}
+	return true
+}
 
-	// 6. Follow our deployment. The busy check and the update are two calls: another client
-	// may have updated the service in between (the CI's concurrency groups are the first
-	// line of defence, this check the second). Its deployment shows in the update's answer
-	// or in the first read, Polling.Confirm later.
+// follow waits for our deployment. The busy check and the update are two calls: another
+// client may have updated the service in between (the CI's concurrency groups are the first
+// line of defence, this check the second). Its deployment shows in the update's answer or
+// in the first read, Polling.Confirm later.
+func (a *attempt) follow(ctx context.Context) waitResult {
+	e, rq, r, target, cfg := a.e, a.rq, a.r, a.target, a.cfg
 	breakerRollback := cfg.DeploymentCircuitBreaker != nil && cfg.DeploymentCircuitBreaker.Enable && cfg.DeploymentCircuitBreaker.Rollback
 	w := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: target, deploymentID: r.DeploymentID,
-		deadline: e.clock.Now().Add(rq.timeout), seen: seen, breakerRollback: breakerRollback, start: e.clock.Now(),
-		before: before, previousTaskDef: r.PreviousTaskDefinition, drainHint: hint}
+		deadline: e.clock.Now().Add(rq.timeout), seen: a.seen, breakerRollback: breakerRollback, start: e.clock.Now(),
+		before: a.before, previousTaskDef: r.PreviousTaskDefinition, drainHint: a.hint}
 	var wr waitResult
-	if other := e.foreign(upd.Service, w); other != nil && r.DeploymentID != "" {
-		wr = waitResult{kind: waitConcurrent, other: other, last: upd.Service,
+	if other := e.foreign(a.upd, w); other != nil && r.DeploymentID != "" {
+		wr = waitResult{kind: waitConcurrent, other: other, last: a.upd,
 			reason: fmt.Sprintf("deployment %s of %s was started alongside ours (%s of %s)", idOf(other), taskdef.ShortName(taskDefOf(other)), r.DeploymentID, taskdef.ShortName(target))}
 	} else {
-		wr = e.wait(ctx, w, st)
+		wr = e.follow(ctx, "wait for deployment", w, a.st)
 	}
 	r.DeploymentID = w.deploymentID
+	return wr
+}
 
+// concluded sets the Result when the wait ended in a way that needs no recovery: completed,
+// superseded, concurrent, never seen, cancelled, or lost track of. It reports whether it did.
+func (a *attempt) concluded(ctx context.Context, wr waitResult) bool {
+	e, rq, r, target := a.e, a.rq, a.r, a.target
 	switch wr.kind {
 	case waitCompleted:
 		r.Class = Completed
 		r.Outcome = fmt.Sprintf("%s %s", rq.verb, taskdef.ShortName(target))
 		e.stateFrom(r, wr.last, target)
-		return done()
 	case waitSuperseded:
 		// Ours completed; another deployment came after it. That is a success.
 		r.Class = Completed
@@ -350,7 +462,6 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		e.stateFrom(r, wr.last, target)
 		r.Outcome = fmt.Sprintf("%s %s, then superseded by %s", rq.verb, taskdef.ShortName(target), r.SupersededBy)
 		e.logf("deployment %s completed; %s has replaced it since", r.DeploymentID, r.SupersededBy)
-		return done()
 	case waitConcurrent:
 		r.Class = ConcurrentDeploy
 		r.Concurrent = otherOf(wr.other)
@@ -358,7 +469,6 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		r.Outcome = fmt.Sprintf("concurrent deploy detected: %s, not ours, alongside ours (%s of %s); service on %s (%s); not rolled back: the other deploy owns the service now",
 			r.Concurrent, orUnknown(r.DeploymentID), taskdef.ShortName(target), taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		r.Reason = wr.reason
-		return done()
 	case waitUnseen:
 		// Never visible: read-after-write lag that outlasted the timeout. The state is
 		// unknown; rolling back blind could undo a deploy that worked.
@@ -367,21 +477,25 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		r.Outcome = fmt.Sprintf("unknown: service updated to %s but its deployment was never visible; service reads as on %s (%s); not rolled back",
 			taskdef.ShortName(target), taskdef.ShortName(r.FinalTaskDefinition), orUnknown(r.FinalRolloutState))
 		r.Reason = wr.reason
-		return done()
 	case waitCancelled:
 		r.Class = Cancelled
 		e.finalState(ctx, r, target)
 		r.Outcome = cancelledOutcome(r, target)
-		return done()
 	case waitAWSError:
 		r.Class = AWSError
 		e.finalState(ctx, r, target)
-		r.Outcome = fmt.Sprintf("lost track of deployment %s of %s: %v; service on %s", orUnknown(w.deploymentID), taskdef.ShortName(target), wr.err, taskdef.ShortName(r.FinalTaskDefinition))
-		return done()
+		r.Outcome = fmt.Sprintf("lost track of deployment %s of %s: %v; service on %s", orUnknown(r.DeploymentID), taskdef.ShortName(target), wr.err, taskdef.ShortName(r.FinalTaskDefinition))
+	default:
+		return false
 	}
+	return true
+}
 
-	// The deployment failed or timed out: say why, then make sure the service is back.
-	r.Reason, r.StoppedTasks = e.explain(ctx, rq, wr, st, target, r.DeploymentID)
+// recover handles a deployment that failed or timed out: it says why, then makes sure the
+// service is back — following ECS's rollback, or rolling back itself.
+func (a *attempt) recover(ctx context.Context, wr waitResult) {
+	e, rq, r, target := a.e, a.rq, a.r, a.target
+	r.Reason, r.StoppedTasks = e.explain(ctx, rq, wr, a.st, target, r.DeploymentID)
 	switch wr.kind {
 	case waitTimedOut:
 		r.Class = TimedOut
@@ -389,20 +503,8 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		r.Class = RolledBack
 	}
 	if wr.kind == waitReplaced {
-		// ECS rolled back (circuit breaker), or someone else deployed over us: follow the
-		// deployment that replaced ours.
-		p := primaryOf(wr.last)
-		rb := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: taskDefOf(p), deploymentID: idOf(p),
-			deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now(), drainHint: hint}
-		if taskDefOf(p) == r.PreviousTaskDefinition {
-			r.RolledBackBy = "ecs"
-			e.logf("ECS is rolling back to %s (deployment %s)", taskdef.ShortName(taskDefOf(p)), idOf(p))
-			e.settle(ctx, r, rb, st, target, "rolled back to "+taskdef.ShortName(taskDefOf(p)))
-		} else {
-			e.logf("another deployment (%s of %s) replaced ours", idOf(p), taskdef.ShortName(taskDefOf(p)))
-			e.settle(ctx, r, rb, st, target, "superseded by another deployment; service on "+taskdef.ShortName(taskDefOf(p)))
-		}
-		return done()
+		a.followReplacement(ctx, wr)
+		return
 	}
 	if rq.noRollback || r.PreviousTaskDefinition == "" {
 		e.finalState(ctx, r, target)
@@ -411,34 +513,69 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 			why = "no previous task definition"
 		}
 		r.Outcome = fmt.Sprintf("not rolled back (%s), service on %s", why, taskdef.ShortName(r.FinalTaskDefinition))
-		return done()
+		return
 	}
 	if ctx.Err() != nil {
 		r.Class = Cancelled
 		e.finalState(ctx, r, target)
 		r.Outcome = cancelledOutcome(r, target)
-		return done()
+		return
 	}
+	a.rollBack(ctx)
+}
+
+// followReplacement follows the deployment that replaced ours: ECS rolling back (circuit
+// breaker), or someone else's deploy.
+func (a *attempt) followReplacement(ctx context.Context, wr waitResult) {
+	e, rq, r, target := a.e, a.rq, a.r, a.target
+	p := primaryOf(wr.last)
+	rb := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: taskDefOf(p), deploymentID: idOf(p),
+		deadline: e.clock.Now().Add(rq.rbTimeout), seen: a.seen, start: e.clock.Now(), drainHint: a.hint}
+	if taskDefOf(p) == r.PreviousTaskDefinition {
+		r.RolledBackBy = "ecs"
+		e.logf("ECS is rolling back to %s (deployment %s)", taskdef.ShortName(taskDefOf(p)), idOf(p))
+		ctx, end := e.spans.Span(ctx, "ECS rollback to "+taskdef.ShortName(taskDefOf(p)))
+		e.settle(ctx, r, rb, a.st, target, "rolled back to "+taskdef.ShortName(taskDefOf(p)))
+		end(rollbackErr(r))
+		return
+	}
+	e.logf("another deployment (%s of %s) replaced ours", idOf(p), taskdef.ShortName(taskDefOf(p)))
+	e.settle(ctx, r, rb, a.st, target, "superseded by another deployment; service on "+taskdef.ShortName(taskDefOf(p)))
+}
+
+// rollBack points the service back at the previous task definition and follows that
+// deployment on the rollback timeout.
+func (a *attempt) rollBack(ctx context.Context) {
+	e, rq, r, target := a.e, a.rq, a.r, a.target
+	ctx, end := e.spans.Span(ctx, "roll back to "+taskdef.ShortName(r.PreviousTaskDefinition))
+	defer func() { end(rollbackErr(r)) }()
 	r.RolledBackBy = "pipeline"
 	e.logf("rolling back to %s", taskdef.ShortName(r.PreviousTaskDefinition))
 	back, err := e.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{
 		Cluster: aws.String(rq.cluster), Service: aws.String(rq.service),
-		TaskDefinition: aws.String(r.PreviousTaskDefinition), DeploymentConfiguration: cfg,
+		TaskDefinition: aws.String(r.PreviousTaskDefinition), DeploymentConfiguration: a.cfg,
 	})
 	if err != nil {
 		e.finalState(ctx, r, target)
 		r.Outcome = fmt.Sprintf("rollback failed, service on %s: update service: %v", taskdef.ShortName(r.FinalTaskDefinition), err)
-		return done()
+		return
 	}
 	rb := &waitSpec{cluster: rq.cluster, service: rq.service, taskDef: r.PreviousTaskDefinition,
-		deploymentID: deploymentFor(back.Service, r.PreviousTaskDefinition, nil), deadline: e.clock.Now().Add(rq.rbTimeout), seen: seen, start: e.clock.Now(), drainHint: hint}
-	e.settle(ctx, r, rb, st, target, "rolled back to "+taskdef.ShortName(r.PreviousTaskDefinition))
-	return done()
+		deploymentID: deploymentFor(back.Service, r.PreviousTaskDefinition, nil), deadline: e.clock.Now().Add(rq.rbTimeout), seen: a.seen, start: e.clock.Now(), drainHint: a.hint}
+	e.settle(ctx, r, rb, a.st, target, "rolled back to "+taskdef.ShortName(r.PreviousTaskDefinition))
+}
+
+// rollbackErr is the error a rollback span ends with: nil when the service is back.
+func rollbackErr(r *Result) error {
+	if strings.HasPrefix(r.Outcome, "rolled back to ") {
+		return nil
+	}
+	return errors.New(r.Outcome)
 }
 
 // settle waits for a rollback deployment, on its own timeout, and sets the Outcome.
 func (e *Engine) settle(ctx context.Context, r *Result, rb *waitSpec, st *pollStats, target, completed string) {
-	wr := e.wait(ctx, rb, st)
+	wr := e.follow(ctx, "wait for rollback", rb, st)
 	switch wr.kind {
 	case waitCompleted, waitSuperseded:
 		e.stateFrom(r, wr.last, target)

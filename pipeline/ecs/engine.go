@@ -18,8 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"go.opentelemetry.io/otel/trace"
 
 	"dagger/fargate/pipeline/internal/clock"
+	"dagger/fargate/pipeline/progress"
 )
 
 // API is the part of the ECS client the engine uses (*ecs.Client satisfies it).
@@ -66,6 +68,9 @@ type Options struct {
 	Log io.Writer
 	// Polling tunes the wait; zero values take the defaults.
 	Polling Polling
+	// Tracer receives a span for each step, wait phase and stage of a deploy (nil: the
+	// global provider, otel.GetTracerProvider(), which a Dagger module's runtime installs).
+	Tracer trace.TracerProvider
 }
 
 // Polling tunes how often the engine reads the service while waiting. The engine polls by
@@ -129,11 +134,12 @@ type Engine struct {
 	clock Clock
 	log   io.Writer
 	poll  Polling
+	spans *progress.Tracer
 }
 
 // New returns an engine using cfg (built by awsconf.Load) for its clients.
 func New(cfg aws.Config, opts Options) *Engine {
-	e := &Engine{ecs: opts.ECS, sts: opts.STS, clock: opts.Clock, log: opts.Log, poll: opts.Polling.withDefaults()}
+	e := &Engine{ecs: opts.ECS, sts: opts.STS, clock: opts.Clock, log: opts.Log, poll: opts.Polling.withDefaults(), spans: progress.New(opts.Tracer)}
 	if e.ecs == nil {
 		e.ecs = awsecs.NewFromConfig(cfg)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"dagger/fargate/pipeline/progress"
 )
 
 // The engine follows a deployment with one poller whatever the strategy: the poller owns the
@@ -98,6 +100,8 @@ type poller struct {
 	maxInterval time.Duration
 	// first is the pause before the first read (0: read at once).
 	first time.Duration
+
+	phases *phases // nil: no phase spans
 
 	backoff     int // multiplies the interval while throttled (1, 2, 4, ... 32)
 	errorsInRow int // failed reads in a row, throttling not counted
@@ -201,4 +205,34 @@ func (p *poller) sleep(ctx context.Context, d time.Duration) error {
 // limit bounds one read so that it cannot run far past the deadline (5 s to 1 min).
 func (p *poller) limit(now time.Time) time.Duration {
 	return min(max(p.deadline.Sub(now), 5*time.Second), time.Minute)
+}
+
+// phases shows the phases a follow loop goes through as spans, one after the other under
+// the loop's own span: the rollout's phase (tasks starting, health checks, draining) or the
+// service deployment's lifecycle stage and traffic step.
+type phases struct {
+	spans *progress.Tracer
+	ctx   context.Context // carries the loop's span
+	name  string
+	end   func(error)
+}
+
+// enter ends the current phase (it went well: the rollout moved on) and opens name, unless
+// name is the current phase.
+func (ph *phases) enter(name string) {
+	if ph == nil || name == ph.name {
+		return
+	}
+	ph.close(nil)
+	ph.name = name
+	_, ph.end = ph.spans.Span(ph.ctx, name)
+}
+
+// close ends the current phase with err (the loop's outcome).
+func (ph *phases) close(err error) {
+	if ph == nil || ph.end == nil {
+		return
+	}
+	ph.end(err)
+	ph.end, ph.name = nil, ""
 }

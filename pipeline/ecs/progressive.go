@@ -19,6 +19,7 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
+	"go.opentelemetry.io/otel/attribute"
 
 	"dagger/fargate/pipeline/taskdef"
 )
@@ -286,6 +287,7 @@ type follower struct {
 
 	end     followEnd // how it ended, once the poller stops
 	lastErr error
+	phases  *phases // one span per lifecycle stage and traffic step
 }
 
 // followDelivery follows the service deployment an UpdateService created and fills r. It
@@ -356,10 +358,23 @@ const (
 // during a bake pays for the tight polling at the end.
 func (f *follower) run(ctx context.Context, target string) {
 	e := f.e
+	sctx, end := e.spans.Span(ctx, "follow service deployment", attribute.String("ecs.strategy", string(f.d.Strategy)),
+		attribute.String("ecs.service_deployment", taskdef.ShortName(f.arn)), attribute.String("plan", f.rep.Plan))
 	p := e.newPoller(f.st, f.start, e.clock.Now().Add(f.rq.timeout), bucketBudget(f.start, deliveryPolls, deliveryPolls))
 	p.maxInterval = e.poll.Max
-	p.run(ctx, f)
-	f.finish(ctx, f.end, f.lastErr, target)
+	p.phases = &phases{spans: e.spans, ctx: sctx}
+	f.phases = p.phases
+	p.run(sctx, f)
+	f.finish(sctx, f.end, f.lastErr, target)
+	var err error
+	if f.end != endSuccessful {
+		err = errors.New(f.r.Outcome)
+		if f.r.Reason != "" {
+			err = fmt.Errorf("%s: %s", f.r.Outcome, f.r.Reason)
+		}
+	}
+	p.phases.close(err)
+	end(err)
 }
 
 func (f *follower) cancelled(error) { f.end = endCancelled }
@@ -472,6 +487,7 @@ func (f *follower) record(sd *types.ServiceDeployment) bool {
 			f.stageAt = now
 		}
 		f.rep.Stages = append(f.rep.Stages, Stage{Name: stageName(sd), At: now, ProductionPercent: prod, TestPercent: test})
+		f.phases.enter(stageSpan(sd, prod))
 		f.e.logf("%s  %s %s: %s%% of production traffic, %s%% of test traffic on the new revision", elapsed(now.Sub(f.start)),
 			strings.ToLower(string(sd.Status)), orUnknown(string(sd.LifecycleStage)), pct(prod), pct(test))
 	}
@@ -544,7 +560,9 @@ func (f *follower) probe(ctx context.Context, hook string) {
 	f.probed = true
 	e := f.e
 	e.logf("%s  probing the new revision through the test listener", elapsed(e.clock.Now().Sub(f.start)))
-	err := f.d.TestProbe(ctx)
+	pctx, end := e.spans.Span(ctx, "test probe")
+	err := f.d.TestProbe(pctx)
+	end(err)
 	if err == nil {
 		f.rep.Probe = "passed"
 		e.logf("%s  test probe passed: continuing to production traffic", elapsed(e.clock.Now().Sub(f.start)))
@@ -566,7 +584,9 @@ func (f *follower) probe(ctx context.Context, hook string) {
 
 // stop asks ECS to stop the service deployment and roll back. A conflict (it has just
 // ended) is not an error: the next read says how it ended.
-func (f *follower) stop(ctx context.Context) error {
+func (f *follower) stop(ctx context.Context) (rerr error) {
+	ctx, end := f.e.spans.Span(ctx, "stop service deployment with rollback", attribute.String("reason", f.stopped))
+	defer func() { end(rerr) }()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	_, err := f.api.StopServiceDeployment(sctx, &awsecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(f.arn), StopType: types.StopServiceDeploymentStopTypeRollback})
@@ -718,6 +738,18 @@ func weights(sd *types.ServiceDeployment) (prod, test float64) {
 		return aws.ToFloat64(t.RequestedProductionTrafficWeight), aws.ToFloat64(t.RequestedTestTrafficWeight)
 	}
 	return 0, 0
+}
+
+// stageSpan names a stage's span: "production traffic shift (10%)", "rollback in progress: bake time".
+func stageSpan(sd *types.ServiceDeployment, prod float64) string {
+	s := strings.ToLower(strings.ReplaceAll(orUnknown(string(sd.LifecycleStage)), "_", " "))
+	if sd.LifecycleStage == types.ServiceDeploymentLifecycleStageProductionTrafficShift {
+		s += " (" + pct(prod) + "%)"
+	}
+	if sd.Status != types.ServiceDeploymentStatusInProgress && sd.Status != types.ServiceDeploymentStatusPending {
+		s = strings.ToLower(strings.ReplaceAll(string(sd.Status), "_", " ")) + ": " + s
+	}
+	return s
 }
 
 func prodOf(sd *types.ServiceDeployment) float64 { p, _ := weights(sd); return p }

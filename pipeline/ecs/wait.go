@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go/middleware"
+	"go.opentelemetry.io/otel/attribute"
 
 	"dagger/fargate/pipeline/taskdef"
 )
@@ -97,15 +99,91 @@ const idleAfter = 3 * time.Minute
 // drainMargin is how long before the end predicted from a drain the engine polls tightly.
 const drainMargin = 5 * time.Second
 
-// wait polls the service until the deployment in w completes, fails, is replaced, or the
-// deadline passes. It never sleeps past the deadline.
-func (e *Engine) wait(ctx context.Context, w *waitSpec, st *pollStats) waitResult {
+// follow polls the service until the deployment in w completes, fails, is replaced, or the
+// deadline passes, in a span named name with one child span per rollout phase. It never
+// sleeps past the deadline.
+func (e *Engine) follow(ctx context.Context, name string, w *waitSpec, st *pollStats) waitResult {
+	ctx, end := e.spans.Span(ctx, name, attribute.String("ecs.task_definition", taskdef.ShortName(w.taskDef)),
+		attribute.String("ecs.deployment", w.deploymentID), attribute.String("timeout", w.deadline.Sub(w.start).String()))
 	pl := e.newPoller(st, w.start, w.deadline, averageBudget(w.start, w.deadline, e.poll.PerMinute, freeReads))
 	// The update was just made: the first read comes after a short pause and confirms it.
 	pl.first, pl.maxInterval = e.poll.Confirm, e.poll.Max
+	pl.phases = &phases{spans: e.spans, ctx: ctx}
+	pl.phases.enter("confirm")
 	o := &rollingObserver{e: e, w: w, st: st, lastLineAt: e.clock.Now()}
 	pl.run(ctx, o)
+	err := o.result.spanErr()
+	pl.phases.close(err)
+	end(err)
 	return o.result
+}
+
+// spanErr is the error a wait's span ends with: nil when our deployment completed.
+func (r waitResult) spanErr() error {
+	if r.kind == waitCompleted || r.kind == waitSuperseded {
+		return nil
+	}
+	msg := r.kind.String()
+	switch {
+	case r.reason != "":
+		msg += ": " + r.reason
+	case r.err != nil:
+		msg += ": " + r.err.Error()
+	}
+	return errors.New(msg)
+}
+
+func (k waitKind) String() string {
+	switch k {
+	case waitCompleted:
+		return "completed"
+	case waitFailed:
+		return "failed"
+	case waitReplaced:
+		return "replaced"
+	case waitGone:
+		return "gone"
+	case waitSuperseded:
+		return "superseded"
+	case waitConcurrent:
+		return "concurrent deploy"
+	case waitUnseen:
+		return "never visible"
+	case waitTimedOut:
+		return "timed out"
+	case waitCancelled:
+		return "cancelled"
+	case waitAWSError:
+		return "AWS error"
+	}
+	return fmt.Sprintf("wait(%d)", int(k))
+}
+
+// phase names the rollout's phase for its span.
+func (o *rollingObserver) phase() string {
+	ours, svc := o.ours, o.last
+	switch {
+	case o.waitingForECS:
+		return "waiting for ECS to roll back"
+	case !o.seenOurs || svc == nil || ours == nil:
+		return "waiting for the deployment to appear"
+	case ours.RunningCount < ours.DesiredCount || ours.DesiredCount == 0:
+		return "tasks starting"
+	}
+	var oldRunning, oldDesired int32
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Id) != aws.ToString(ours.Id) {
+			oldRunning += d.RunningCount
+			oldDesired += d.DesiredCount
+		}
+	}
+	switch {
+	case oldDesired > 0:
+		return "health checks"
+	case oldRunning > 0:
+		return "old tasks draining"
+	}
+	return "completing"
 }
 
 // rollingObserver follows one deployment through DescribeServices: it shows the events and
@@ -169,7 +247,7 @@ func (o *rollingObserver) observe(ctx context.Context, p *poller) verdict {
 			o.oursCompleted = true
 		}
 	}
-	if line := progress(svc, d); line != o.lastLine {
+	if line := progressLine(svc, d); line != o.lastLine {
 		e.logf("%s  %s", elapsed(now.Sub(w.start)), line)
 		o.lastLine, o.lastLineAt, o.lastShown = line, now, now
 	} else if now.Sub(o.lastShown) >= 30*time.Second {
@@ -183,6 +261,7 @@ func (o *rollingObserver) observe(ctx context.Context, p *poller) verdict {
 		}
 		return o.end(r)
 	}
+	p.phases.enter(o.phase())
 	if d == nil && !o.seenOurs && !o.lagLogged && now.Sub(w.start) >= e.poll.LagGrace {
 		e.logf("%s  deployment %s of %s is still not visible (read-after-write lag); reading on until the timeout",
 			elapsed(now.Sub(w.start)), orUnknown(w.deploymentID), taskdef.ShortName(w.taskDef))
@@ -492,7 +571,7 @@ func (e *Engine) showEvents(svc *types.Service, w *waitSpec, st *pollStats) {
 	}
 }
 
-func progress(svc *types.Service, ours *types.Deployment) string {
+func progressLine(svc *types.Service, ours *types.Deployment) string {
 	if ours == nil {
 		return fmt.Sprintf("waiting for the new deployment to appear (service running %d/%d)", svc.RunningCount, svc.DesiredCount)
 	}
