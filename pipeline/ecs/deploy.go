@@ -195,12 +195,12 @@ type attempt struct {
 	st    *pollStats
 	start time.Time
 
-	svc    *types.Service  // the service as it was before the update
-	seen   map[string]bool // service event IDs already shown
-	before map[string]bool // the deployment IDs the service had before the update
-	hint   time.Duration   // drainHint of the service's history
-	target string          // the task definition deployed
-	cfg    *types.DeploymentConfiguration
+	svc       *types.Service  // the service as it was before the update
+	seen      map[string]bool // service event IDs already shown
+	before    map[string]bool // the deployment IDs the service had before the update
+	hint      time.Duration   // drainHint of the service's history
+	target    string          // the task definition deployed
+	cfg       *types.DeploymentConfiguration
 	upd       *types.Service // the UpdateService answer
 	updatedAt time.Time      // when it was sent
 }
