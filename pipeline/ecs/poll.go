@@ -214,18 +214,33 @@ type phases struct {
 	spans *progress.Tracer
 	ctx   context.Context // carries the loop's span
 	name  string
+	cur   context.Context // carries the current phase's span
 	end   func(error)
+}
+
+// within is ctx for work done in the current phase (a probe, a stop), so that its span
+// nests under the phase: the phase's context when there is one (it derives from the loop's
+// context, so it is cancelled with it), else ctx.
+func (ph *phases) within(ctx context.Context) context.Context {
+	if ph == nil || ph.cur == nil {
+		return ctx
+	}
+	return ph.cur
 }
 
 // enter ends the current phase (it went well: the rollout moved on) and opens name, unless
 // name is the current phase.
-func (ph *phases) enter(name string) {
+func (ph *phases) enter(name string) { ph.enterAfter(name, nil) }
+
+// enterAfter ends the current phase with err and opens name, unless name is the current
+// phase.
+func (ph *phases) enterAfter(name string, err error) {
 	if ph == nil || name == ph.name {
 		return
 	}
-	ph.close(nil)
+	ph.close(err)
 	ph.name = name
-	_, ph.end = ph.spans.Span(ph.ctx, name)
+	ph.cur, ph.end = ph.spans.Span(ph.ctx, name)
 }
 
 // close ends the current phase with err (the loop's outcome).
@@ -234,5 +249,5 @@ func (ph *phases) close(err error) {
 		return
 	}
 	ph.end(err)
-	ph.end, ph.name = nil, ""
+	ph.end, ph.name, ph.cur = nil, "", nil
 }

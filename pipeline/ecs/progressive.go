@@ -487,7 +487,16 @@ func (f *follower) record(sd *types.ServiceDeployment) bool {
 			f.stageAt = now
 		}
 		f.rep.Stages = append(f.rep.Stages, Stage{Name: stageName(sd), At: now, ProductionPercent: prod, TestPercent: test})
-		f.phases.enter(stageSpan(sd, prod))
+		// The stage in which the deployment turned to a rollback or a stop is where it failed.
+		var failed error
+		if !goingForward(sd.Status) && (prev == nil || goingForward(prev.Status)) {
+			failed = fmt.Errorf("%s: %s", strings.ToLower(string(sd.Status)), orUnknown(aws.ToString(sd.StatusReason)))
+		}
+		if done, _ := f.terminal(sd); done {
+			f.phases.close(failed)
+		} else {
+			f.phases.enterAfter(stageSpan(sd, prod), failed)
+		}
 		f.e.logf("%s  %s %s: %s%% of production traffic, %s%% of test traffic on the new revision", elapsed(now.Sub(f.start)),
 			strings.ToLower(string(sd.Status)), orUnknown(string(sd.LifecycleStage)), pct(prod), pct(test))
 	}
@@ -560,7 +569,7 @@ func (f *follower) probe(ctx context.Context, hook string) {
 	f.probed = true
 	e := f.e
 	e.logf("%s  probing the new revision through the test listener", elapsed(e.clock.Now().Sub(f.start)))
-	pctx, end := e.spans.Span(ctx, "test probe")
+	pctx, end := e.spans.Span(f.phases.within(ctx), "test probe")
 	err := f.d.TestProbe(pctx)
 	end(err)
 	if err == nil {
@@ -585,7 +594,7 @@ func (f *follower) probe(ctx context.Context, hook string) {
 // stop asks ECS to stop the service deployment and roll back. A conflict (it has just
 // ended) is not an error: the next read says how it ended.
 func (f *follower) stop(ctx context.Context) (rerr error) {
-	ctx, end := f.e.spans.Span(ctx, "stop service deployment with rollback", attribute.String("reason", f.stopped))
+	ctx, end := f.e.spans.Span(f.phases.within(ctx), "stop service deployment with rollback", attribute.String("reason", f.stopped))
 	defer func() { end(rerr) }()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
@@ -738,6 +747,11 @@ func weights(sd *types.ServiceDeployment) (prod, test float64) {
 		return aws.ToFloat64(t.RequestedProductionTrafficWeight), aws.ToFloat64(t.RequestedTestTrafficWeight)
 	}
 	return 0, 0
+}
+
+// goingForward: the service deployment is not rolling back or stopping.
+func goingForward(s types.ServiceDeploymentStatus) bool {
+	return s == types.ServiceDeploymentStatusPending || s == types.ServiceDeploymentStatusInProgress || s == types.ServiceDeploymentStatusSuccessful
 }
 
 // stageSpan names a stage's span: "production traffic shift (10%)", "rollback in progress: bake time".

@@ -109,7 +109,7 @@ func (e *Engine) follow(ctx context.Context, name string, w *waitSpec, st *pollS
 	// The update was just made: the first read comes after a short pause and confirms it.
 	pl.first, pl.maxInterval = e.poll.Confirm, e.poll.Max
 	pl.phases = &phases{spans: e.spans, ctx: ctx}
-	pl.phases.enter("confirm")
+	pl.phases.enter("confirm the update")
 	o := &rollingObserver{e: e, w: w, st: st, lastLineAt: e.clock.Now()}
 	pl.run(ctx, o)
 	err := o.result.spanErr()
