@@ -221,7 +221,9 @@ func (sg *signer) verifyAttestations(ctx context.Context, ref string) ([]scan.Ga
 // valid signature of the same identity whose scan attestation matches this run's gate is
 // reused, not signed again. A digest pushed for the first time cannot carry one, so it is not
 // checked for one.
-func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *signer, ref string, scanned *ScanResult, mayBeSigned bool, bg report.BreakGlassRequest) error {
+func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *signer, ref string, scanned *ScanResult, mayBeSigned bool, bg report.BreakGlassRequest) (rerr error) {
+	ctx, end := r.Phase(ctx, "sign")
+	defer func() { end(rerr) }()
 	gate, err := scan.Predicate(scanned.Decision, "trivy", s.now())
 	if err != nil {
 		return err
@@ -277,7 +279,9 @@ func (s *Session) reusableSignature(ctx context.Context, sg *signer, ref string,
 
 // verifyExisting checks the signature and attestations of an image this run did not sign
 // (--image, or a promotion).
-func (s *Session) verifyExisting(ctx context.Context, r *report.Recorder, sg *signer, ref string, bg report.BreakGlassRequest) error {
+func (s *Session) verifyExisting(ctx context.Context, r *report.Recorder, sg *signer, ref string, bg report.BreakGlassRequest) (rerr error) {
+	ctx, end := r.Phase(ctx, "verify")
+	defer func() { end(rerr) }()
 	identity, err := sg.verifySignature(ctx, ref)
 	if err == nil {
 		_, err = sg.verifyAttestations(ctx, ref)

@@ -222,7 +222,7 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 }
 
 func (a *attempt) steps(ctx context.Context) (*Result, error) {
-	if !a.validate() || !a.step(ctx, "check account", a.checkAccount) || !a.inspect(ctx) ||
+	if !a.validate() || (a.rq.expectedAccount != "" && !a.step(ctx, "check account", a.checkAccount)) || !a.inspect(ctx) ||
 		!a.resolve(ctx) || !a.step(ctx, "update service", a.update) {
 		return a.done()
 	}
@@ -296,9 +296,6 @@ func (a *attempt) validate() bool {
 
 // checkAccount makes sure the credentials belong to the expected account.
 func (a *attempt) checkAccount(ctx context.Context) bool {
-	if a.rq.expectedAccount == "" {
-		return true
-	}
 	if err := a.e.VerifyAccount(ctx, a.rq.expectedAccount); err != nil {
 		var wrong *WrongAccountError
 		if errors.As(err, &wrong) {

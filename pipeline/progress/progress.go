@@ -32,6 +32,17 @@ func New(tp trace.TracerProvider) *Tracer {
 	return &Tracer{tracer: tp.Tracer(InstrumentationName)}
 }
 
+// FromContext returns a Tracer on the provider of ctx's span when that span records (a
+// phase's spans then go where its parent's go: the same provider in tests), else on the
+// global provider. Inside a Dagger module a function's context carries the caller's span
+// as a remote, non-recording span: the global provider the runtime installed is used.
+func FromContext(ctx context.Context) *Tracer {
+	if s := trace.SpanFromContext(ctx); s.IsRecording() {
+		return New(s.TracerProvider())
+	}
+	return New(nil)
+}
+
 // Span starts a span named name, a child of ctx's span, and returns the context that
 // carries it (pass it on so that inner spans nest) and the function that ends it: with a
 // nil error the span is OK; otherwise it records the error and has an error status with the
