@@ -204,10 +204,10 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 func scanSummary(d *scan.Decision) *report.Scan {
 	s := &report.Scan{Counts: map[string]int{}, Passed: d.Pass, Ignored: len(d.Suppressed)}
 	for sev, n := range d.Counts {
-		s.Counts[sev.String()] = n
+		s.Counts[sev.Label()] = n
 	}
 	for _, sev := range d.FailOn {
-		s.FailOn = append(s.FailOn, sev.String())
+		s.FailOn = append(s.FailOn, sev.Label())
 	}
 	for _, fd := range d.Failing {
 		s.Blocking = append(s.Blocking, fd.ID+" "+fd.Package)

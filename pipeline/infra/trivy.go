@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
 	"dagger/fargate/pipeline/scan"
 )
@@ -62,7 +63,7 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 	}
 	rule, _ := policy.LookupRule(RuleIaC) // registered (TestIaCFindings); the fallbacks keep a finding a finding
 	rule.ID = RuleIaC
-	if rule.Severity == 0 {
+	if rule.Severity == findings.Unknown {
 		rule.Severity = policy.High
 	}
 	var out []policy.Finding
@@ -70,18 +71,11 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 		if f.Kind != scan.KindMisconfiguration {
 			return
 		}
-		sev := rule.Severity
-		switch f.Severity {
-		case scan.Critical:
-			sev = policy.Critical
-		case scan.High:
-			sev = policy.High
-		case scan.Medium:
-			sev = policy.Medium
-		case scan.Low:
-			sev = policy.Low
+		sev := f.Severity // one scale: Trivy's severity is the finding's
+		if sev == findings.Unknown {
+			sev = rule.Severity
 		}
-		trivySev := f.Severity.String()
+		trivySev := f.Severity.Label()
 		if f.RawSeverity != "" {
 			trivySev = f.RawSeverity
 		}

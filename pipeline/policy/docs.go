@@ -60,7 +60,9 @@ suppression stops suppressing, and the finding says so.
   Suppressed findings are listed with ` + "`\"suppressed\": true`" + ` and a ` + "`suppressionNote`" + `; the severity counts in
   ` + "`summary`" + ` exclude them and ` + "`summary.suppressed`" + ` counts them. ` + "`location`" + ` is ` + "`{path, line}`" + ` for files or
   ` + "`{logical}`" + ` (an ARN) for live resources.
-- ` + "`sarif`" + `: SARIF 2.1.0 for GitHub code scanning; every rule with its security-severity and control IDs as tags,
+- ` + "`sarif`" + `: SARIF 2.1.0 for GitHub code scanning; every rule with its security-severity (critical 9.5, high 8.0, medium 5.5,
+  low 2.0: the middle of the band GitHub reads the score in; the scan gate's SARIF uses the same scale) and control IDs
+  as tags, result level ` + "`error`" + ` (critical, high), ` + "`warning`" + ` (medium) or ` + "`note`" + ` (low),
   results located at the file and line (Dockerfile instruction, task definition container, policy statement) or, for
   live resources, a logical location. Suppressed findings carry a SARIF ` + "`suppressions`" + ` entry.
 

@@ -10,52 +10,34 @@ package policy
 import (
 	"fmt"
 	"sort"
-	"strings"
+
+	"dagger/fargate/pipeline/findings"
 )
 
-// Severity ranks a finding. The zero value is invalid.
-type Severity int
+// Severity ranks a finding: the pipeline's one scale (findings.Severity). Rules never carry
+// Unknown, the zero value.
+type Severity = findings.Severity
 
 // Severities, lowest first.
 const (
-	Low Severity = iota + 1
-	Medium
-	High
-	Critical
+	Low      = findings.Low
+	Medium   = findings.Medium
+	High     = findings.High
+	Critical = findings.Critical
 )
 
 // DefaultThreshold is the severity at and above which unsuppressed findings fail a check.
 const DefaultThreshold = High
 
-// String returns the lower-case name used in every output format.
-func (s Severity) String() string {
-	switch s {
-	case Low:
-		return "low"
-	case Medium:
-		return "medium"
-	case High:
-		return "high"
-	case Critical:
-		return "critical"
-	}
-	return fmt.Sprintf("severity(%d)", int(s))
-}
-
-// ParseSeverity reads "critical", "high", "medium" or "low" (any case). An empty string is an
-// error: callers that want the default pass DefaultThreshold themselves.
+// ParseSeverity reads a threshold: "critical", "high", "medium" or "low" (any case). An empty
+// string is an error: callers that want the default pass DefaultThreshold themselves. Unknown
+// is no threshold: no rule has it.
 func ParseSeverity(s string) (Severity, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "low":
-		return Low, nil
-	case "medium":
-		return Medium, nil
-	case "high":
-		return High, nil
-	case "critical":
-		return Critical, nil
+	sev, err := findings.ParseSeverity(s)
+	if err != nil || sev == findings.Unknown {
+		return 0, fmt.Errorf("severity %q: expected one of critical, high, medium, low", s)
 	}
-	return 0, fmt.Errorf("severity %q: expected one of critical, high, medium, low", s)
+	return sev, nil
 }
 
 // Location says where a finding was found: a file and line (1-based; 0 when unknown) for

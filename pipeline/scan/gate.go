@@ -285,7 +285,7 @@ func Evaluate(rep *Report, g Gate) *Decision {
 		var parts []string
 		for _, s := range AllSeverities {
 			if bySev[s] > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", bySev[s], s))
+				parts = append(parts, fmt.Sprintf("%d %s", bySev[s], s.Label()))
 			}
 		}
 		d.Reasons = append(d.Reasons, fmt.Sprintf("%s finding(s) at a failing severity (fail on %s)", strings.Join(parts, ", "), severityList(failOn)))

@@ -43,10 +43,10 @@ func Predicate(d *Decision, scanner string, evaluatedAt time.Time) ([]byte, erro
 		Accepted: []AcceptedRisk{}, Expired: []AcceptedRisk{},
 	}
 	for _, s := range d.FailOn {
-		p.FailOn = append(p.FailOn, s.String())
+		p.FailOn = append(p.FailOn, s.Label())
 	}
 	for _, s := range AllSeverities {
-		p.Counts[s.String()] = d.Counts[s]
+		p.Counts[s.Label()] = d.Counts[s]
 	}
 	for _, f := range d.Failing {
 		p.Failing = append(p.Failing, f.ID)
