@@ -31,6 +31,7 @@ func WriteRulesMarkdown(w io.Writer) error {
 	for _, a := range StarResourceExceptions() {
 		fmt.Fprintf(&b, "- `%s`\n", a)
 	}
+	b.WriteString("\nActions are compared in any case (`ECR:GetAuthorizationToken` is `ecr:GetAuthorizationToken`). FG-CFN-005\nchecks a template's inline policies with the same checker and list, except that the `ssmmessages` channel actions\n(ECS Exec) may have `Resource: \"*\"` there only outside production, in a template whose service enables ECS Exec.\n")
 	b.WriteString("\nIt also accepts a wildcard resource (`\"*\"`, `key/*`) in a statement whose actions all belong to a service\nbelow and whose Condition requires the service's key to match named values (StringEquals, StringLike, ArnEquals\nor ArnLike, optionally ForAnyValue:; not …IfExists or ForAllValues:, not a match-all pattern such as `alias/*`):\n\n")
 	scoping := ResourceScopingConditions()
 	for _, svc := range slices.Sorted(maps.Keys(scoping)) {
