@@ -6,6 +6,4 @@
 // The scale maps, in one place, to the names every output uses (String, Label), to SARIF 2.1.0
 // result levels (Severity.SARIFLevel) and to GitHub code scanning's numeric
 // security-severity (Severity.SecuritySeverity), so the two SARIF writers cannot disagree.
-// AccessKeyIDs finds AWS access key IDs, for the checks that refuse them and the outputs that
-// mask them.
 package findings

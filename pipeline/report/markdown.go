@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"dagger/fargate/pipeline/redact"
 )
 
 // Markdown renders the report as GitHub-flavoured Markdown. Every string that came from
@@ -373,18 +375,8 @@ func stripControl(s string) string {
 	}, s)
 }
 
-// accessKeyID matches AWS access key IDs (long-term AKIA, temporary ASIA, and the other
-// documented unique-ID prefixes that are credentials).
-var accessKeyID = regexp.MustCompile(`\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)
-
-func maskAccessKeys(s string) string {
-	for _, prefix := range []string{"AKIA", "ASIA", "ABIA", "ACCA"} {
-		if strings.Contains(s, prefix) {
-			return accessKeyID.ReplaceAllString(s, "$1****************")
-		}
-	}
-	return s
-}
+// maskAccessKeys masks AWS access key IDs (redact.MaskAccessKeyIDs).
+func maskAccessKeys(s string) string { return redact.MaskAccessKeyIDs(s) }
 
 // Redact replaces every occurrence of the given secret values in the report's strings with
 // "***". Use it when a value that must not be shown may have reached an event message or a
