@@ -28,6 +28,7 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/tags"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
 )
 
@@ -495,7 +496,7 @@ func (c *checker) findings(path string, body []byte, env string) ([]policy.Findi
 			msg += " (environment " + env + ")"
 		}
 		out = append(out, policy.Finding{
-			Rule: r.ID, Severity: r.Severity, Controls: r.Controls, Resource: res, Message: msg,
+			Rule: r.ID, Severity: r.Severity, Source: findings.SourceIaC, Controls: r.Controls, Resource: res, Message: msg,
 			Remediation: r.Remediation, Location: policy.Location{Path: path, Line: lines[h.logical]},
 		})
 	}

@@ -5,7 +5,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
+	"dagger/fargate/pipeline/scan"
 )
 
 // IAM action names are case-insensitive, so FG-CFN-005 reads "ECR:GetAuthorizationToken" as
@@ -67,4 +69,14 @@ Resources:
 	}
 	assert.Len(t, msgs, 1)
 	assert.Contains(t, msgs[0], "sub is not restricted")
+}
+
+// Template and Trivy IaC findings are the one findings model's, from the IaC source.
+func TestIaCFindingsSource(t *testing.T) {
+	fs := checkBody(t, brokenTemplate, "prod", nil)
+	fs = append(fs, IaCFindings(iacDecision(t, iacConfigReport, scan.Gate{FailOn: scan.AllSeverities}))...)
+	assert.NotEmpty(t, fs)
+	for _, f := range fs {
+		assert.Equal(t, findings.SourceIaC, f.Source, f.Resource)
+	}
 }

@@ -89,7 +89,7 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 		}
 		for _, t := range targets {
 			out = append(out, policy.Finding{
-				Rule: rule.ID, Severity: sev, Controls: rule.Controls, Resource: t + "#" + f.ID, Message: msg,
+				Rule: rule.ID, Severity: sev, Source: findings.SourceIaC, Controls: rule.Controls, Resource: t + "#" + f.ID, Message: msg,
 				Remediation: rule.Remediation, Suppressed: note != "", SuppressionNote: note, Location: policy.Location{Path: t},
 			})
 		}

@@ -40,26 +40,13 @@ func ParseSeverity(s string) (Severity, error) {
 	return sev, nil
 }
 
-// Location says where a finding was found: a file and line (1-based; 0 when unknown) for
-// offline inputs, or a logical name (an ARN or resource path) for live resources.
-type Location struct {
-	Path    string
-	Line    int
-	Logical string
-}
+// Location says where a finding was found (findings.Location).
+type Location = findings.Location
 
-// Finding is one rule violated by one resource.
-type Finding struct {
-	Rule            string
-	Severity        Severity
-	Controls        []string
-	Resource        string
-	Message         string
-	Remediation     string
-	Suppressed      bool
-	SuppressionNote string
-	Location        Location
-}
+// Finding is one rule violated by one resource: the pipeline's one findings model
+// (findings.Finding). The engine's findings have Source findings.SourcePolicy; the live audit
+// (package policy/live) marks its own findings.SourceAudit.
+type Finding = findings.Finding
 
 // Summary counts the unsuppressed findings by severity, and the suppressed ones apart.
 type Summary struct {
@@ -147,6 +134,7 @@ func finding(rule *ruleDef, subjectResource string, loc Location, h hit) Finding
 	return Finding{
 		Rule:        rule.ID,
 		Severity:    rule.Severity,
+		Source:      findings.SourcePolicy,
 		Controls:    append([]string(nil), rule.Controls...),
 		Resource:    res,
 		Message:     h.message,

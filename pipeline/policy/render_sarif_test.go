@@ -12,6 +12,8 @@ import (
 
 	"dagger/fargate/pipeline/internal/sarif"
 	"dagger/fargate/pipeline/internal/sarif/sarifschema"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 // The policy SARIF validates against the official SARIF 2.1.0 schema: every rule, file and
@@ -57,4 +59,13 @@ func TestRenderSARIFRanksRulesLikeTheScanWriter(t *testing.T) {
 		require.Equal(t, want[sev].level, rule.DefaultConfiguration.Level, rule.ID)
 	}
 	require.True(t, seen[Low], "some rule is low, so the low score is checked")
+}
+
+// The engine's findings come from the policy source.
+func TestCheckFindingsSource(t *testing.T) {
+	r := mustCheck(t, CheckInput{Dockerfile: &FileInput{Path: "app/Dockerfile", Content: readTestdata(t, "unhardened.Dockerfile")}})
+	require.NotEmpty(t, r.Findings)
+	for _, f := range r.Findings {
+		require.Equal(t, findings.SourcePolicy, f.Source, f.Rule)
+	}
 }
