@@ -178,7 +178,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 		r.Logf("ecr: %s", c)
 	}
 	for _, fd := range repo.Findings {
-		r.Logf("ecr: %s: %s", fd.Control, fd.Message)
+		r.Logf("ecr: %s: %s", strings.Join(fd.Controls, ", "), fd.Message)
 	}
 	repoRef := login.Registry + "/" + f.Registry.Repository
 	tag := ecr.ImageTag(s.GitRevision, s.now())
