@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/redact"
 )
 
@@ -252,7 +253,7 @@ func (r Report) writePolicyDetails(b *strings.Builder) {
 	}
 	b.WriteString("#### Failed policy rules\n\n| Rule | Severity | Resource | Finding |\n|---|---|---|---|\n")
 	for _, f := range r.Policy.Failures {
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", text(f.Rule), text(f.Severity), code(f.Resource), text(f.Message))
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", text(f.Rule), text(severityLabel(f.Severity)), code(f.Resource), text(f.Message))
 	}
 	b.WriteString("\n")
 }
@@ -423,4 +424,13 @@ func redactValue(v reflect.Value, secrets []string) {
 	case reflect.Map:
 		// Maps hold severity counts only; their keys are severities, not free text.
 	}
+}
+
+// severityLabel is a failed rule's severity as the gates table writes severities (CRITICAL,
+// HIGH, ...), blank when the finding has none.
+func severityLabel(s findings.Severity) string {
+	if s == findings.Unknown {
+		return ""
+	}
+	return s.Label()
 }
