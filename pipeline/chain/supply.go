@@ -210,10 +210,10 @@ func scanSummary(d *scan.Decision) *report.Scan {
 		s.FailOn = append(s.FailOn, sev.Label())
 	}
 	for _, fd := range d.Failing {
-		s.Blocking = append(s.Blocking, fd.ID+" "+fd.Package)
+		s.Blocking = append(s.Blocking, fd.Rule+" "+fd.Package)
 	}
 	for _, x := range d.Expired {
-		s.ExpiredIgnores = append(s.ExpiredIgnores, x.Finding.ID+" (ignore expired "+x.Entry.ExpiryDate()+")")
+		s.ExpiredIgnores = append(s.ExpiredIgnores, x.Finding.Rule+" (ignore expired "+x.Entry.ExpiryDate()+")")
 	}
 	slices.Sort(s.Blocking)
 	return s

@@ -79,7 +79,7 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 		if f.RawSeverity != "" {
 			trivySev = f.RawSeverity
 		}
-		msg := fmt.Sprintf("%s: %s (Trivy severity %s)", f.ID, strings.TrimSpace(f.Title), trivySev)
+		msg := fmt.Sprintf("%s: %s (Trivy severity %s)", f.Rule, strings.TrimSpace(f.Message), trivySev)
 		if f.URL != "" {
 			msg += "; see " + f.URL
 		}
@@ -89,7 +89,7 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 		}
 		for _, t := range targets {
 			out = append(out, policy.Finding{
-				Rule: rule.ID, Severity: sev, Source: findings.SourceIaC, Controls: rule.Controls, Resource: t + "#" + f.ID, Message: msg,
+				Rule: rule.ID, Severity: sev, Source: findings.SourceIaC, Controls: rule.Controls, Resource: t + "#" + f.Rule, Message: msg,
 				Remediation: rule.Remediation, Suppressed: note != "", SuppressionNote: note, Location: policy.Location{Path: t},
 			})
 		}

@@ -49,10 +49,10 @@ func Predicate(d *Decision, scanner string, evaluatedAt time.Time) ([]byte, erro
 		p.Counts[s.Label()] = d.Counts[s]
 	}
 	for _, f := range d.Failing {
-		p.Failing = append(p.Failing, f.ID)
+		p.Failing = append(p.Failing, f.Rule)
 	}
 	risk := func(s Suppression) AcceptedRisk {
-		return AcceptedRisk{ID: s.Finding.ID, Statement: s.Entry.Statement, ExpiresOn: s.Entry.ExpiryDate(), Source: s.Entry.Source}
+		return AcceptedRisk{ID: s.Finding.Rule, Statement: s.Entry.Statement, ExpiresOn: s.Entry.ExpiryDate(), Source: s.Entry.Source}
 	}
 	for _, s := range d.Suppressed {
 		p.Accepted = append(p.Accepted, risk(s))

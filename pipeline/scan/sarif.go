@@ -20,7 +20,7 @@ func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
 	if d != nil {
 		for _, s := range d.Suppressed {
 			for _, t := range s.Finding.Targets {
-				suppressed[string(s.Finding.Kind)+"\x00"+s.Finding.ID+"\x00"+t] = true
+				suppressed[string(s.Finding.Kind)+"\x00"+s.Finding.Rule+"\x00"+t] = true
 			}
 		}
 	}
