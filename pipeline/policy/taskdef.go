@@ -411,7 +411,6 @@ var (
 	secretNamePattern = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_DATA)`)
 	// Names that point at a secret rather than hold one.
 	referenceSuffix = regexp.MustCompile(`(?i)_(ARN|FILE|PATH|NAME|PARAM|PARAMETER|ID|URL|URI|TTL|LENGTH|TIMEOUT|EXPIRY|HEADER)$`)
-	pemPattern      = regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)
 	tokenPattern    = regexp.MustCompile(`\b(ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[baprs]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20})\b`)
 	harmlessValue   = regexp.MustCompile(`(?i)^(|[0-9]+|true|false|yes|no|on|off|none|null|arn:aws[a-z-]*:.*)$`)
 )
@@ -422,7 +421,7 @@ func secretLooking(name, value string) string {
 	switch {
 	case redact.ContainsAccessKeyID(value):
 		return "holds an AWS access key ID"
-	case pemPattern.MatchString(value):
+	case redact.ContainsPrivateKey(value):
 		return "holds a PEM private key"
 	case tokenPattern.MatchString(value):
 		return "holds an API token"

@@ -1,7 +1,7 @@
-// Package redact recognises AWS access key IDs, for the checks that refuse them (the task
-// definition renderer, the policy rules on container environments) and the outputs that mask
-// them (the deployment report). It is the pipeline's one definition of what a key ID looks
-// like.
+// Package redact recognises AWS access key IDs and PEM private keys, for the checks that refuse
+// them (the task definition renderer, the policy rules on container environments and
+// Dockerfiles) and the outputs that mask them (the deployment report). It is the pipeline's one
+// definition of what a key ID and a private key look like.
 package redact
 
 import "strings"
@@ -81,4 +81,22 @@ func isKeyAt(s string, i int) bool {
 // isWord is regexp's \w: an ASCII letter, digit or underscore.
 func isWord(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// ContainsPrivateKey reports whether s holds a PEM private key: a "-----BEGIN … PRIVATE
+// KEY-----" line of any key type (RSA, EC, OPENSSH, ENCRYPTED, or none): after "-----BEGIN ",
+// a run of upper-case letters and spaces that ends in "PRIVATE KEY", then "-----".
+func ContainsPrivateKey(s string) bool {
+	const begin = "-----BEGIN "
+	for rest := s; ; {
+		i := strings.Index(rest, begin)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(begin):]
+		after := strings.TrimLeft(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZ ")
+		if strings.HasSuffix(rest[:len(rest)-len(after)], "PRIVATE KEY") && strings.HasPrefix(after, "-----") {
+			return true
+		}
+	}
 }

@@ -35,3 +35,26 @@ func TestAccessKeyIDs(t *testing.T) {
 		})
 	}
 }
+
+func TestContainsPrivateKey(t *testing.T) {
+	ref := regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)
+	for _, in := range []string{
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+		"x -----BEGIN PRIVATE KEY-----",
+		"-----BEGIN ENCRYPTED PRIVATE KEY-----",
+		"-----BEGIN OPENSSH PRIVATE KEY-----",
+		"-----BEGIN PUBLIC KEY-----",
+		"-----BEGIN CERTIFICATE----- -----BEGIN EC PRIVATE KEY-----",
+		"-----BEGIN rsa PRIVATE KEY-----",
+		"-----BEGIN RSA PRIVATE KEY----",
+		"-----BEGIN RSA PRIVATE KEYS-----",
+		"-----BEGIN -----BEGIN RSA PRIVATE KEY-----",
+		"",
+	} {
+		t.Run(in, func(t *testing.T) {
+			assert.Equal(t, ref.MatchString(in), ContainsPrivateKey(in))
+		})
+	}
+	assert.True(t, ContainsPrivateKey("-----BEGIN EC PRIVATE KEY-----"))
+	assert.False(t, ContainsPrivateKey("-----BEGIN PUBLIC KEY-----"))
+}
