@@ -1,9 +1,11 @@
 package infra
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
@@ -78,5 +80,25 @@ func TestIaCFindingsSource(t *testing.T) {
 	assert.NotEmpty(t, fs)
 	for _, f := range fs {
 		assert.Equal(t, findings.SourceIaC, f.Source, f.Resource)
+	}
+}
+
+// The sample service template passes every check with its IAM actions written in other cases:
+// the old linter's case-sensitive list reported "ECR:GetAuthorizationToken" on "*", the ECS
+// Exec channels and the load balancer Describe calls as needing resource-level permissions.
+func TestServiceTemplateWithMixedCaseActionsPasses(t *testing.T) {
+	body := readServiceTemplate(t)
+	for _, r := range [][2]string{
+		{"Action: ecr:GetAuthorizationToken", "Action: ECR:GetAuthorizationToken"},
+		{"ssmmessages:CreateControlChannel", "SSMMessages:CreateControlChannel"},
+		{"elasticloadbalancing:DescribeTargetHealth", "ElasticLoadBalancing:describeTargetHealth"},
+	} {
+		require.Contains(t, body, r[0])
+		body = strings.ReplaceAll(body, r[0], r[1])
+	}
+	for _, env := range []string{"prod", "preprod"} {
+		t.Run(env, func(t *testing.T) {
+			assert.Empty(t, checkBody(t, body, env, envParams(env, map[string]string{"EnableExecuteCommand": "true"})))
+		})
 	}
 }
