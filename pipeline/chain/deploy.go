@@ -307,7 +307,7 @@ func policySummary(rep policy.Report, threshold policy.Severity, name string) *r
 			continue
 		}
 		p.Failed++
-		p.Failures = append(p.Failures, report.Finding{Rule: fd.Rule, Severity: fd.Severity.String(), Resource: fd.Resource, Message: fd.Message})
+		p.Failures = append(p.Failures, report.Finding{Rule: fd.Rule, Severity: fd.Severity, Resource: fd.Resource, Message: fd.Message})
 	}
 	p.Passed = max(p.Passed-p.Failed, 0)
 	return p

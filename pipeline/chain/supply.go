@@ -178,7 +178,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 		r.Logf("ecr: %s", c)
 	}
 	for _, fd := range repo.Findings {
-		r.Logf("ecr: %s: %s", fd.Control, fd.Message)
+		r.Logf("ecr: %s: %s", strings.Join(fd.Controls, ", "), fd.Message)
 	}
 	repoRef := login.Registry + "/" + f.Registry.Repository
 	tag := ecr.ImageTag(s.GitRevision, s.now())
@@ -204,16 +204,16 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 func scanSummary(d *scan.Decision) *report.Scan {
 	s := &report.Scan{Counts: map[string]int{}, Passed: d.Pass, Ignored: len(d.Suppressed)}
 	for sev, n := range d.Counts {
-		s.Counts[sev.String()] = n
+		s.Counts[sev.Label()] = n
 	}
 	for _, sev := range d.FailOn {
-		s.FailOn = append(s.FailOn, sev.String())
+		s.FailOn = append(s.FailOn, sev.Label())
 	}
 	for _, fd := range d.Failing {
-		s.Blocking = append(s.Blocking, fd.ID+" "+fd.Package)
+		s.Blocking = append(s.Blocking, fd.Rule+" "+fd.Package)
 	}
 	for _, x := range d.Expired {
-		s.ExpiredIgnores = append(s.ExpiredIgnores, x.Finding.ID+" (ignore expired "+x.Entry.ExpiryDate()+")")
+		s.ExpiredIgnores = append(s.ExpiredIgnores, x.Finding.Rule+" (ignore expired "+x.Entry.ExpiryDate()+")")
 	}
 	slices.Sort(s.Blocking)
 	return s

@@ -21,15 +21,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/smithy-go"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
 )
 
-// Severities, as the policy engine spells them (policy.ParseSeverity reads them).
+// Severities, on the pipeline's one scale (findings.Severity).
 const (
-	Critical = "critical"
-	High     = "high"
-	Medium   = "medium"
-	Low      = "low"
+	Critical = findings.Critical
+	High     = findings.High
+	Medium   = findings.Medium
+	Low      = findings.Low
 )
 
 // Rule IDs, registered in the policy engine (policy.LookupRule; docs/rules.md) so the
@@ -48,16 +49,9 @@ const (
 	RuleInspectorECRScan = "FG-ACCT-006"
 )
 
-// Finding is one control that is off (or could not be checked). Its fields mirror the
-// policy engine's findings; Findings converts them so the two lists merge.
-type Finding struct {
-	Rule        string
-	Severity    string // critical, high, medium or low
-	Controls    []string
-	Resource    string
-	Message     string
-	Remediation string
-}
+// Finding is one control that is off (or could not be checked): the pipeline's one findings
+// model (findings.Finding); Findings readies them for the policy engine's report.
+type Finding = findings.Finding
 
 type check struct {
 	name     string
@@ -292,23 +286,23 @@ func (a *auditor) inspector(ctx context.Context) ([]Finding, error) {
 	}}, nil
 }
 
-// Findings converts audit findings for the policy engine (policy.NewReport, policy.Merge):
-// the rule's registered severity, the finding's own controls (for FG-ACCT-000, those of the
-// check that could not run), message and remediation (which names the trail or permission),
-// and the resource as its logical location.
+// Findings readies audit findings for the policy engine (policy.NewReport, policy.Merge): the
+// rule's registered severity, the finding's own controls (for FG-ACCT-000, those of the check
+// that could not run), message and remediation (which names the trail or permission), the
+// resource as its logical location, and the audit as its source.
 func Findings(in []Finding) []policy.Finding {
 	out := make([]policy.Finding, 0, len(in))
 	for _, d := range in {
-		sev, err := policy.ParseSeverity(d.Severity)
+		f := d
 		if r, ok := policy.LookupRule(d.Rule); ok {
-			sev = r.Severity
-		} else if err != nil {
-			sev = policy.High // not reachable for the rules above (TestFindingsMatchTheRegistry); never drop a finding
+			f.Severity = r.Severity
+		} else if f.Severity == findings.Unknown {
+			f.Severity = policy.High // not reachable for the rules above (TestFindingsMatchTheRegistry); never drop a finding
 		}
-		out = append(out, policy.Finding{
-			Rule: d.Rule, Severity: sev, Controls: append([]string(nil), d.Controls...), Resource: d.Resource,
-			Message: d.Message, Remediation: d.Remediation, Location: policy.Location{Logical: d.Resource},
-		})
+		f.Controls = append([]string(nil), d.Controls...)
+		f.Source = findings.SourceAudit
+		f.Location = policy.Location{Logical: d.Resource}
+		out = append(out, f)
 	}
 	return out
 }

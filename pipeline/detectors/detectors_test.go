@@ -11,6 +11,8 @@ import (
 	"dagger/fargate/pipeline/internal/detectorfake"
 	"dagger/fargate/pipeline/internal/fakeaws"
 	"dagger/fargate/pipeline/policy"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 func audit(t *testing.T, acct *detectorfake.Account) ([]Finding, *fakeaws.Server) {
@@ -48,7 +50,7 @@ func TestAuditEachOff(t *testing.T) {
 		name     string
 		mod      func(*detectorfake.Account)
 		rule     string
-		severity string
+		severity policy.Severity
 		control  string
 		message  string
 	}{
@@ -184,7 +186,7 @@ func TestFindingsMatchTheRegistry(t *testing.T) {
 			require.Equal(t, []string{r.ID}, policyRules(fs))
 			f, d := fs[0], raw[0]
 			assert.Equal(t, r.Severity, f.Severity)
-			assert.Equal(t, r.Severity.String(), d.Severity, "detectors.go and the registry agree on the severity")
+			assert.Equal(t, r.Severity, d.Severity, "detectors.go and the registry agree on the severity")
 			if r.ID == RulePermission {
 				assert.Equal(t, []string{"GuardDuty.1"}, f.Controls, "the controls of the check that could not run")
 			} else {
@@ -193,6 +195,7 @@ func TestFindingsMatchTheRegistry(t *testing.T) {
 			assert.Equal(t, d.Message, f.Message)
 			assert.Equal(t, d.Remediation, f.Remediation)
 			assert.Equal(t, d.Resource, f.Resource)
+			assert.Equal(t, findings.SourceAudit, f.Source)
 			assert.Equal(t, policy.Location{Logical: d.Resource}, f.Location)
 			assert.False(t, f.Suppressed)
 		})

@@ -195,7 +195,7 @@ func TestEnsureRepositoryDefaultsToAWSManagedKMSWithFinding(t *testing.T) {
 	assert.Empty(t, repo.KMSKey)
 	assert.Contains(t, repo.LifecyclePolicy, fmt.Sprintf(`"countNumber":%d`, DefaultKeepImages))
 	require.Len(t, res.Findings, 1)
-	assert.Equal(t, "ECR.5", res.Findings[0].Control)
+	assert.Equal(t, []string{"ECR.5"}, res.Findings[0].Controls)
 	assert.Contains(t, res.Findings[0].Message, "encrypted with the AWS-managed KMS key, not a customer-managed KMS key")
 }
 
@@ -217,13 +217,22 @@ func TestEnsureRepositoryReportsDrift(t *testing.T) {
 	assert.Empty(t, res.Changes, "drift is reported, not changed, without FixDrift")
 	var controls []string
 	for _, f := range res.Findings {
-		controls = append(controls, f.String())
+		controls = append(controls, strings.Join(f.Controls, ", ")+": "+f.Message)
 	}
 	assert.Equal(t, []string{
 		"ECR.1: existing repository has scan on push disabled (set fixDrift to enable it)",
 		"ECR.2: existing repository has MUTABLE tags, expected IMMUTABLE (set fixDrift to correct it)",
 		"ECR.5: existing repository is encrypted with AES256, not the configured KMS key " + kmsKey + "; encryption cannot be changed after creation",
 	}, controls)
+	// The findings are the one model's: the policy rule of each control, its severity, the
+	// repository as resource, from the audit source.
+	var rules []string
+	for _, f := range res.Findings {
+		rules = append(rules, f.Rule+" "+f.Severity.String()+" "+f.Resource+" "+string(f.Source))
+	}
+	assert.Equal(t, []string{
+		"FG-ECR-001 high ecr/legacy/app audit", "FG-ECR-002 medium ecr/legacy/app audit", "FG-ECR-004 low ecr/legacy/app audit",
+	}, rules)
 	repo, _ := fake.Repository("legacy/app")
 	assert.Equal(t, "MUTABLE", repo.TagMutability)
 	assert.Equal(t, `{"rules":[]}`, repo.LifecyclePolicy, "an existing lifecycle policy is kept")
@@ -234,7 +243,7 @@ func TestEnsureRepositoryReportsDrift(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"set image tags to IMMUTABLE", "enabled scan on push"}, res.Changes)
 	require.Len(t, res.Findings, 1)
-	assert.Equal(t, "ECR.5", res.Findings[0].Control)
+	assert.Equal(t, []string{"ECR.5"}, res.Findings[0].Controls)
 	repo, _ = fake.Repository("legacy/app")
 	assert.Equal(t, "IMMUTABLE", repo.TagMutability)
 	assert.True(t, repo.ScanOnPush)

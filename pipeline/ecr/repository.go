@@ -14,6 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"dagger/fargate/pipeline/findings"
+	"dagger/fargate/pipeline/policy"
 )
 
 // DefaultKeepImages is how many tagged images the lifecycle policy keeps by default.
@@ -61,13 +64,21 @@ type RepositoryOptions struct {
 	FixDrift bool
 }
 
-// Finding is a way the repository falls short of the options or of an ECR control.
-type Finding struct {
-	Control string // ECR.1, ECR.2, ECR.3, ECR.5
-	Message string
-}
+// Finding is a way the repository falls short of the options or of an ECR control (ECR.1,
+// ECR.2, ECR.3, ECR.5): the pipeline's one findings model (findings.Finding), with the policy
+// rule of that control (FG-ECR-…) and its severity.
+type Finding = findings.Finding
 
-func (f Finding) String() string { return f.Control + ": " + f.Message }
+// repositoryFinding is the finding for a control of the named repository, from the audit source.
+func repositoryFinding(repo, control, message string) Finding {
+	f := Finding{Controls: []string{control}, Resource: "ecr/" + repo, Message: message, Source: findings.SourceAudit}
+	for _, r := range policy.Rules() {
+		if r.Target == policy.TargetRepository && slices.Contains(r.Controls, control) {
+			f.Rule, f.Severity = r.ID, r.Severity
+		}
+	}
+	return f
+}
 
 // RepositoryResult says what EnsureRepository found and did.
 type RepositoryResult struct {
@@ -170,16 +181,16 @@ func (c *Client) EnsureRepository(ctx context.Context, o RepositoryOptions) (*Re
 			}
 		}
 		if enc == nil || enc.EncryptionType == types.EncryptionTypeAes256 || enc.KmsKey == nil {
-			res.Findings = append(res.Findings, Finding{"ECR.5", "repository is encrypted with " + got + ", not a customer-managed KMS key (encryption cannot be changed after creation; set registry.kmsKey and recreate the repository to comply)"})
+			res.Findings = append(res.Findings, repositoryFinding(o.Name, "ECR.5", "repository is encrypted with "+got+", not a customer-managed KMS key (encryption cannot be changed after creation; set registry.kmsKey and recreate the repository to comply)"))
 		}
 	}
 	if !wantScan && !aws.ToBool(scanOnPush(repo)) {
-		res.Findings = append(res.Findings, Finding{"ECR.1", "scan on push is disabled (compliant only if the registry uses enhanced scanning)"})
+		res.Findings = append(res.Findings, repositoryFinding(o.Name, "ECR.1", "scan on push is disabled (compliant only if the registry uses enhanced scanning)"))
 	}
 	if wantMutability == types.ImageTagMutabilityMutable && repo.ImageTagMutability == types.ImageTagMutabilityMutable {
-		res.Findings = append(res.Findings, Finding{"ECR.2", "image tags are MUTABLE"})
+		res.Findings = append(res.Findings, repositoryFinding(o.Name, "ECR.2", "image tags are MUTABLE"))
 	}
-	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].Control < res.Findings[j].Control })
+	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].Controls[0] < res.Findings[j].Controls[0] })
 	return res, nil
 }
 
@@ -251,7 +262,7 @@ func (c *Client) reconcile(ctx context.Context, o RepositoryOptions, repo *types
 			repo.ImageTagMutability = mut
 			res.Changes = append(res.Changes, "set image tags to IMMUTABLE")
 		} else {
-			res.Findings = append(res.Findings, Finding{"ECR.2", fmt.Sprintf("existing repository has %s tags, expected IMMUTABLE (set fixDrift to correct it)", repo.ImageTagMutability)})
+			res.Findings = append(res.Findings, repositoryFinding(o.Name, "ECR.2", fmt.Sprintf("existing repository has %s tags, expected IMMUTABLE (set fixDrift to correct it)", repo.ImageTagMutability)))
 		}
 	}
 	if scan && !aws.ToBool(scanOnPush(repo)) {
@@ -264,7 +275,7 @@ func (c *Client) reconcile(ctx context.Context, o RepositoryOptions, repo *types
 			repo.ImageScanningConfiguration = &types.ImageScanningConfiguration{ScanOnPush: true}
 			res.Changes = append(res.Changes, "enabled scan on push")
 		} else {
-			res.Findings = append(res.Findings, Finding{"ECR.1", "existing repository has scan on push disabled (set fixDrift to enable it)"})
+			res.Findings = append(res.Findings, repositoryFinding(o.Name, "ECR.1", "existing repository has scan on push disabled (set fixDrift to enable it)"))
 		}
 	}
 	enc := repo.EncryptionConfiguration
@@ -273,7 +284,7 @@ func (c *Client) reconcile(ctx context.Context, o RepositoryOptions, repo *types
 		if enc != nil && enc.EncryptionType != types.EncryptionTypeAes256 {
 			got = fmt.Sprintf("%s key %s", enc.EncryptionType, aws.ToString(enc.KmsKey))
 		}
-		res.Findings = append(res.Findings, Finding{"ECR.5", fmt.Sprintf("existing repository is encrypted with %s, not the configured KMS key %s; encryption cannot be changed after creation", got, o.KMSKey)})
+		res.Findings = append(res.Findings, repositoryFinding(o.Name, "ECR.5", fmt.Sprintf("existing repository is encrypted with %s, not the configured KMS key %s; encryption cannot be changed after creation", got, o.KMSKey)))
 	}
 	return nil
 }

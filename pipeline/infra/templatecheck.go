@@ -28,6 +28,7 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/tags"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
 )
 
@@ -495,7 +496,7 @@ func (c *checker) findings(path string, body []byte, env string) ([]policy.Findi
 			msg += " (environment " + env + ")"
 		}
 		out = append(out, policy.Finding{
-			Rule: r.ID, Severity: r.Severity, Controls: r.Controls, Resource: res, Message: msg,
+			Rule: r.ID, Severity: r.Severity, Source: findings.SourceIaC, Controls: r.Controls, Resource: res, Message: msg,
 			Remediation: r.Remediation, Location: policy.Location{Path: path, Line: lines[h.logical]},
 		})
 	}
@@ -663,35 +664,15 @@ func checkALBEgress(c *checker) {
 	}
 }
 
-// Wildcard resources are allowed only for actions without resource-level permissions.
-var (
-	// ecr:GetAuthorizationToken only accepts "*"; so do the Elastic Load Balancing Describe
-	// calls the ECS infrastructure role makes (the AWS managed
-	// AmazonECSInfrastructureRolePolicyForLoadBalancers grants them on "*" for that reason).
-	wildcardAllowedDefault = map[string]bool{"ecr:GetAuthorizationToken": true,
-		"elasticloadbalancing:DescribeListeners": true, "elasticloadbalancing:DescribeRules": true,
-		"elasticloadbalancing:DescribeTargetGroups": true, "elasticloadbalancing:DescribeTargetHealth": true}
-	// ECS Exec's SSM message channels only accept "*"; allowed only outside production when
-	// a service enables ECS Exec.
-	wildcardAllowedExec = map[string]bool{
-		"ecr:GetAuthorizationToken":              true,
-		"elasticloadbalancing:DescribeListeners": true, "elasticloadbalancing:DescribeRules": true,
-		"elasticloadbalancing:DescribeTargetGroups": true, "elasticloadbalancing:DescribeTargetHealth": true,
-		"ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
-		"ssmmessages:OpenControlChannel": true, "ssmmessages:OpenDataChannel": true,
-	}
-)
-
-// wildcardAllowed returns the actions that may have Resource "*" in this template.
-func (c *checker) wildcardAllowed() map[string]bool {
+// leastPrivilege returns the options of the IAM checker for this template: the ECS Exec
+// channel actions may have Resource "*" only outside production, when a service enables ECS
+// Exec.
+func (c *checker) leastPrivilege() policy.LeastPrivilegeOptions {
 	exec := false
 	each(c.p, func(_ string, s *ecs.Service) {
 		exec = exec || (s.EnableExecuteCommand != nil && *s.EnableExecuteCommand)
 	})
-	if exec && !c.prod {
-		return wildcardAllowedExec
-	}
-	return wildcardAllowedDefault
+	return policy.LeastPrivilegeOptions{ExecChannels: exec && !c.prod}
 }
 
 func list(v any) []string {
@@ -726,35 +707,66 @@ func statements(doc any) []map[string]any {
 	return out
 }
 
-func (c *checker) checkPolicyDoc(logical, where string, doc any, allowed map[string]bool) {
-	for i, st := range statements(doc) {
-		if st["Effect"] != "Allow" {
-			continue
-		}
-		if st["NotAction"] != nil || st["NotResource"] != nil {
-			c.add(RuleTemplateIAM, logical, "%s statement %d: NotAction/NotResource grant everything else", where, i)
-		}
-		actions := list(st["Action"])
-		for _, a := range actions {
-			if strings.Contains(a, "*") {
-				c.add(RuleTemplateIAM, logical, "%s statement %d: wildcard action %q", where, i, a)
-			}
-		}
-		for _, r := range list(st["Resource"]) {
-			if r != "*" {
-				continue
-			}
-			for _, a := range actions {
-				if !allowed[a] {
-					c.add(RuleTemplateIAM, logical, "%s statement %d: Resource \"*\" for %s, which supports resource-level permissions", where, i, a)
+// policyStatements reads a template's policy document for the policy engine's IAM checks, one
+// statement per statement of the template (conditions chosen, AWS::NoValue dropped), so the
+// indexes match.
+func policyStatements(doc any) []policy.Statement {
+	var out []policy.Statement
+	for _, st := range statements(doc) {
+		effect, _ := st["Effect"].(string)
+		out = append(out, policy.Statement{Effect: effect, Action: list(st["Action"]), NotAction: list(st["NotAction"]),
+			Resource: list(st["Resource"]), NotResource: list(st["NotResource"]), Condition: condition(st["Condition"])})
+	}
+	return out
+}
+
+// condition reads a Condition block: operator → key → a value or a list of values.
+func condition(v any) policy.Condition {
+	ops, _ := v.(map[string]any)
+	out := policy.Condition{}
+	for op, keys := range ops {
+		km, _ := keys.(map[string]any)
+		out[op] = map[string][]string{}
+		for k, vals := range km {
+			switch x := vals.(type) {
+			case []any:
+				for _, e := range x {
+					out[op][k] = append(out[op][k], fmt.Sprint(e))
 				}
+			default:
+				out[op][k] = []string{fmt.Sprint(x)}
+			}
+		}
+	}
+	return out
+}
+
+// checkPolicyDoc runs the policy engine's least-privilege checker (policy.LeastPrivilege) over
+// one policy document of the template.
+func (c *checker) checkPolicyDoc(logical, where string, doc any, opts policy.LeastPrivilegeOptions) {
+	notReported := map[int]bool{}
+	for _, is := range policy.LeastPrivilege(policyStatements(doc), opts) {
+		switch is.Kind {
+		case policy.IssueNotAction, policy.IssueNotResource:
+			if !notReported[is.Statement] {
+				notReported[is.Statement] = true
+				c.add(RuleTemplateIAM, logical, "%s statement %d: NotAction/NotResource grant everything else", where, is.Statement)
+			}
+		case policy.IssueWildcardAction:
+			c.add(RuleTemplateIAM, logical, "%s statement %d: wildcard action %q", where, is.Statement, is.Action)
+		case policy.IssueWildcardResource:
+			for _, a := range is.Actions {
+				c.add(RuleTemplateIAM, logical, "%s statement %d: Resource %q for %s, which supports resource-level permissions", where, is.Statement, is.Resource, a)
+			}
+			if len(is.Actions) == 0 {
+				c.add(RuleTemplateIAM, logical, "%s statement %d: Resource %q with NotAction", where, is.Statement, is.Resource)
 			}
 		}
 	}
 }
 
 func checkIAM(c *checker) {
-	allowed := c.wildcardAllowed()
+	allowed := c.leastPrivilege()
 	each(c.p, func(id string, r *iam.Role) {
 		for _, pol := range r.Policies {
 			c.checkPolicyDoc(id, id+"/"+pol.PolicyName, pol.PolicyDocument, allowed)
@@ -791,7 +803,7 @@ func checkKMSKeys(c *checker) {
 			principal, _ := st["Principal"].(map[string]any)
 			root := len(list(principal["AWS"])) == 1 && strings.HasSuffix(list(principal["AWS"])[0], ":root")
 			for _, a := range list(st["Action"]) {
-				if strings.Contains(a, "*") && !root {
+				if policy.WildcardAction(a) && !root {
 					c.add(RuleTemplateKMSPolicy, id, "%s statement %d: wildcard action %q for a principal other than the account root", id, i, a)
 				}
 			}
@@ -1154,7 +1166,7 @@ func checkOIDCTrust(c *checker) {
 	n := 0
 	each(c.p, func(id string, r *iam.Role) {
 		for i, st := range statements(r.AssumeRolePolicyDocument) {
-			if !slices.Contains(list(st["Action"]), "sts:AssumeRoleWithWebIdentity") {
+			if !policy.GrantsAction(policy.Statement{Action: list(st["Action"])}, "sts:AssumeRoleWithWebIdentity") {
 				continue
 			}
 			n++

@@ -14,6 +14,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/logs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/policy"
 )
 
 const serviceTemplate = "../../sample-app/infra/service.yaml"
@@ -86,11 +88,11 @@ func TestServiceTemplateEnvironmentDifferences(t *testing.T) {
 	// prod, which passes FG-CFN-005); outside prod with ECS Exec on it is allowed.
 	c := newChecker(pre, "preprod", "", nil)
 	for _, pol := range pre.Resources["TaskRole"].(*iam.Role).Policies {
-		c.checkPolicyDoc("TaskRole", "TaskRole/"+pol.PolicyName, pol.PolicyDocument, wildcardAllowedDefault)
+		c.checkPolicyDoc("TaskRole", "TaskRole/"+pol.PolicyName, pol.PolicyDocument, policy.LeastPrivilegeOptions{})
 	}
 	assert.NotEmpty(t, c.hits)
-	assert.Equal(t, wildcardAllowedExec, newChecker(pre, "preprod", "", nil).wildcardAllowed())
-	assert.Equal(t, wildcardAllowedDefault, newChecker(prod, "prod", "", nil).wildcardAllowed())
+	assert.Equal(t, policy.LeastPrivilegeOptions{ExecChannels: true}, newChecker(pre, "preprod", "", nil).leastPrivilege())
+	assert.Equal(t, policy.LeastPrivilegeOptions{}, newChecker(prod, "prod", "", nil).leastPrivilege())
 
 	// Without an existing provider the template creates one; with one it trusts it.
 	assert.Contains(t, pre.active(), "GitHubOidcProvider")

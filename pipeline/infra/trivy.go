@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
 	"dagger/fargate/pipeline/scan"
 )
@@ -62,7 +63,7 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 	}
 	rule, _ := policy.LookupRule(RuleIaC) // registered (TestIaCFindings); the fallbacks keep a finding a finding
 	rule.ID = RuleIaC
-	if rule.Severity == 0 {
+	if rule.Severity == findings.Unknown {
 		rule.Severity = policy.High
 	}
 	var out []policy.Finding
@@ -70,22 +71,15 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 		if f.Kind != scan.KindMisconfiguration {
 			return
 		}
-		sev := rule.Severity
-		switch f.Severity {
-		case scan.Critical:
-			sev = policy.Critical
-		case scan.High:
-			sev = policy.High
-		case scan.Medium:
-			sev = policy.Medium
-		case scan.Low:
-			sev = policy.Low
+		sev := f.Severity // one scale: Trivy's severity is the finding's
+		if sev == findings.Unknown {
+			sev = rule.Severity
 		}
-		trivySev := f.Severity.String()
+		trivySev := f.Severity.Label()
 		if f.RawSeverity != "" {
 			trivySev = f.RawSeverity
 		}
-		msg := fmt.Sprintf("%s: %s (Trivy severity %s)", f.ID, strings.TrimSpace(f.Title), trivySev)
+		msg := fmt.Sprintf("%s: %s (Trivy severity %s)", f.Rule, strings.TrimSpace(f.Message), trivySev)
 		if f.URL != "" {
 			msg += "; see " + f.URL
 		}
@@ -95,7 +89,7 @@ func IaCFindings(d *scan.Decision) []policy.Finding {
 		}
 		for _, t := range targets {
 			out = append(out, policy.Finding{
-				Rule: rule.ID, Severity: sev, Controls: rule.Controls, Resource: t + "#" + f.ID, Message: msg,
+				Rule: rule.ID, Severity: sev, Source: findings.SourceIaC, Controls: rule.Controls, Resource: t + "#" + f.Rule, Message: msg,
 				Remediation: rule.Remediation, Suppressed: note != "", SuppressionNote: note, Location: policy.Location{Path: t},
 			})
 		}

@@ -31,6 +31,7 @@ func WriteRulesMarkdown(w io.Writer) error {
 	for _, a := range StarResourceExceptions() {
 		fmt.Fprintf(&b, "- `%s`\n", a)
 	}
+	b.WriteString("\nActions are compared in any case (`ECR:GetAuthorizationToken` is `ecr:GetAuthorizationToken`). FG-CFN-005\nchecks a template's inline policies with the same checker and list, except that the `ssmmessages` channel actions\n(ECS Exec) may have `Resource: \"*\"` there only outside production, in a template whose service enables ECS Exec.\n")
 	b.WriteString("\nIt also accepts a wildcard resource (`\"*\"`, `key/*`) in a statement whose actions all belong to a service\nbelow and whose Condition requires the service's key to match named values (StringEquals, StringLike, ArnEquals\nor ArnLike, optionally ForAnyValue:; not …IfExists or ForAllValues:, not a match-all pattern such as `alias/*`):\n\n")
 	scoping := ResourceScopingConditions()
 	for _, svc := range slices.Sorted(maps.Keys(scoping)) {
@@ -60,7 +61,9 @@ suppression stops suppressing, and the finding says so.
   Suppressed findings are listed with ` + "`\"suppressed\": true`" + ` and a ` + "`suppressionNote`" + `; the severity counts in
   ` + "`summary`" + ` exclude them and ` + "`summary.suppressed`" + ` counts them. ` + "`location`" + ` is ` + "`{path, line}`" + ` for files or
   ` + "`{logical}`" + ` (an ARN) for live resources.
-- ` + "`sarif`" + `: SARIF 2.1.0 for GitHub code scanning; every rule with its security-severity and control IDs as tags,
+- ` + "`sarif`" + `: SARIF 2.1.0 for GitHub code scanning; every rule with its security-severity (critical 9.5, high 8.0, medium 5.5,
+  low 2.0: the middle of the band GitHub reads the score in; the scan gate's SARIF uses the same scale) and control IDs
+  as tags, result level ` + "`error`" + ` (critical, high), ` + "`warning`" + ` (medium) or ` + "`note`" + ` (low),
   results located at the file and line (Dockerfile instruction, task definition container, policy statement) or, for
   live resources, a logical location. Suppressed findings carry a SARIF ` + "`suppressions`" + ` entry.
 

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -374,31 +372,6 @@ type iamView struct {
 	secretARNs []string
 }
 
-// starResourceActions are actions that support no resource-level permissions, so a statement
-// granting only these may use Resource "*". Each is documented as such in the AWS Service
-// Authorization Reference.
-var starResourceActions = map[string]bool{
-	"ecr:getauthorizationtoken":          true,
-	"ecs:describetaskdefinition":         true,
-	"logs:describeloggroups":             true,
-	"cloudwatch:putmetricdata":           true,
-	"xray:puttracesegments":              true,
-	"xray:puttelemetryrecords":           true,
-	"xray:getsamplingrules":              true,
-	"xray:getsamplingtargets":            true,
-	"xray:getsamplingstatisticsummaries": true,
-	"ssmmessages:createcontrolchannel":   true,
-	"ssmmessages:createdatachannel":      true,
-	"ssmmessages:opencontrolchannel":     true,
-	"ssmmessages:opendatachannel":        true,
-	"sts:getcalleridentity":              true,
-}
-
-// StarResourceExceptions returns the actions allowed with Resource "*" (lower-case), sorted.
-func StarResourceExceptions() []string {
-	return slices.Sorted(maps.Keys(starResourceActions))
-}
-
 // resourceScopingConditions are, by service, condition keys that name the resource an action
 // acts on. A statement whose actions all belong to such services may use a wildcard resource
 // when its Condition requires one of those keys to match named values: ecs:ListTasks only has
@@ -491,11 +464,10 @@ func stmtName(i int, s Statement) string {
 
 func checkWildcardActions(v *iamView) []hit {
 	var out []hit
-	for i, s := range allows(v) {
-		for _, a := range s.Action {
-			if strings.Contains(a, "*") {
-				out = append(out, hit{message: fmt.Sprintf("%s allows wildcard action %q", stmtName(i, s), a), line: s.Line})
-			}
+	stmts := allows(v)
+	for _, is := range LeastPrivilege(stmts, LeastPrivilegeOptions{ExecChannels: true}) {
+		if s := stmts[is.Statement]; is.Kind == IssueWildcardAction {
+			out = append(out, hit{message: fmt.Sprintf("%s allows wildcard action %q", stmtName(is.Statement, s), is.Action), line: s.Line})
 		}
 	}
 	return out
@@ -516,20 +488,10 @@ func wildcardResource(r string) bool {
 
 func checkWildcardResources(v *iamView) []hit {
 	var out []hit
-	for i, s := range allows(v) {
-		onlyExempt := len(s.Action) > 0
-		for _, a := range s.Action {
-			if !starResourceActions[strings.ToLower(a)] {
-				onlyExempt = false
-			}
-		}
-		if onlyExempt || scopedByCondition(s) {
-			continue
-		}
-		for _, r := range s.Resource {
-			if wildcardResource(r) {
-				out = append(out, hit{message: fmt.Sprintf("%s allows %s on wildcard resource %q", stmtName(i, s), strings.Join(s.Action, ", "), r), line: s.Line})
-			}
+	stmts := allows(v)
+	for _, is := range LeastPrivilege(stmts, LeastPrivilegeOptions{ExecChannels: true}) {
+		if s := stmts[is.Statement]; is.Kind == IssueWildcardResource {
+			out = append(out, hit{message: fmt.Sprintf("%s allows %s on wildcard resource %q", stmtName(is.Statement, s), strings.Join(s.Action, ", "), is.Resource), line: s.Line})
 		}
 	}
 	return out
@@ -537,12 +499,14 @@ func checkWildcardResources(v *iamView) []hit {
 
 func checkNotAction(v *iamView) []hit {
 	var out []hit
-	for i, s := range allows(v) {
-		if len(s.NotAction) > 0 {
-			out = append(out, hit{message: fmt.Sprintf("%s is an Allow with NotAction", stmtName(i, s)), line: s.Line})
-		}
-		if len(s.NotResource) > 0 {
-			out = append(out, hit{message: fmt.Sprintf("%s is an Allow with NotResource", stmtName(i, s)), line: s.Line})
+	stmts := allows(v)
+	for _, is := range LeastPrivilege(stmts, LeastPrivilegeOptions{ExecChannels: true}) {
+		s := stmts[is.Statement]
+		switch is.Kind {
+		case IssueNotAction:
+			out = append(out, hit{message: fmt.Sprintf("%s is an Allow with NotAction", stmtName(is.Statement, s)), line: s.Line})
+		case IssueNotResource:
+			out = append(out, hit{message: fmt.Sprintf("%s is an Allow with NotResource", stmtName(is.Statement, s)), line: s.Line})
 		}
 	}
 	return out

@@ -7,21 +7,10 @@ import (
 
 // Checks of iam:PassRole grants and of role trust policies.
 
-// grantsAction reports whether an Allow statement's Action covers action (lower-case), through
-// wildcards too ("iam:*", "*").
-func grantsAction(s Statement, action string) bool {
-	for _, a := range s.Action {
-		if wildcardMatch(strings.ToLower(a), action) {
-			return true
-		}
-	}
-	return false
-}
-
 func checkPassRoleCondition(v *iamView) []hit {
 	var out []hit
 	for i, s := range allows(v) {
-		if !grantsAction(s, "iam:passrole") {
+		if !GrantsAction(s, "iam:PassRole") {
 			continue
 		}
 		vals := s.Condition.requires("iam:PassedToService")
@@ -41,7 +30,7 @@ func checkPassRoleCondition(v *iamView) []hit {
 func checkPassRoleResource(v *iamView) []hit {
 	var out []hit
 	for i, s := range allows(v) {
-		if !grantsAction(s, "iam:passrole") {
+		if !GrantsAction(s, "iam:PassRole") {
 			continue
 		}
 		for _, r := range s.Resource {

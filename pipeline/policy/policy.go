@@ -10,74 +10,43 @@ package policy
 import (
 	"fmt"
 	"sort"
-	"strings"
+
+	"dagger/fargate/pipeline/findings"
 )
 
-// Severity ranks a finding. The zero value is invalid.
-type Severity int
+// Severity ranks a finding: the pipeline's one scale (findings.Severity). Rules never carry
+// Unknown, the zero value.
+type Severity = findings.Severity
 
 // Severities, lowest first.
 const (
-	Low Severity = iota + 1
-	Medium
-	High
-	Critical
+	Low      = findings.Low
+	Medium   = findings.Medium
+	High     = findings.High
+	Critical = findings.Critical
 )
 
 // DefaultThreshold is the severity at and above which unsuppressed findings fail a check.
 const DefaultThreshold = High
 
-// String returns the lower-case name used in every output format.
-func (s Severity) String() string {
-	switch s {
-	case Low:
-		return "low"
-	case Medium:
-		return "medium"
-	case High:
-		return "high"
-	case Critical:
-		return "critical"
-	}
-	return fmt.Sprintf("severity(%d)", int(s))
-}
-
-// ParseSeverity reads "critical", "high", "medium" or "low" (any case). An empty string is an
-// error: callers that want the default pass DefaultThreshold themselves.
+// ParseSeverity reads a threshold: "critical", "high", "medium" or "low" (any case). An empty
+// string is an error: callers that want the default pass DefaultThreshold themselves. Unknown
+// is no threshold: no rule has it.
 func ParseSeverity(s string) (Severity, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "low":
-		return Low, nil
-	case "medium":
-		return Medium, nil
-	case "high":
-		return High, nil
-	case "critical":
-		return Critical, nil
+	sev, err := findings.ParseSeverity(s)
+	if err != nil || sev == findings.Unknown {
+		return 0, fmt.Errorf("severity %q: expected one of critical, high, medium, low", s)
 	}
-	return 0, fmt.Errorf("severity %q: expected one of critical, high, medium, low", s)
+	return sev, nil
 }
 
-// Location says where a finding was found: a file and line (1-based; 0 when unknown) for
-// offline inputs, or a logical name (an ARN or resource path) for live resources.
-type Location struct {
-	Path    string
-	Line    int
-	Logical string
-}
+// Location says where a finding was found (findings.Location).
+type Location = findings.Location
 
-// Finding is one rule violated by one resource.
-type Finding struct {
-	Rule            string
-	Severity        Severity
-	Controls        []string
-	Resource        string
-	Message         string
-	Remediation     string
-	Suppressed      bool
-	SuppressionNote string
-	Location        Location
-}
+// Finding is one rule violated by one resource: the pipeline's one findings model
+// (findings.Finding). The engine's findings have Source findings.SourcePolicy; the live audit
+// (package policy/live) marks its own findings.SourceAudit.
+type Finding = findings.Finding
 
 // Summary counts the unsuppressed findings by severity, and the suppressed ones apart.
 type Summary struct {
@@ -165,6 +134,7 @@ func finding(rule *ruleDef, subjectResource string, loc Location, h hit) Finding
 	return Finding{
 		Rule:        rule.ID,
 		Severity:    rule.Severity,
+		Source:      findings.SourcePolicy,
 		Controls:    append([]string(nil), rule.Controls...),
 		Resource:    res,
 		Message:     h.message,

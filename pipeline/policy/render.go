@@ -61,7 +61,7 @@ func renderText(w io.Writer, r Report) error {
 			lines = append(lines, line)
 		}
 		if len(lines) > 0 {
-			fmt.Fprintf(&b, "%s (%d)\n%s\n", strings.ToUpper(sev.String()), len(lines), strings.Join(lines, "\n"))
+			fmt.Fprintf(&b, "%s (%d)\n%s\n", sev.Label(), len(lines), strings.Join(lines, "\n"))
 		}
 	}
 	var sup []string
@@ -142,24 +142,11 @@ func renderJSON(w io.Writer, r Report) error {
 	return enc.Encode(out)
 }
 
-// securitySeverity maps a severity to GitHub code scanning's numeric security-severity.
-func securitySeverity(s Severity) string {
-	switch s {
-	case Critical:
-		return "9.5"
-	case High:
-		return "8.0"
-	case Medium:
-		return "5.5"
-	}
-	return "3.0"
-}
-
 func renderSARIF(w io.Writer, r Report) error {
 	b := sarif.NewBuilder("fargate-policy", "")
 	for _, rule := range Rules() {
 		tags := append([]string{"security", string(rule.Target)}, rule.Controls...)
-		level := sarif.Level(rule.Severity.String())
+		level := rule.Severity.SARIFLevel()
 		b.AddRule(sarif.Rule{
 			ID:                   rule.ID,
 			Name:                 sarifName(rule.Title),
@@ -167,11 +154,11 @@ func renderSARIF(w io.Writer, r Report) error {
 			FullDescription:      &sarif.Message{Text: rule.Rationale},
 			Help:                 &sarif.Message{Text: rule.Remediation, Markdown: fmt.Sprintf("**%s**\n\n%s\n\nFix: %s", rule.Title, rule.Rationale, rule.Remediation)},
 			DefaultConfiguration: &sarif.Configuration{Level: level},
-			Properties:           map[string]any{"security-severity": securitySeverity(rule.Severity), "tags": tags, "precision": "high", "problem.severity": level},
+			Properties:           map[string]any{"security-severity": rule.Severity.SecuritySeverity(), "tags": tags, "precision": "high", "problem.severity": level},
 		})
 	}
 	for _, f := range r.Findings {
-		res := sarif.Result{RuleID: f.Rule, Level: sarif.Level(f.Severity.String()),
+		res := sarif.Result{RuleID: f.Rule, Level: f.Severity.SARIFLevel(),
 			Message:             sarif.Message{Text: fmt.Sprintf("%s: %s. Fix: %s", f.Resource, f.Message, f.Remediation)},
 			PartialFingerprints: map[string]string{"findingKey/v1": f.Rule + "|" + f.Resource + "|" + f.Message}}
 		var loc sarif.Location

@@ -411,6 +411,9 @@ func TestTaskDefinitionRuleDetails(t *testing.T) {
 		{"access key value under innocent name", func(c *ecstypes.ContainerDefinition) {
 			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("CONFIG"), Value: aws.String("AKIAABCDEFGHIJKLMNOP")}}
 		}, "FG-TD-014", true},
+		{"STS bearer token value under innocent name", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("CONFIG"), Value: aws.String("ABIAABCDEFGHIJKLMNOP")}}
+		}, "FG-TD-014", true},
 		{"PEM value", func(c *ecstypes.ContainerDefinition) {
 			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("TLS"), Value: aws.String("-----BEGIN RSA PRIVATE KEY-----\nMIIE")}}
 		}, "FG-TD-014", true},

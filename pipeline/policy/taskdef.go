@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"dagger/fargate/pipeline/redact"
 )
 
 // TaskDefinitionInput is one task definition to check: either a file (Path and Content, decoded
@@ -408,20 +410,18 @@ func checkSecretEnv(v *taskDefView) []hit {
 var (
 	secretNamePattern = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_DATA)`)
 	// Names that point at a secret rather than hold one.
-	referenceSuffix  = regexp.MustCompile(`(?i)_(ARN|FILE|PATH|NAME|PARAM|PARAMETER|ID|URL|URI|TTL|LENGTH|TIMEOUT|EXPIRY|HEADER)$`)
-	accessKeyPattern = regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`)
-	pemPattern       = regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)
-	tokenPattern     = regexp.MustCompile(`\b(ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[baprs]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20})\b`)
-	harmlessValue    = regexp.MustCompile(`(?i)^(|[0-9]+|true|false|yes|no|on|off|none|null|arn:aws[a-z-]*:.*)$`)
+	referenceSuffix = regexp.MustCompile(`(?i)_(ARN|FILE|PATH|NAME|PARAM|PARAMETER|ID|URL|URI|TTL|LENGTH|TIMEOUT|EXPIRY|HEADER)$`)
+	tokenPattern    = regexp.MustCompile(`\b(ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[baprs]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20})\b`)
+	harmlessValue   = regexp.MustCompile(`(?i)^(|[0-9]+|true|false|yes|no|on|off|none|null|arn:aws[a-z-]*:.*)$`)
 )
 
 // secretLooking says why a name/value pair looks like a plaintext secret, or "" if it does not.
 // The value is inspected but never returned.
 func secretLooking(name, value string) string {
 	switch {
-	case accessKeyPattern.MatchString(value):
+	case redact.ContainsAccessKeyID(value):
 		return "holds an AWS access key ID"
-	case pemPattern.MatchString(value):
+	case redact.ContainsPrivateKey(value):
 		return "holds a PEM private key"
 	case tokenPattern.MatchString(value):
 		return "holds an API token"

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"dagger/fargate/pipeline/findings"
+	"dagger/fargate/pipeline/redact"
 )
 
 // Markdown renders the report as GitHub-flavoured Markdown. Every string that came from
@@ -250,7 +253,7 @@ func (r Report) writePolicyDetails(b *strings.Builder) {
 	}
 	b.WriteString("#### Failed policy rules\n\n| Rule | Severity | Resource | Finding |\n|---|---|---|---|\n")
 	for _, f := range r.Policy.Failures {
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", text(f.Rule), text(f.Severity), code(f.Resource), text(f.Message))
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", text(f.Rule), text(severityLabel(f.Severity)), code(f.Resource), text(f.Message))
 	}
 	b.WriteString("\n")
 }
@@ -373,18 +376,8 @@ func stripControl(s string) string {
 	}, s)
 }
 
-// accessKeyID matches AWS access key IDs (long-term AKIA, temporary ASIA, and the other
-// documented unique-ID prefixes that are credentials).
-var accessKeyID = regexp.MustCompile(`\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)
-
-func maskAccessKeys(s string) string {
-	for _, prefix := range []string{"AKIA", "ASIA", "ABIA", "ACCA"} {
-		if strings.Contains(s, prefix) {
-			return accessKeyID.ReplaceAllString(s, "$1****************")
-		}
-	}
-	return s
-}
+// maskAccessKeys masks AWS access key IDs (redact.MaskAccessKeyIDs).
+func maskAccessKeys(s string) string { return redact.MaskAccessKeyIDs(s) }
 
 // Redact replaces every occurrence of the given secret values in the report's strings with
 // "***". Use it when a value that must not be shown may have reached an event message or a
@@ -431,4 +424,13 @@ func redactValue(v reflect.Value, secrets []string) {
 	case reflect.Map:
 		// Maps hold severity counts only; their keys are severities, not free text.
 	}
+}
+
+// severityLabel is a failed rule's severity as the gates table writes severities (CRITICAL,
+// HIGH, ...), blank when the finding has none.
+func severityLabel(s findings.Severity) string {
+	if s == findings.Unknown {
+		return ""
+	}
+	return s.Label()
 }

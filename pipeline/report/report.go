@@ -6,6 +6,8 @@ package report
 
 import (
 	"time"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 // Outcome is how a deploy ended.
@@ -142,13 +144,9 @@ type Policy struct {
 	Failures []Finding
 }
 
-// Finding is one failed policy rule.
-type Finding struct {
-	Rule     string // e.g. ECS.5
-	Severity string
-	Resource string
-	Message  string
-}
+// Finding is one failed policy rule: the pipeline's one findings model (findings.Finding); the
+// report shows its rule, severity, resource and message.
+type Finding = findings.Finding
 
 // Promotion records where a promoted image came from and who approved it.
 type Promotion struct {

@@ -14,6 +14,8 @@ import (
 
 	"dagger/fargate/pipeline/ecs"
 	"dagger/fargate/pipeline/report"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -73,8 +75,8 @@ func outcomes() map[string]report.Report {
 		ExpiredIgnores: []string{"CVE-2025-1234 (expired 2026-10-01: waiting for upstream)"},
 	}
 	refused.Policy = &report.Policy{Passed: 22, Failed: 2, Threshold: "high", Failures: []report.Finding{
-		{Rule: "ECS.5", Severity: "HIGH", Resource: "task-definition/sample-app-preprod container app", Message: "readonlyRootFilesystem is false"},
-		{Rule: "ECS.8", Severity: "HIGH", Resource: "container app", Message: "environment variable AWS_SECRET_ACCESS_KEY is set in plain text"},
+		{Rule: "ECS.5", Severity: findings.High, Resource: "task-definition/sample-app-preprod container app", Message: "readonlyRootFilesystem is false"},
+		{Rule: "ECS.8", Severity: findings.High, Resource: "container app", Message: "environment variable AWS_SECRET_ACCESS_KEY is set in plain text"},
 	}}
 	refused.TaskDefinition, refused.PreviousTaskDefinition, refused.Timeline = "", "", nil
 

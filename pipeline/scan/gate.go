@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 // Gate is the policy a report is judged against.
@@ -30,19 +32,20 @@ const (
 )
 
 // Finding is one deduplicated finding: the same kind, ID, package and installed version
-// found in one or more targets.
+// found in one or more targets. It is the pipeline's one findings model (findings.Finding)
+// with what Trivy adds: Rule is the Trivy ID (CVE-…, GHSA-…, AVD-…, a secret rule), Severity
+// the worst reported, Source findings.SourceScan, Resource the package (the file for
+// misconfigurations, the category for secrets), Message the title, Location.Line a secret's
+// first line.
 type Finding struct {
+	findings.Finding
 	Kind        FindingKind
-	ID          string
 	Package     string
 	Installed   string
 	Fixed       string
-	Severity    Severity
 	RawSeverity string // the report's severity when it was not a known name
-	Title       string
 	URL         string
 	Targets     []string // the targets where it counts (suppressed: where it was suppressed), in report order
-	Line        int      // secrets: the first line of the match
 }
 
 // Suppression records a finding an ignore entry suppressed.
@@ -167,8 +170,9 @@ func Evaluate(rep *Report, g Gate) *Decision {
 		a := aggs[key]
 		if a == nil {
 			a = &aggregate{order: len(order), finding: Finding{
-				Kind: o.kind, ID: o.id, Package: o.pkg, Installed: o.installed, Fixed: o.fixed,
-				Severity: sev, Title: o.title, URL: o.url, Line: o.line,
+				Finding: findings.Finding{Rule: o.id, Severity: sev, Source: findings.SourceScan, Resource: o.pkg, Message: o.title,
+					Location: findings.Location{Line: o.line}},
+				Kind: o.kind, Package: o.pkg, Installed: o.installed, Fixed: o.fixed, URL: o.url,
 			}}
 			if !ok {
 				a.finding.RawSeverity = o.rawSeverity
@@ -264,7 +268,7 @@ func Evaluate(rep *Report, g Gate) *Decision {
 		}
 	}
 	for _, x := range d.Expired {
-		d.Notes = append(d.Notes, fmt.Sprintf("%s ignore expired on %s; finding counts again (%s)", x.Finding.ID, x.Entry.ExpiryDate(), x.Entry.Source))
+		d.Notes = append(d.Notes, fmt.Sprintf("%s ignore expired on %s; finding counts again (%s)", x.Finding.Rule, x.Entry.ExpiryDate(), x.Entry.Source))
 	}
 	sort.Strings(d.Notes)
 
@@ -285,7 +289,7 @@ func Evaluate(rep *Report, g Gate) *Decision {
 		var parts []string
 		for _, s := range AllSeverities {
 			if bySev[s] > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", bySev[s], s))
+				parts = append(parts, fmt.Sprintf("%d %s", bySev[s], s.Label()))
 			}
 		}
 		d.Reasons = append(d.Reasons, fmt.Sprintf("%s finding(s) at a failing severity (fail on %s)", strings.Join(parts, ", "), severityList(failOn)))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -23,7 +25,7 @@ func date(s string) time.Time {
 func failingIDs(d *Decision) []string {
 	var ids []string
 	for _, f := range d.Failing {
-		ids = append(ids, f.ID)
+		ids = append(ids, f.Rule)
 	}
 	return ids
 }
@@ -38,9 +40,13 @@ func TestEvaluateDefaultGate(t *testing.T) {
 	assert.ElementsMatch(t, []string{"CVE-2024-0001", "aws-access-key-id", "CVE-2024-0002", "CVE-2024-1000", "DS002"}, failingIDs(d))
 	assert.Equal(t, Critical, d.Failing[0].Severity)
 	for _, f := range d.Failing {
-		if f.ID == "CVE-2024-1000" {
+		if f.Rule == "CVE-2024-1000" {
 			assert.Equal(t, []string{"app/package-lock.json", "app/other/package-lock.json"}, f.Targets)
 			assert.Equal(t, "lodash", f.Package)
+			// The one findings model: the Trivy ID as rule, the title as message, from the scan.
+			assert.Equal(t, findings.SourceScan, f.Source)
+			assert.Equal(t, "lodash", f.Resource)
+			assert.Equal(t, "lodash: command injection via template", f.Message)
 			assert.Equal(t, "4.17.20", f.Installed)
 			assert.Equal(t, "4.17.21", f.Fixed)
 		}
@@ -58,7 +64,7 @@ func TestEvaluateUnknownSeverityFailsWhenListed(t *testing.T) {
 	// The secret fails regardless of severity; SEVERE maps to UNKNOWN and fails.
 	assert.ElementsMatch(t, []string{"aws-access-key-id", "CVE-2024-0004"}, failingIDs(d))
 	for _, f := range d.Failing {
-		if f.ID == "CVE-2024-0004" {
+		if f.Rule == "CVE-2024-0004" {
 			assert.Equal(t, "SEVERE", f.RawSeverity)
 		}
 	}
@@ -103,13 +109,13 @@ func TestEvaluateWithIgnoreFiles(t *testing.T) {
 	// The openssl ignore expired on 2026-01-31: it counts again and the decision says so.
 	assert.Contains(t, failingIDs(d), "CVE-2024-0001")
 	require.Len(t, d.Expired, 1)
-	assert.Equal(t, "CVE-2024-0001", d.Expired[0].Finding.ID)
+	assert.Equal(t, "CVE-2024-0001", d.Expired[0].Finding.Rule)
 	assert.Contains(t, d.Notes, "CVE-2024-0001 ignore expired on 2026-01-31; finding counts again (.trivyignore.yaml: vulnerabilities[1])")
 	// The secret and DS026 (matched by its AVD ID) are suppressed.
 	assert.NotContains(t, failingIDs(d), "aws-access-key-id")
 	var suppressed []string
 	for _, s := range d.Suppressed {
-		suppressed = append(suppressed, s.Finding.ID)
+		suppressed = append(suppressed, s.Finding.Rule)
 	}
 	assert.ElementsMatch(t, []string{"aws-access-key-id", "DS026"}, suppressed)
 	assert.NotContains(t, d.Reasons[0], "secret")
@@ -155,7 +161,7 @@ func TestEvaluateIgnoreMatching(t *testing.T) {
 			if tc.suppressed {
 				assert.NotContains(t, failingIDs(d), tc.id)
 				require.Len(t, d.Suppressed, 1)
-				assert.Equal(t, tc.id, d.Suppressed[0].Finding.ID)
+				assert.Equal(t, tc.id, d.Suppressed[0].Finding.Rule)
 			} else {
 				assert.Contains(t, failingIDs(d), tc.id)
 				assert.Empty(t, d.Suppressed)

@@ -43,16 +43,16 @@ func Predicate(d *Decision, scanner string, evaluatedAt time.Time) ([]byte, erro
 		Accepted: []AcceptedRisk{}, Expired: []AcceptedRisk{},
 	}
 	for _, s := range d.FailOn {
-		p.FailOn = append(p.FailOn, s.String())
+		p.FailOn = append(p.FailOn, s.Label())
 	}
 	for _, s := range AllSeverities {
-		p.Counts[s.String()] = d.Counts[s]
+		p.Counts[s.Label()] = d.Counts[s]
 	}
 	for _, f := range d.Failing {
-		p.Failing = append(p.Failing, f.ID)
+		p.Failing = append(p.Failing, f.Rule)
 	}
 	risk := func(s Suppression) AcceptedRisk {
-		return AcceptedRisk{ID: s.Finding.ID, Statement: s.Entry.Statement, ExpiresOn: s.Entry.ExpiryDate(), Source: s.Entry.Source}
+		return AcceptedRisk{ID: s.Finding.Rule, Statement: s.Entry.Statement, ExpiresOn: s.Entry.ExpiryDate(), Source: s.Entry.Source}
 	}
 	for _, s := range d.Suppressed {
 		p.Accepted = append(p.Accepted, risk(s))

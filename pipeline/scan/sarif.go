@@ -11,22 +11,6 @@ import (
 // SARIF 2.1.0 through the pipeline's shared writer (pipeline/internal/sarif), the subset GitHub
 // code scanning reads. https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html
 
-// securitySeverity is the CVSS-like score GitHub maps to critical (>=9), high (7-8.9),
-// medium (4-6.9) and low (0.1-3.9).
-func securitySeverity(s Severity) string {
-	switch s {
-	case Critical:
-		return "9.5"
-	case High:
-		return "8.0"
-	case Medium:
-		return "5.5"
-	case Low:
-		return "2.0"
-	}
-	return "0.0"
-}
-
 // BuildSARIF converts the report's findings to a SARIF 2.1.0 log: one rule per finding
 // ID, one result per finding per target. Findings that d suppressed are left out (d may
 // be nil to include everything); unfixed vulnerabilities stay in, since the alert is
@@ -36,11 +20,12 @@ func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
 	if d != nil {
 		for _, s := range d.Suppressed {
 			for _, t := range s.Finding.Targets {
-				suppressed[string(s.Finding.Kind)+"\x00"+s.Finding.ID+"\x00"+t] = true
+				suppressed[string(s.Finding.Kind)+"\x00"+s.Finding.Rule+"\x00"+t] = true
 			}
 		}
 	}
 	b := sarif.NewBuilder("Trivy", "https://github.com/aquasecurity/trivy")
+	worst := map[string]Severity{} // by rule: the rule's security-severity is its worst finding's
 	add := func(kind FindingKind, id, title, uri, rawSev, target, text string, start, end int) {
 		if suppressed[string(kind)+"\x00"+id+"\x00"+target] {
 			return
@@ -51,14 +36,15 @@ func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
 		}
 		_, added := b.AddRule(sarif.Rule{
 			ID: id, Name: id, ShortDescription: sarif.Message{Text: title}, HelpURI: uri,
-			Properties: map[string]any{"security-severity": securitySeverity(sev), "tags": []string{"security", string(kind)}},
+			Properties: map[string]any{"security-severity": sev.SecuritySeverity(), "tags": []string{"security", string(kind)}},
 		})
-		if r := b.Rule(id); !added && sev > ruleSeverity(r.Properties["security-severity"].(string)) {
-			r.Properties["security-severity"] = securitySeverity(sev) // keep the worst
+		if added || sev > worst[id] {
+			worst[id] = sev
+			b.Rule(id).Properties["security-severity"] = sev.SecuritySeverity()
 		}
 		// The rule was just added, so the result's rule exists.
 		_ = b.AddResult(sarif.Result{
-			RuleID: id, Level: sarif.Level(sev.String()), Message: sarif.Message{Text: text},
+			RuleID: id, Level: sev.SARIFLevel(), Message: sarif.Message{Text: text},
 			Locations: []sarif.Location{{PhysicalLocation: &sarif.PhysicalLocation{
 				ArtifactLocation: sarif.ArtifactLocation{URI: target},
 				Region:           sarif.Lines(start, end),
@@ -95,15 +81,6 @@ func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
 	results := b.Results()
 	sort.SliceStable(results, func(i, j int) bool { return results[i].RuleIndex < results[j].RuleIndex })
 	return b.Log()
-}
-
-func ruleSeverity(score string) Severity {
-	for _, s := range AllSeverities {
-		if securitySeverity(s) == score {
-			return s
-		}
-	}
-	return Unknown
 }
 
 // SARIF renders BuildSARIF as indented JSON.

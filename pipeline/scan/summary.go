@@ -23,7 +23,7 @@ func Summary(d *Decision) string {
 	fmt.Fprintf(&b, "Trivy gate %s for %s (fail on %s)\n", verdict, name, severityList(d.FailOn))
 	var counts []string
 	for _, s := range AllSeverities {
-		counts = append(counts, fmt.Sprintf("%s %d", s, d.Counts[s]))
+		counts = append(counts, fmt.Sprintf("%s %d", s.Label(), d.Counts[s]))
 	}
 	fmt.Fprintf(&b, "Findings: %s", strings.Join(counts, ", "))
 	if d.UnfixedSkipped > 0 {
@@ -46,7 +46,7 @@ func Summary(d *Decision) string {
 	if len(d.Suppressed) > 0 {
 		b.WriteString("Suppressed by ignore file:\n")
 		for _, s := range d.Suppressed {
-			fmt.Fprintf(&b, "  %s %s: %s (until %s, %s)\n", s.Finding.Severity, s.Finding.ID, s.Entry.Statement, s.Entry.ExpiryDate(), s.Entry.Source)
+			fmt.Fprintf(&b, "  %s %s: %s (until %s, %s)\n", s.Finding.Severity.Label(), s.Finding.Rule, s.Entry.Statement, s.Entry.ExpiryDate(), s.Entry.Source)
 		}
 	}
 	for _, n := range d.Notes {
@@ -56,20 +56,20 @@ func Summary(d *Decision) string {
 }
 
 func describe(f Finding) string {
-	sev := f.Severity.String()
+	sev := f.Severity.Label()
 	if f.RawSeverity != "" {
 		sev = fmt.Sprintf("UNKNOWN(%s)", f.RawSeverity)
 	}
 	where := strings.Join(f.Targets, ", ")
 	switch f.Kind {
 	case KindSecret:
-		return fmt.Sprintf("%s secret %s (%s) in %s line %d", sev, f.ID, f.Title, where, f.Line)
+		return fmt.Sprintf("%s secret %s (%s) in %s line %d", sev, f.Rule, f.Message, where, f.Location.Line)
 	case KindMisconfiguration:
-		return fmt.Sprintf("%s misconfiguration %s in %s: %s", sev, f.ID, where, f.Title)
+		return fmt.Sprintf("%s misconfiguration %s in %s: %s", sev, f.Rule, where, f.Message)
 	}
 	fixed := f.Fixed
 	if fixed == "" {
 		fixed = "no fix yet"
 	}
-	return fmt.Sprintf("%s %s %s %s -> %s (%s) in %s", sev, f.ID, f.Package, f.Installed, fixed, f.Title, where)
+	return fmt.Sprintf("%s %s %s %s -> %s (%s) in %s", sev, f.Rule, f.Package, f.Installed, fixed, f.Message, where)
 }

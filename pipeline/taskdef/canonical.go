@@ -17,7 +17,7 @@ const Redacted = "<redacted: looks like a credential>"
 // equivalent definitions print identically. Credential-like environment values are redacted.
 func (d *Definition) CanonicalJSON() ([]byte, error) {
 	doc := prune(deepCopy(d.doc)).(map[string]any)
-	redact(doc)
+	redactCredentials(doc)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -28,7 +28,7 @@ func (d *Definition) CanonicalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func redact(doc map[string]any) {
+func redactCredentials(doc map[string]any) {
 	cds, _ := doc["containerDefinitions"].([]any)
 	for _, c := range cds {
 		cm, _ := c.(map[string]any)

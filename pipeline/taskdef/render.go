@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"dagger/fargate/pipeline/redact"
 )
 
 // RenderOptions says what to change in a definition.
@@ -170,8 +172,6 @@ func checkEnvironment(d *Definition) error {
 var (
 	credentialNames = map[string]bool{"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true, "ECS_ENGINE_AUTH_DATA": true}
 	credentialWords = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "PRIVATE_KEY", "API_KEY", "APIKEY", "CREDENTIAL"}
-	awsKeyRE        = regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`)
-	pemRE           = regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)
 )
 
 // CredentialReason says why an environment variable looks like a credential ("" if it does
@@ -187,9 +187,9 @@ func CredentialReason(nameStr, value string) string {
 		}
 	}
 	switch {
-	case awsKeyRE.MatchString(value):
+	case redact.ContainsAccessKeyID(value):
 		return "has a value shaped like an AWS access key ID"
-	case pemRE.MatchString(value):
+	case redact.ContainsPrivateKey(value):
 		return "has a value containing a private key"
 	case highEntropy(value):
 		return "has a long high-entropy value that looks like a secret"

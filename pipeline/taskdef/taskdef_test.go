@@ -218,6 +218,10 @@ func TestCredentialsRefusedWithoutEcho(t *testing.T) {
 		{"AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS credential variable"},
 		{"ECS_ENGINE_AUTH_DATA", "{}", "AWS credential variable"},
 		{"UPSTREAM", "key=AKIAIOSFODNN7EXAMPLE", "shaped like an AWS access key ID"},
+		// STS bearer tokens and context-specific credentials are credentials too (IAM unique
+		// ID prefixes ABIA, ACCA); the renderer used to know only AKIA and ASIA.
+		{"BEARER_CFG", "ABIAIOSFODNN7EXAMPLE", "shaped like an AWS access key ID"},
+		{"CONTEXT_CFG", "id=ACCAIOSFODNN7EXAMPLE", "shaped like an AWS access key ID"},
 		{"TLS_CERT_BODY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "private key"},
 		{"SIGNING", "q8Zr4Xw2LmN7vB1cK9sD3fG6hJ0pT5yU2iO8aE4rW7tY", "high-entropy"},
 	}

@@ -1,15 +1,15 @@
 // Package sarif is the one SARIF 2.1.0 writer of the pipeline, shared by the Trivy scan gate
 // (pipeline/scan) and the policy check (pipeline/policy): the subset of the format GitHub
-// code scanning reads, a Builder that keeps rule indexes right, and the rule both writers use
-// to rank alerts alike (Level). Output is checked against the official 2.1.0 schema in tests
-// (package sarifschema).
+// code scanning reads and a Builder that keeps rule indexes right. Both writers rank alerts
+// alike with the one severity scale's SARIF level and security-severity
+// (findings.Severity.SARIFLevel, findings.Severity.SecuritySeverity). Output is checked against
+// the official 2.1.0 schema in tests (package sarifschema).
 package sarif
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // SchemaURI is the $schema written into every log.
@@ -189,16 +189,4 @@ func Encode(w io.Writer, l *Log) error {
 		return fmt.Errorf("write sarif: %w", err)
 	}
 	return nil
-}
-
-// Level maps a severity name (CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN, in any case) to a SARIF
-// result level: critical and high are "error", medium is "warning", anything else "note".
-func Level(severity string) string {
-	switch {
-	case strings.EqualFold(severity, "CRITICAL"), strings.EqualFold(severity, "HIGH"):
-		return "error"
-	case strings.EqualFold(severity, "MEDIUM"):
-		return "warning"
-	}
-	return "note"
 }

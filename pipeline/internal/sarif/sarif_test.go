@@ -8,29 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestLevel(t *testing.T) {
-	tests := []struct {
-		severity, want string
-	}{
-		{"CRITICAL", "error"},
-		{"critical", "error"},
-		{"HIGH", "error"},
-		{"high", "error"},
-		{"MEDIUM", "warning"},
-		{"Medium", "warning"},
-		{"LOW", "note"},
-		{"low", "note"},
-		{"UNKNOWN", "note"},
-		{"", "note"},
-		{"severity(9)", "note"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.severity, func(t *testing.T) {
-			assert.Equal(t, tt.want, Level(tt.severity))
-		})
-	}
-}
-
 func TestBuilder(t *testing.T) {
 	b := NewBuilder("tool", "https://example.com/tool")
 	i, added := b.AddRule(Rule{ID: "A", ShortDescription: Message{Text: "a"}})

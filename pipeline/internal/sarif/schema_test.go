@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/internal/sarif"
 	"dagger/fargate/pipeline/internal/sarif/sarifschema"
 )
@@ -18,14 +19,14 @@ func TestWriterOutputIsValidSARIF(t *testing.T) {
 		HelpURI: "https://example.com/r1", DefaultConfiguration: &sarif.Configuration{Level: "error"},
 		Properties: map[string]any{"security-severity": "8.0", "tags": []string{"security"}}})
 	b.AddRule(sarif.Rule{ID: "R2", ShortDescription: sarif.Message{Text: "two"}})
-	require.NoError(t, b.AddResult(sarif.Result{RuleID: "R1", Level: sarif.Level("HIGH"), Message: sarif.Message{Text: "m"},
+	require.NoError(t, b.AddResult(sarif.Result{RuleID: "R1", Level: findings.High.SARIFLevel(), Message: sarif.Message{Text: "m"},
 		Locations: []sarif.Location{{
 			PhysicalLocation: &sarif.PhysicalLocation{ArtifactLocation: sarif.ArtifactLocation{URI: "a/Dockerfile"}, Region: sarif.Lines(0, 0)},
 			LogicalLocations: []sarif.LogicalLocation{{Name: "svc", FullyQualifiedName: "arn:aws:ecs:eu-west-1:1:service/c/svc", Kind: "resource"}},
 		}},
 		Suppressions:        []sarif.Suppression{{Kind: "external", Status: "accepted", Justification: "why"}},
 		PartialFingerprints: map[string]string{"findingKey/v1": "x"}}))
-	require.NoError(t, b.AddResult(sarif.Result{RuleID: "R2", Level: sarif.Level("low"), Message: sarif.Message{Text: "n"}}))
+	require.NoError(t, b.AddResult(sarif.Result{RuleID: "R2", Level: findings.Low.SARIFLevel(), Message: sarif.Message{Text: "n"}}))
 
 	v, err := sarifschema.New()
 	require.NoError(t, err)

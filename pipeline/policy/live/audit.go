@@ -22,6 +22,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/policy"
 )
 
@@ -63,6 +64,9 @@ func Audit(ctx context.Context, cfg aws.Config, t AuditTarget) (policy.Report, e
 	a := &auditor{t: t, ecs: ecs.NewFromConfig(cfg), ecr: ecr.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), iam: iam.NewFromConfig(cfg)}
 	if err := a.run(ctx); err != nil {
 		return policy.Report{}, err
+	}
+	for i := range a.findings {
+		a.findings[i].Source = findings.SourceAudit
 	}
 	return policy.NewReport(a.findings, sup, t.Now), nil
 }

@@ -14,6 +14,8 @@ import (
 	"dagger/fargate/pipeline/internal/fakeaws"
 	"dagger/fargate/pipeline/internal/iamfake"
 	"dagger/fargate/pipeline/policy"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 const (
@@ -217,6 +219,9 @@ func TestAuditUnhardenedService(t *testing.T) {
 	r, err := Audit(t.Context(), w.srv.Config(t), target())
 	require.NoError(t, err)
 	assertReadOnly(t, w.srv)
+	for _, f := range r.Findings {
+		require.Equal(t, findings.SourceAudit, f.Source, "%s: the live audit's findings say so", f.Rule)
+	}
 	want := []string{
 		"FG-CL-001", "FG-CL-002",
 		"FG-ECR-001", "FG-ECR-002", "FG-ECR-003", "FG-ECR-004",
