@@ -48,6 +48,11 @@ type DeployOptions struct {
 	// and makes the engine follow the service deployment (progressive.go); nil keeps the
 	// service's strategy and the DescribeServices wait.
 	Delivery *Delivery
+	// BeforeUpdate, when set, runs after the definition is registered and before the service
+	// is updated, with the registered ARN and the service as read (a pre-deploy migration
+	// task). An error leaves the service as it was: Class PreDeployFailed (Cancelled when ctx
+	// is done), the registered revision unused.
+	BeforeUpdate func(ctx context.Context, registered string, svc *types.Service) error
 }
 
 // RollbackOptions say which service to return to which task definition.
@@ -73,6 +78,7 @@ type run struct {
 	verb                 string // "deployed" or "rolled back to"
 	delivery             *Delivery
 	expectedAccount      string
+	beforeUpdate         func(ctx context.Context, registered string, svc *types.Service) error
 	validate             func() error
 	// resolveTarget picks an existing task definition (rollback) instead of registering one.
 	resolveTarget func(ctx context.Context, svc *types.Service) (string, error)
@@ -86,7 +92,7 @@ func (e *Engine) Deploy(ctx context.Context, o DeployOptions) (*Result, error) {
 	rq := &run{
 		cluster: o.Cluster, service: o.Service, timeout: o.Timeout, rbTimeout: o.RollbackTimeout,
 		noBreaker: o.DisableCircuitBreaker, waitFirst: o.WaitForInProgress, noRollback: o.NoRollback,
-		verb: "deployed", expectedAccount: o.ExpectedAccount, delivery: o.Delivery,
+		verb: "deployed", expectedAccount: o.ExpectedAccount, delivery: o.Delivery, beforeUpdate: o.BeforeUpdate,
 	}
 	rq.validate = func() error {
 		if o.Definition == nil {
@@ -290,6 +296,16 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 		target = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
 		r.RegisteredTaskDefinition = target
 		e.logf("registered %s", taskdef.ShortName(target))
+	}
+	if rq.beforeUpdate != nil {
+		if err := rq.beforeUpdate(ctx, target, svc); err != nil {
+			e.stateFrom(r, svc, "")
+			c := PreDeployFailed
+			if ctx.Err() != nil {
+				c = Cancelled
+			}
+			return stop(c, "%v", err)
+		}
 	}
 
 	// 5. Point the service at it, with the circuit breaker on.
