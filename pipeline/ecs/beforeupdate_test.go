@@ -54,7 +54,9 @@ func TestBeforeUpdateRunsBetweenRegisterAndUpdate(t *testing.T) {
 			require.Error(t, err)
 			assert.Zero(t, e.calls("UpdateService"), "the service is not touched")
 			assert.Contains(t, res.Outcome, tt.hookErr.Error())
-			assert.Equal(t, taskdef.ShortName(e.oldArn), taskdef.ShortName(res.FinalTaskDefinition))
+			if !tt.cancel {
+				assert.Equal(t, taskdef.ShortName(e.oldArn), taskdef.ShortName(res.FinalTaskDefinition))
+			}
 			assert.Equal(t, e.oldArn, e.fake.PrimaryTaskDefinition(cluster, service))
 		})
 	}

@@ -299,12 +299,11 @@ func (e *Engine) execute(ctx context.Context, rq *run) (*Result, error) {
 	}
 	if rq.beforeUpdate != nil {
 		if err := rq.beforeUpdate(ctx, target, svc); err != nil {
-			e.stateFrom(r, svc, "")
-			c := PreDeployFailed
 			if ctx.Err() != nil {
-				c = Cancelled
+				return stop(Cancelled, "%v", err)
 			}
-			return stop(c, "%v", err)
+			e.stateFrom(r, svc, "") // where the service stays
+			return stop(PreDeployFailed, "%v", err)
 		}
 	}
 

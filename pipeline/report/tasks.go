@@ -102,3 +102,21 @@ func fenceFor(lines []string) string {
 	}
 	return strings.Repeat("`", max(3, longest+1))
 }
+
+// RunTaskMarkdown is the report of the run-task function: one task, how it ended and its
+// last log lines, escaped and masked like the deploy report.
+func RunTaskMarkdown(env, service string, t Task, succeeded bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Run task in %s: %s\n\n", text(env), text(service))
+	status := "SUCCEEDED"
+	if !succeeded {
+		status = "FAILED"
+	}
+	detail := text(t.Outcome)
+	if t.ExitCode != nil {
+		detail += fmt.Sprintf(", exit code %d", *t.ExitCode)
+	}
+	fmt.Fprintf(&b, "**%s: task %s of %s %s**\n\n", status, code(t.ID), code(t.TaskDefinition), detail)
+	Report{Tasks: []Task{t}}.writeTasks(&b)
+	return maskAccessKeys(strings.TrimRight(b.String(), "\n") + "\n")
+}

@@ -21,6 +21,7 @@ type Fake struct {
 	account string
 	region  string
 	groups  map[string]map[string][]event // group → stream → events, oldest first
+	any     map[string][]event            // group + "\x00" + stream prefix → events of any such stream
 }
 
 type event struct {
@@ -58,6 +59,25 @@ func (f *Fake) Append(group, stream string, at time.Time, lines ...string) {
 	for i, l := range lines {
 		ts := at.Add(time.Duration(i) * time.Second).UnixMilli()
 		f.groups[group][stream] = append(f.groups[group][stream], event{Timestamp: ts, Message: l, IngestionTime: ts + 200})
+	}
+}
+
+// AppendAny makes every stream of group whose name starts with prefix (e.g.
+// "app/app/", the tasks of one container) answer with these lines, unless it has events of
+// its own: the tasks a test cannot name in advance.
+func (f *Fake) AppendAny(group, prefix string, at time.Time, lines ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.groups[group] == nil {
+		f.groups[group] = map[string][]event{}
+	}
+	if f.any == nil {
+		f.any = map[string][]event{}
+	}
+	key := group + "\x00" + prefix
+	for i, l := range lines {
+		ts := at.Add(time.Duration(i) * time.Second).UnixMilli()
+		f.any[key] = append(f.any[key], event{Timestamp: ts, Message: l, IngestionTime: ts + 200})
 	}
 }
 
@@ -112,6 +132,14 @@ func (f *Fake) getLogEvents(body []byte) (any, error) {
 		return nil, notFound("log group")
 	}
 	evs, ok := streams[req.LogStreamName]
+	if !ok {
+		for key, e := range f.any {
+			g, prefix, _ := strings.Cut(key, "\x00")
+			if g == req.LogGroupName && strings.HasPrefix(req.LogStreamName, prefix) {
+				evs, ok = e, true
+			}
+		}
+	}
 	if !ok {
 		return nil, notFound("log stream")
 	}
