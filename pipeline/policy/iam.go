@@ -392,6 +392,9 @@ var starResourceActions = map[string]bool{
 	"ssmmessages:opencontrolchannel":     true,
 	"ssmmessages:opendatachannel":        true,
 	"sts:getcalleridentity":              true,
+	// Parameter metadata (names, types, never values); it has no resource types. The
+	// deploy's preflight check uses it instead of GetParameter, which returns values.
+	"ssm:describeparameters": true,
 }
 
 // StarResourceExceptions returns the actions allowed with Resource "*" (lower-case), sorted.
