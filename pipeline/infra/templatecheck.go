@@ -668,13 +668,13 @@ var (
 	// ecr:GetAuthorizationToken only accepts "*"; so do the Elastic Load Balancing Describe
 	// calls the ECS infrastructure role makes (the AWS managed
 	// AmazonECSInfrastructureRolePolicyForLoadBalancers grants them on "*" for that reason).
-	wildcardAllowedDefault = map[string]bool{"ecr:GetAuthorizationToken": true,
+	wildcardAllowedDefault = map[string]bool{"ecr:GetAuthorizationToken": true, "ssm:DescribeParameters": true,
 		"elasticloadbalancing:DescribeListeners": true, "elasticloadbalancing:DescribeRules": true,
 		"elasticloadbalancing:DescribeTargetGroups": true, "elasticloadbalancing:DescribeTargetHealth": true}
 	// ECS Exec's SSM message channels only accept "*"; allowed only outside production when
 	// a service enables ECS Exec.
 	wildcardAllowedExec = map[string]bool{
-		"ecr:GetAuthorizationToken":              true,
+		"ecr:GetAuthorizationToken": true, "ssm:DescribeParameters": true,
 		"elasticloadbalancing:DescribeListeners": true, "elasticloadbalancing:DescribeRules": true,
 		"elasticloadbalancing:DescribeTargetGroups": true, "elasticloadbalancing:DescribeTargetHealth": true,
 		"ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
