@@ -90,8 +90,8 @@ func (s *Session) preflightClients(cfg aws.Config) preflight.Clients {
 		Secrets: secretsmanager.NewFromConfig(cfg),
 		SSM:     ssm.NewFromConfig(cfg),
 		IAM:     iam.NewFromConfig(cfg),
-		Logs: func(region string) (preflight.LogsAPI, error) {
-			return s.logsClient(context.Background(), cfg, region)
+		Logs: func(ctx context.Context, region string) (preflight.LogsAPI, error) {
+			return s.logsClient(ctx, cfg, region)
 		},
 	}
 }

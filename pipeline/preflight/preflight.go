@@ -61,7 +61,7 @@ type Clients struct {
 	Secrets SecretsAPI
 	SSM     SSMAPI
 	IAM     IAMAPI
-	Logs    func(region string) (LogsAPI, error)
+	Logs    func(ctx context.Context, region string) (LogsAPI, error)
 }
 
 // Input is what to verify.
@@ -318,7 +318,7 @@ func Trusts(doc *policy.PolicyDocument, principal string) bool {
 }
 
 func (r *Result) logGroup(ctx context.Context, c Clients, group, region string) {
-	api, err := c.Logs(region)
+	api, err := c.Logs(ctx, region)
 	if err != nil {
 		r.miss(group, "could not verify the log group in %s: %v", region, err)
 		return

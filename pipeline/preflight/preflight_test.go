@@ -52,7 +52,7 @@ func setup(t *testing.T) *fixture {
 	logs := cloudwatchlogs.NewFromConfig(cfg)
 	return &fixture{srv: srv, iam: im, c: preflight.Clients{
 		Secrets: secretsmanager.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg),
-		Logs: func(string) (preflight.LogsAPI, error) { return logs, nil },
+		Logs: func(context.Context, string) (preflight.LogsAPI, error) { return logs, nil },
 	}}
 }
 

@@ -29,7 +29,7 @@ func TestAccountServesPreflightRunTaskAndLogs(t *testing.T) {
 	ctx := context.Background()
 	logs := cloudwatchlogs.NewFromConfig(cfg)
 	clients := preflight.Clients{Secrets: secretsmanager.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg),
-		Logs: func(string) (preflight.LogsAPI, error) { return logs, nil }}
+		Logs: func(context.Context, string) (preflight.LogsAPI, error) { return logs, nil }}
 	image := fakeaccount.AccountID + ".dkr.ecr.eu-west-1.amazonaws.com/sample-app@sha256:" + strings.Repeat("ab", 32)
 	for _, e := range fakeaccount.Environments() {
 		in, err := renderSample(t, e.Name, image).RegisterInput()
