@@ -541,6 +541,23 @@ func (m *Fargate) Diff(
 	return s.Diff(ctx, string(env), image)
 }
 
+// RunTask runs one task of an environment's service on the revision it runs now, in its
+// network, with --command (default: the preDeploy command), and reports its exit and last logs.
+//
+// +cache="never"
+func (m *Fargate) RunTask(ctx context.Context, env Environment,
+	// +optional
+	command []string,
+	// +optional
+	container string,
+) (string, error) {
+	s, _, err := m.session(ctx, keys{})
+	if err != nil {
+		return "", err
+	}
+	return s.RunTask(ctx, chain.RunTaskRequest{Env: string(env), Command: command, Container: container})
+}
+
 // Infra validates and deploys an environment's landing zone (VPC, load balancer, cluster,
 // service, roles, ECR repository, logs) as a CloudFormation stack through a change set:
 // create or update, show the change set, execute it, wait, and report. A change set that

@@ -97,6 +97,10 @@ func Cases() []Case {
 		{"rollback", rollback},
 		{"audit", audit},
 		{"broken environments file", brokenConfig},
+		{"deploy --env preprod: failing migration, nothing rolled out", deployPreprodMigrationFails},
+		{"deploy --env preprod: missing secret refused before registering", deployPreprodMissingSecret},
+		{"deploy --env preprod: failing rollout quotes the app's last log line", deployPreprodFailingQuotesLogs},
+		{"run-task --env preprod", runTaskPreprod},
 	}
 }
 

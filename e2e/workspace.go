@@ -43,6 +43,9 @@ func PrepareSource(sampleDir, dst string) error {
 	if err != nil {
 		return err
 	}
+	if err := addPreDeployVariants(sampleDir, files); err != nil {
+		return err
+	}
 	dockerfile, err := os.ReadFile(filepath.Join(sampleDir, "Dockerfile"))
 	if err != nil {
 		return err

@@ -64,6 +64,9 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 	if _, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: "registry.invalid/check@" + placeholderDigest}); err != nil {
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
+	if err := checkPreDeploy(e, def); err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
 	region := orDefault(s.Region, e.Region)
 	wantSign := !e.IsLocal() && e.PromoteFrom == "" && req.Image == ""
 	setup, sg, err := s.signingPlan(f, region, e.IsLocal(), wantSign)
@@ -109,6 +112,9 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 	if err := s.policyGate(ctx, r, f, e, def, "registry.invalid/"+f.Registry.Repository+"@"+placeholderDigest, bg); err != nil {
 		return r.Refuse(err)
 	}
+	if err := s.preflightGate(ctx, r, e, cfg, def); err != nil {
+		return r.Refuse(err)
+	}
 
 	var imageRef string
 	extraTags := map[string]string{}
@@ -133,6 +139,13 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 	for _, w := range rendered.Warnings {
 		r.Logf("render: %s", w)
 	}
+	in, err := rendered.Definition.RegisterInput()
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	if err := imageRegionGate(r, e, orDefault(s.Region, e.Region), in); err != nil {
+		return r.Refuse(err)
+	}
 	revision := s.GitRevision
 	if r.Promotion != nil {
 		revision = r.Revision
@@ -154,7 +167,9 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		DisableCircuitBreaker: !e.CircuitBreakerEnabled(),
 		WaitForInProgress:     req.WaitForInProgress,
 		Delivery:              delivery,
+		BeforeUpdate:          s.preDeployHook(r, e, cfg, in),
 	})
+	s.failedTaskLogs(ctx, r, e, cfg, in, res)
 	return ended(r, res, err)
 }
 

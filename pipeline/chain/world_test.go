@@ -47,6 +47,7 @@ type world struct {
 	s      *chain.Session
 	caller string // the account STS answers with
 	arns   map[string]string
+	refs   *references // what the task definitions refer to (predeploy_test.go)
 }
 
 // sampleConfig is the sample's environments file, signing with a key pair (the sample signs
@@ -86,6 +87,7 @@ func newWorld(t *testing.T) *world {
 		TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:eu-west-1:444455556666:targetgroup/sample-app-prod-blue/0a1b2c3d4e5f6a7c"),
 		ContainerName:  aws.String("app"), ContainerPort: aws.Int32(8080),
 	})
+	w.seedReferences()
 	w.steps.trivyReport = w.testdata("report-clean.json")
 	w.steps.iacReport = w.testdata("report-clean.json")
 	w.steps.push = func(t chain.PushTarget) (string, error) {

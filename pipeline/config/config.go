@@ -183,6 +183,11 @@ type Environment struct {
 	// TestProbe checks the new revision through the test listener before production traffic
 	// moves (blue-green only).
 	TestProbe *TestProbe `yaml:"testProbe"`
+
+	// PreDeploy is a one-off task run before the rollout (predeploy.go).
+	PreDeploy *PreDeploy `yaml:"preDeploy"`
+	// LogLines is how many of each failed task's last log lines the report quotes (default 20).
+	LogLines int `yaml:"logLines"`
 }
 
 // Network is what the environments file says of the service's network.

@@ -397,6 +397,7 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 	} else if env.RollbackWaitTimeout.Duration < 30*time.Second || env.RollbackWaitTimeout.Duration > 3*time.Hour {
 		v.add(p+".rollbackTimeout", "%s is out of range (expected between 30s and 3h)", env.RollbackWaitTimeout.Duration)
 	}
+	v.preDeploy(p, env)
 	if env.Scan != nil {
 		v.scan(p+".scan", env.Scan)
 	}

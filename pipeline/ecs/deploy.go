@@ -49,6 +49,11 @@ type DeployOptions struct {
 	// and makes the engine follow the service deployment (progressive.go); nil keeps the
 	// service's strategy and the DescribeServices wait.
 	Delivery *Delivery
+	// BeforeUpdate, when set, runs after the definition is registered and before the service
+	// is updated, with the registered ARN and the service as read (a pre-deploy migration
+	// task). An error leaves the service as it was: Class PreDeployFailed (Cancelled when ctx
+	// is done), the registered revision unused.
+	BeforeUpdate func(ctx context.Context, registered string, svc *types.Service) error
 }
 
 // RollbackOptions say which service to return to which task definition.
@@ -74,6 +79,7 @@ type run struct {
 	verb                 string // "deployed" or "rolled back to"
 	delivery             *Delivery
 	expectedAccount      string
+	beforeUpdate         func(ctx context.Context, registered string, svc *types.Service) error
 	validate             func() error
 	// resolveTarget picks an existing task definition (rollback) instead of registering one.
 	resolveTarget func(ctx context.Context, svc *types.Service) (string, error)
@@ -87,7 +93,7 @@ func (e *Engine) Deploy(ctx context.Context, o DeployOptions) (*Result, error) {
 	rq := &run{
 		cluster: o.Cluster, service: o.Service, timeout: o.Timeout, rbTimeout: o.RollbackTimeout,
 		noBreaker: o.DisableCircuitBreaker, waitFirst: o.WaitForInProgress, noRollback: o.NoRollback,
-		verb: "deployed", expectedAccount: o.ExpectedAccount, delivery: o.Delivery,
+		verb: "deployed", expectedAccount: o.ExpectedAccount, delivery: o.Delivery, beforeUpdate: o.BeforeUpdate,
 	}
 	rq.validate = func() error {
 		if o.Definition == nil {
@@ -389,7 +395,24 @@ func (a *attempt) resolve(ctx context.Context) bool {
 		r.RegisteredTaskDefinition = a.target
 		e.logf("registered %s", taskdef.ShortName(a.target))
 		return true
-	})
+	}) && a.beforeUpdate(ctx)
+}
+
+// beforeUpdate runs the BeforeUpdate hook (the pre-deploy task) on the registered revision;
+// when it fails the service is not updated and stays where it is.
+func (a *attempt) beforeUpdate(ctx context.Context) bool {
+	e, rq, r := a.e, a.rq, a.r
+	if rq.beforeUpdate == nil {
+		return true
+	}
+	if err := rq.beforeUpdate(ctx, a.target, a.svc); err != nil {
+		if ctx.Err() != nil {
+			return a.stop(Cancelled, "%v", err)
+		}
+		e.stateFrom(r, a.svc, "") // where the service stays
+		return a.stop(PreDeployFailed, "%v", err)
+	}
+	return true
 }
 
 // update points the service at the target, with the circuit breaker on.

@@ -36,6 +36,9 @@ const (
 	// ours (both passed the busy check) or while ours rolled out; Concurrent says which. We
 	// do not roll back over it.
 	ConcurrentDeploy
+	// PreDeployFailed: the task run before the update (DeployOptions.BeforeUpdate) failed;
+	// the new revision is registered but the service was not changed.
+	PreDeployFailed
 )
 
 func (c Class) String() string {
@@ -60,6 +63,8 @@ func (c Class) String() string {
 		return "rollback-in-progress"
 	case ConcurrentDeploy:
 		return "concurrent-deploy"
+	case PreDeployFailed:
+		return "pre-deploy-failed"
 	}
 	return fmt.Sprintf("class(%d)", int(c))
 }

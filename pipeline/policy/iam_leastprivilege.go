@@ -122,6 +122,9 @@ func starResourceActions(opts LeastPrivilegeOptions) []string {
 		"elasticloadbalancing:describetargetgroups",
 		"elasticloadbalancing:describetargethealth",
 		"logs:describeloggroups",
+		// Parameter metadata (names, types, never values); it has no resource types. The
+		// deploy's preflight check uses it instead of GetParameter, which returns values.
+		"ssm:describeparameters",
 		"sts:getcalleridentity",
 		"xray:getsamplingrules",
 		"xray:getsamplingstatisticsummaries",

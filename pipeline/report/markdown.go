@@ -46,6 +46,7 @@ func (r Report) Markdown() string {
 	r.writePolicyDetails(&b)
 	r.writeBreakGlass(&b)
 	r.writeDelivery(&b)
+	r.writeTasks(&b)
 	r.writeTimeline(&b)
 	return maskAccessKeys(strings.TrimRight(b.String(), "\n") + "\n")
 }

@@ -92,6 +92,11 @@ type Report struct {
 	// BreakGlass lists the gates that were bypassed, and by whom.
 	BreakGlass []BreakGlass
 
+	// Preflight and Tasks: the references verified before registering, and the pre-deploy
+	// task and failed tasks with their last log lines (tasks.go).
+	Preflight *Preflight
+	Tasks     []Task
+
 	// Started and Finished bound the run; zero values are left out.
 	Started  time.Time
 	Finished time.Time

@@ -159,6 +159,7 @@ type Fake struct {
 	calls     []TimedCall
 	delivery  deliveryState // service deployments (servicedeployments.go)
 	races     []race
+	runs      runState // RunTask's one-off tasks (runtask.go)
 }
 
 // race is a deployment another client starts in the same instant as the next UpdateService.
@@ -719,6 +720,7 @@ func (f *Fake) view(s *service) *types.Service {
 	}
 	out.Events = append([]types.ServiceEvent(nil), s.events...)
 	f.deliveryView(s, out)
+	f.runView(s, out)
 	return out
 }
 

@@ -44,6 +44,8 @@ func (f *Fake) register(srv *fakeaws.Server) {
 		"UpdateService":              f.updateService,
 		"ListTasks":                  f.listTasks,
 		"DescribeTasks":              f.describeTasks,
+		"RunTask":                    f.runTask,
+		"StopTask":                   f.stopTask,
 		"DescribeClusters":           f.describeClusters,
 		"StopServiceDeployment":      f.stopServiceDeployment,
 		"ListServiceDeployments":     f.listServiceDeployments,

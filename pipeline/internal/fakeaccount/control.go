@@ -75,6 +75,7 @@ func (a *Account) control() http.Handler {
 	mux.HandleFunc("GET /_fake/ecs/service", func(w http.ResponseWriter, r *http.Request) {
 		a.writeService(w, r.URL.Query().Get("cluster"), r.URL.Query().Get("service"))
 	})
+	a.predeployControl(mux)
 	return mux
 }
 

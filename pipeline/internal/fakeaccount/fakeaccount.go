@@ -34,6 +34,8 @@ import (
 	"dagger/fargate/pipeline/internal/ecsfake"
 	"dagger/fargate/pipeline/internal/fakeaws"
 	"dagger/fargate/pipeline/internal/iamfake"
+	"dagger/fargate/pipeline/internal/logsfake"
+	"dagger/fargate/pipeline/internal/secretsfake"
 )
 
 // The account's fixed identity, as the sample's environments file expects it.
@@ -87,6 +89,8 @@ type Account struct {
 	clock    *ScaledClock
 	registry http.Handler
 	self     aws.Config
+	logs     *logsfake.Fake    // predeploy.go
+	secrets  *secretsfake.Fake // predeploy.go
 
 	mu   sync.Mutex
 	hung map[string]bool // cluster/service with a deployment started by Busy
@@ -218,6 +222,9 @@ func (a *Account) seed() error {
 		Routes: []ec2fake.Route{{Destination: "10.0.0.0/16", Target: "local"}, {Destination: "0.0.0.0/0", Target: "nat-sample"}}})
 	ec2.AddSecurityGroup(ec2fake.SecurityGroup{ID: "sg-task", Name: "sample-app-task", VpcID: "vpc-sample",
 		Ingress: []ec2fake.Permission{{Protocol: "tcp", FromPort: 8080, ToPort: 8080, Groups: []string{"sg-alb"}}}})
+	if err := a.seedReferences(); err != nil {
+		return err
+	}
 	acct := detectorfake.AllOn()
 	acct.ID = AccountID
 	detectorfake.New(a.aws, acct)

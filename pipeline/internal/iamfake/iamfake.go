@@ -23,6 +23,8 @@ type Role struct {
 	Name     string
 	Inline   map[string]string
 	Attached []string
+	// Trust is the trust policy (AssumeRolePolicyDocument) JSON; empty: ecs-tasks.amazonaws.com may assume it.
+	Trust string
 }
 
 // ManagedPolicy is a managed policy with its default version's document.
@@ -105,6 +107,9 @@ func (f *Fake) getRole(form url.Values) (string, error) {
 		return "", err
 	}
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	if r.Trust != "" {
+		trust = r.Trust
+	}
 	return fmt.Sprintf("<Role><Path>/</Path><RoleName>%s</RoleName><RoleId>AROAFAKE%s</RoleId><Arn>%s</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate><AssumeRolePolicyDocument>%s</AssumeRolePolicyDocument></Role>",
 		x(r.Name), x(strings.ToUpper(r.Name)), x(f.RoleArn(r.Name)), x(encode(trust))), nil
 }
