@@ -280,6 +280,7 @@ func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.
 		Service:         service,
 		RequiredTags:    f.Policy.RequiredTags,
 		Env:             e.Name,
+		Production:      e.Production,
 		Suppressions:    precheck.Suppressions(f),
 	})
 	if err != nil {

@@ -239,6 +239,7 @@ func (s *Session) Audit(ctx context.Context, o AuditOptions) (string, error) {
 		Container:    e.Container,
 		Repository:   f.Registry.Repository,
 		Env:          e.Name,
+		Production:   e.Production,
 		RequiredTags: f.Policy.RequiredTags,
 		Suppressions: precheck.Suppressions(f),
 		Now:          s.now(),
@@ -375,7 +376,7 @@ func (s *Session) Infra(ctx context.Context, o InfraOptions) (string, error) {
 		Tags:                  e.Tags,
 		AllowReplacement:      o.AllowReplacement,
 		PlanOnly:              o.Plan,
-		TerminationProtection: e.Name == config.EnvProd,
+		TerminationProtection: e.Production,
 		Logger:                r.Logf,
 	}
 	var res infra.Result

@@ -84,13 +84,13 @@ func TestServiceTemplateEnvironmentDifferences(t *testing.T) {
 	assert.NotEmpty(t, pre.Resources["TaskRole"].(*iam.Role).Policies)
 	// The exec statement is a wildcard the default allowance rejects (proving it is absent in
 	// prod, which passes FG-CFN-005); outside prod with ECS Exec on it is allowed.
-	c := newChecker(pre, "preprod", "", nil)
+	c := newChecker(pre, false, "", nil)
 	for _, pol := range pre.Resources["TaskRole"].(*iam.Role).Policies {
 		c.checkPolicyDoc("TaskRole", "TaskRole/"+pol.PolicyName, pol.PolicyDocument, wildcardAllowedDefault)
 	}
 	assert.NotEmpty(t, c.hits)
-	assert.Equal(t, wildcardAllowedExec, newChecker(pre, "preprod", "", nil).wildcardAllowed())
-	assert.Equal(t, wildcardAllowedDefault, newChecker(prod, "prod", "", nil).wildcardAllowed())
+	assert.Equal(t, wildcardAllowedExec, newChecker(pre, false, "", nil).wildcardAllowed())
+	assert.Equal(t, wildcardAllowedDefault, newChecker(prod, true, "", nil).wildcardAllowed())
 
 	// Without an existing provider the template creates one; with one it trusts it.
 	assert.Contains(t, pre.active(), "GitHubOidcProvider")
