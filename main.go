@@ -22,19 +22,6 @@ import (
 	"dagger/fargate/pipeline/images"
 )
 
-// Environment is where a function acts: local (no AWS: a registry and the app run as Dagger
-// services), preprod, or prod.
-type Environment string
-
-const (
-	// Local runs the whole chain on this machine, with no AWS account.
-	EnvironmentLocal Environment = "local"
-	// Preprod builds, publishes, signs and deploys to the pre-production service.
-	EnvironmentPreprod Environment = "preprod"
-	// Prod promotes the digest running in preprod, behind a named approval.
-	EnvironmentProd Environment = "prod"
-)
-
 // Format is how a report is written.
 type Format string
 
@@ -54,6 +41,8 @@ type Fargate struct {
 	Source *dagger.Directory
 	// Path of the environments file inside the source directory.
 	Config string
+	// Environment every function acts on (--environment), agreeing with a function's --env.
+	Environment string
 
 	// +private
 	AwsAccessKeyId *dagger.Secret
@@ -101,6 +90,9 @@ func New(
 	// Path of the environments file inside the source directory.
 	// +default="fargate.yaml"
 	config string,
+	// Environment every function acts on, as --env does (Dagger 1.0 keeps --env for itself).
+	// +optional
+	environment string,
 	// AWS access key ID, e.g. env:AWS_ACCESS_KEY_ID. Needed by every function that talks to AWS.
 	// +optional
 	awsAccessKeyId *dagger.Secret,
@@ -157,6 +149,7 @@ func New(
 	return &Fargate{
 		Source:             source,
 		Config:             config,
+		Environment:        environment,
 		AwsAccessKeyId:     awsAccessKeyId,
 		AwsSecretAccessKey: awsSecretAccessKey,
 		AwsSessionToken:    awsSessionToken,
@@ -212,9 +205,9 @@ func (m *Fargate) Build(
 // +cache="session"
 func (m *Fargate) Scan(
 	ctx context.Context,
-	// Environment whose scan gate applies (its own, or the file's).
-	// +default="preprod"
-	env Environment,
+	// Environment whose scan gate applies (sample: local, preprod, prod). Default: the first that builds.
+	// +optional
+	env string,
 	// Platform of the image to scan. Default: the environments file's first platform.
 	// +optional
 	platform dagger.Platform,
@@ -226,7 +219,7 @@ func (m *Fargate) Scan(
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.ScanImage(ctx, string(env), string(platform), reportOnly)
+	res, err := s.ScanImage(ctx, env, string(platform), reportOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +250,9 @@ func (m *Fargate) Sbom(
 // container: the file ECS would register, read-only fields dropped.
 func (m *Fargate) Render(
 	ctx context.Context,
-	// Environment whose task definition file and container are used.
-	env Environment,
+	// Environment whose task definition file and container are used (sample: local, preprod, prod).
+	// +optional
+	env string,
 	// Image to run, preferably by digest (repo@sha256:...).
 	image string,
 ) (*dagger.File, error) {
@@ -266,7 +260,7 @@ func (m *Fargate) Render(
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.Render(ctx, string(env), image)
+	data, err := s.Render(ctx, env, image)
 	if err != nil {
 		return nil, err
 	}
@@ -308,8 +302,9 @@ func (m *Fargate) Check(
 // +cache="never"
 func (m *Fargate) Audit(
 	ctx context.Context,
-	// Environment to audit.
-	env Environment,
+	// Environment to audit, as named in the environments file (sample: preprod, prod).
+	// +optional
+	env string,
 	// Output format: text, json or sarif.
 	// +default="text"
 	format Format,
@@ -321,7 +316,7 @@ func (m *Fargate) Audit(
 	if err != nil {
 		return "", err
 	}
-	return s.Audit(ctx, chain.AuditOptions{Env: string(env), Format: string(format), ReportOnly: reportOnly})
+	return s.Audit(ctx, chain.AuditOptions{Env: env, Format: string(format), ReportOnly: reportOnly})
 }
 
 // Deploy runs the whole chain for one environment and returns the Markdown report.
@@ -330,11 +325,11 @@ func (m *Fargate) Audit(
 //     sign with the engine's local key and verify → render and check the task definition →
 //     start the container with the task definition's settings and probe its health endpoint.
 //     No AWS account needed.
-//   - preprod: build → scan gate + SBOM → publish to ECR by digest → sign → verify →
-//     render → policy check → register → update service (circuit breaker with rollback) →
+//   - an AWS environment (preprod): build → scan gate + SBOM → publish to ECR by digest →
+//     sign → verify → render → policy check → register → update service (circuit breaker with rollback) →
 //     wait for this deployment → roll back on failure.
-//   - prod: no rebuild: promotes the digest running, completed and verified, in the
-//     environment it promotes from; verifies signature and attestations again; requires
+//   - one with promoteFrom (prod): no rebuild: promotes the digest running, completed and
+//     verified, in the environment it promotes from; verifies signature and attestations again; requires
 //     --approved-by when the environment requires approval.
 //
 // It fails unless the deploy completed; the error then carries the report, which says where
@@ -343,8 +338,9 @@ func (m *Fargate) Audit(
 // +cache="never"
 func (m *Fargate) Deploy(
 	ctx context.Context,
-	// Environment to deploy: local, preprod or prod.
-	env Environment,
+	// Environment to deploy, as named in the environments file (sample: local, preprod, prod).
+	// +optional
+	env string,
 	// Who approved this deploy (a GitHub login or an email); required where the environment requires approval.
 	// +optional
 	approvedBy string,
@@ -391,7 +387,7 @@ func (m *Fargate) Deploy(
 		return "", err
 	}
 	return s.Deploy(ctx, chain.DeployRequest{
-		Env: string(env), Image: image, ApprovedBy: approvedBy, ApprovalReason: approvalReason,
+		Env: env, Image: image, ApprovedBy: approvedBy, ApprovalReason: approvalReason,
 		BreakGlass: breakGlass, WaitForInProgress: waitForInProgress,
 	})
 }
@@ -402,15 +398,15 @@ func (m *Fargate) Deploy(
 // `deploy --env local` for the whole chain.
 func (m *Fargate) Serve(
 	ctx context.Context,
-	// Environment whose task definition and container settings to run.
-	// +default="local"
-	env Environment,
+	// Environment whose task definition and container settings to run. Default: local.
+	// +optional
+	env string,
 ) (*dagger.Service, error) {
 	s, st, err := m.session(ctx, keys{})
 	if err != nil {
 		return nil, err
 	}
-	spec, err := s.Serve(ctx, string(env))
+	spec, err := s.Serve(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -425,15 +421,15 @@ func (m *Fargate) Serve(
 // +cache="never"
 func (m *Fargate) Publish(
 	ctx context.Context,
-	// Environment whose region and account receive the image.
-	// +default="preprod"
-	env Environment,
+	// Environment whose region and account receive the image (sample: preprod). Default: the first that builds.
+	// +optional
+	env string,
 ) (string, error) {
 	s, _, err := m.session(ctx, keys{})
 	if err != nil {
 		return "", err
 	}
-	return s.Publish(ctx, string(env))
+	return s.Publish(ctx, env)
 }
 
 // Sign signs an image by digest with the environments file's signing mode (key, AWS KMS or
@@ -444,9 +440,9 @@ func (m *Fargate) Sign(
 	ctx context.Context,
 	// Image to sign, by digest: repo@sha256:...
 	image string,
-	// Environment whose registry holds the image.
-	// +default="preprod"
-	env Environment,
+	// Environment whose registry holds the image (sample: preprod). Default: the first that builds.
+	// +optional
+	env string,
 	// cosign private key (mode key).
 	// +optional
 	cosignKey *dagger.Secret,
@@ -461,7 +457,7 @@ func (m *Fargate) Sign(
 	if err != nil {
 		return "", err
 	}
-	return s.Sign(ctx, string(env), image)
+	return s.Sign(ctx, env, image)
 }
 
 // Verify verifies an image's signature against the configured identity (public key, KMS
@@ -472,9 +468,9 @@ func (m *Fargate) Verify(
 	ctx context.Context,
 	// Image to verify, by digest: repo@sha256:...
 	image string,
-	// Environment whose registry holds the image.
-	// +default="preprod"
-	env Environment,
+	// Environment whose registry holds the image (sample: preprod). Default: the first that builds.
+	// +optional
+	env string,
 	// cosign public key (mode key).
 	// +optional
 	cosignPublicKey *dagger.File,
@@ -483,7 +479,7 @@ func (m *Fargate) Verify(
 	if err != nil {
 		return "", err
 	}
-	return s.Verify(ctx, string(env), image)
+	return s.Verify(ctx, env, image)
 }
 
 // Rollback returns an environment's service to the previous task definition revision, or to
@@ -493,8 +489,9 @@ func (m *Fargate) Verify(
 // +cache="never"
 func (m *Fargate) Rollback(
 	ctx context.Context,
-	// Environment to roll back.
-	env Environment,
+	// Environment to roll back (sample: preprod, prod).
+	// +optional
+	env string,
 	// Revision to return to (family:revision or ARN); default: the revision before the running one.
 	// +optional
 	to string,
@@ -503,7 +500,7 @@ func (m *Fargate) Rollback(
 	if err != nil {
 		return "", err
 	}
-	return s.Rollback(ctx, string(env), to)
+	return s.Rollback(ctx, env, to)
 }
 
 // Status shows an environment's service: its deployments with counts and rollout state, the
@@ -512,14 +509,15 @@ func (m *Fargate) Rollback(
 // +cache="never"
 func (m *Fargate) Status(
 	ctx context.Context,
-	// Environment to show.
-	env Environment,
+	// Environment to show (sample: preprod, prod).
+	// +optional
+	env string,
 ) (string, error) {
 	s, _, err := m.session(ctx, keys{})
 	if err != nil {
 		return "", err
 	}
-	return s.Status(ctx, string(env))
+	return s.Status(ctx, env)
 }
 
 // Diff shows, as a unified diff, how the task definition deploy would register differs from
@@ -528,8 +526,9 @@ func (m *Fargate) Status(
 // +cache="never"
 func (m *Fargate) Diff(
 	ctx context.Context,
-	// Environment to compare.
-	env Environment,
+	// Environment to compare (sample: preprod, prod).
+	// +optional
+	env string,
 	// Image to render into the definition (repo@sha256:...); default: the image the service runs.
 	// +optional
 	image string,
@@ -538,7 +537,7 @@ func (m *Fargate) Diff(
 	if err != nil {
 		return "", err
 	}
-	return s.Diff(ctx, string(env), image)
+	return s.Diff(ctx, env, image)
 }
 
 // Infra validates and deploys an environment's landing zone (VPC, load balancer, cluster,
@@ -550,8 +549,9 @@ func (m *Fargate) Diff(
 // +cache="never"
 func (m *Fargate) Infra(
 	ctx context.Context,
-	// Environment whose stack to deploy (its infra block in the environments file).
-	env Environment,
+	// Environment whose stack to deploy: its infra block in the environments file (sample: preprod, prod).
+	// +optional
+	env string,
 	// Only show the change set; change nothing.
 	// +optional
 	plan bool,
@@ -566,7 +566,7 @@ func (m *Fargate) Infra(
 	if err != nil {
 		return "", err
 	}
-	return s.Infra(ctx, chain.InfraOptions{Env: string(env), Plan: plan, AllowReplacement: allowReplacement, Parameters: parameter})
+	return s.Infra(ctx, chain.InfraOptions{Env: env, Plan: plan, AllowReplacement: allowReplacement, Parameters: parameter})
 }
 
 func orDefault(s, d string) string {

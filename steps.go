@@ -46,7 +46,7 @@ func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, 
 	}
 	st := &steps{m: m, k: k}
 	s := &chain.Session{
-		ConfigPath: m.Config,
+		ConfigPath: m.Config, Environment: m.Environment,
 		ReadFile: func(ctx context.Context, path string) ([]byte, error) {
 			data, err := m.Source.File(path).Contents(ctx)
 			return []byte(data), err

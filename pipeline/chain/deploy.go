@@ -53,7 +53,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 	if err != nil {
 		return r.Finish(report.BadInput, "invalid environments file", err)
 	}
-	e, err := f.Environment(req.Env)
+	e, err := s.chooseEnvironment(f, req.Env, needEnv)
 	if err != nil {
 		return r.Finish(report.BadInput, err.Error(), err)
 	}

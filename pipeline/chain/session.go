@@ -28,6 +28,11 @@ type Session struct {
 	ReadFile func(ctx context.Context, path string) ([]byte, error)
 	// Steps does the container work.
 	Steps Steps
+	// Environment is the module's --environment (given before the function name): the
+	// environment every function acts on, the spelling Dagger 1.0, whose own global --env
+	// flag selects a Dagger workspace environment, leaves to the module. A function's --env
+	// and it must agree (see ChooseEnvironment).
+	Environment string
 	// Credentials are the AWS credentials the function was given (zero when none).
 	Credentials Credentials
 	// SourceCredentials read the environment prod promotes from, when it is another
@@ -107,13 +112,57 @@ func (s *Session) LoadConfig(ctx context.Context) (*config.File, error) {
 	return config.Parse(s.ConfigPath, data)
 }
 
+// envDefault is the environment a function acts on when it is given none.
+type envDefault int
+
+const (
+	// needEnv: the function needs an environment (deploy, status, ...).
+	needEnv envDefault = iota
+	// buildEnv: the first AWS environment that builds its image (scan, publish, sign, verify).
+	buildEnv
+	// localEnv: the local environment (serve).
+	localEnv
+)
+
+// ChooseEnvironment resolves the environment of a function from its --env and the module's
+// --environment: exactly one of them, or both naming the same environment. Neither gives "".
+func ChooseEnvironment(env, environment string) (string, error) {
+	env, environment = strings.TrimSpace(env), strings.TrimSpace(environment)
+	if env != "" && environment != "" && env != environment {
+		return "", fmt.Errorf("--env %q and --environment %q name different environments: give one of them (Dagger 1.0: --environment, before the function name)", env, environment)
+	}
+	return orDefault(env, environment), nil
+}
+
+// chooseEnvironment returns the environment of the file a function acts on (see
+// ChooseEnvironment), or def's when it is given none.
+func (s *Session) chooseEnvironment(f *config.File, env string, def envDefault) (config.Environment, error) {
+	name, err := ChooseEnvironment(env, s.Environment)
+	if err != nil {
+		return config.Environment{}, err
+	}
+	if name == "" {
+		switch def {
+		case buildEnv:
+			name = f.DefaultBuildEnvironment()
+		case localEnv:
+			name = config.EnvLocal
+		}
+	}
+	return f.Environment(name)
+}
+
 // LoadEnvironment loads the file and one of its environments.
 func (s *Session) LoadEnvironment(ctx context.Context, env string) (*config.File, config.Environment, error) {
+	return s.loadEnvironment(ctx, env, needEnv)
+}
+
+func (s *Session) loadEnvironment(ctx context.Context, env string, def envDefault) (*config.File, config.Environment, error) {
 	f, err := s.LoadConfig(ctx)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
-	e, err := f.Environment(env)
+	e, err := s.chooseEnvironment(f, env, def)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
@@ -122,7 +171,11 @@ func (s *Session) LoadEnvironment(ctx context.Context, env string) (*config.File
 
 // LoadAWSEnvironment loads an environment that runs on AWS (not local).
 func (s *Session) LoadAWSEnvironment(ctx context.Context, env string) (*config.File, config.Environment, error) {
-	f, e, err := s.LoadEnvironment(ctx, env)
+	return s.loadAWSEnvironment(ctx, env, needEnv)
+}
+
+func (s *Session) loadAWSEnvironment(ctx context.Context, env string, def envDefault) (*config.File, config.Environment, error) {
+	f, e, err := s.loadEnvironment(ctx, env, def)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
