@@ -187,7 +187,12 @@ func (s *Server) load(ctx context.Context) (aws.Config, error) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	service := signingService(r.Header.Get("Authorization"))
-	if err := s.checkAccessKey(r.Header.Get("Authorization")); err != nil {
+	// AssumeRoleWithWebIdentity is the one unsigned call: the OIDC token is the credential.
+	webIdentity := r.Header.Get("Authorization") == "" && strings.Contains(string(body), "Action=AssumeRoleWithWebIdentity")
+	if webIdentity {
+		service = "sts"
+	}
+	if err := s.checkAccessKey(r.Header.Get("Authorization")); err != nil && !webIdentity {
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			writeQueryError(w, service, err)
 		} else {
