@@ -50,6 +50,12 @@ type Fargate struct {
 	AwsSecretAccessKey *dagger.Secret
 	// +private
 	AwsSessionToken *dagger.Secret
+	// +private
+	AwsWebIdentityToken *dagger.Secret
+	// AWS role to assume (--aws-role-arn), its external ID and the session name.
+	AwsRoleArn         string
+	AwsExternalId      string
+	AwsRoleSessionName string
 	// AWS endpoint override (LocalStack-style), empty for AWS itself.
 	AwsEndpoint string
 	// AWS region override; empty uses each environment's region.
@@ -102,6 +108,18 @@ func New(
 	// AWS session token for temporary credentials (OIDC, SSO, assumed roles), e.g. env:AWS_SESSION_TOKEN.
 	// +optional
 	awsSessionToken *dagger.Secret,
+	// IAM role to act as, assumed (and renewed in long waits) with the keys or --aws-web-identity-token.
+	// +optional
+	awsRoleArn string,
+	// External ID the role's trust policy requires (AssumeRole).
+	// +optional
+	awsExternalId string,
+	// Session name of the assumed role, as CloudTrail records it. Default: fargate-<time>.
+	// +optional
+	awsRoleSessionName string,
+	// OIDC token to assume --aws-role-arn with (AssumeRoleWithWebIdentity), e.g. env:AWS_WEB_IDENTITY_TOKEN.
+	// +optional
+	awsWebIdentityToken *dagger.Secret,
 	// Send every AWS call to this endpoint instead of AWS (LocalStack: http://localstack:4566).
 	// With an override, the account check is reported but does not stop the deploy.
 	// +optional
@@ -147,24 +165,25 @@ func New(
 		return nil, err
 	}
 	return &Fargate{
-		Source:             source,
-		Config:             config,
-		Environment:        environment,
-		AwsAccessKeyId:     awsAccessKeyId,
-		AwsSecretAccessKey: awsSecretAccessKey,
-		AwsSessionToken:    awsSessionToken,
-		AwsEndpoint:        awsEndpoint,
-		AwsRegion:          awsRegion,
-		GitRevision:        orDefault(gitRevision, "dev"),
-		GitCommitTime:      gitCommitTime,
-		SourceUrl:          sourceUrl,
-		TrivyImage:         orDefault(trivyImage, d.Trivy),
-		TrivyDbRepository:  trivyDbRepository,
-		TrivySkipDbUpdate:  trivySkipDbUpdate,
-		CosignImage:        orDefault(cosignImage, d.Cosign),
-		RegistryImage:      orDefault(registryImage, d.Registry),
-		BuilderImage:       builderImage,
-		RuntimeImage:       runtimeImage,
+		Source:              source,
+		Config:              config,
+		Environment:         environment,
+		AwsAccessKeyId:      awsAccessKeyId,
+		AwsSecretAccessKey:  awsSecretAccessKey,
+		AwsSessionToken:     awsSessionToken,
+		AwsWebIdentityToken: awsWebIdentityToken, AwsRoleArn: awsRoleArn, AwsExternalId: awsExternalId, AwsRoleSessionName: awsRoleSessionName,
+		AwsEndpoint:       awsEndpoint,
+		AwsRegion:         awsRegion,
+		GitRevision:       orDefault(gitRevision, "dev"),
+		GitCommitTime:     gitCommitTime,
+		SourceUrl:         sourceUrl,
+		TrivyImage:        orDefault(trivyImage, d.Trivy),
+		TrivyDbRepository: trivyDbRepository,
+		TrivySkipDbUpdate: trivySkipDbUpdate,
+		CosignImage:       orDefault(cosignImage, d.Cosign),
+		RegistryImage:     orDefault(registryImage, d.Registry),
+		BuilderImage:      builderImage,
+		RuntimeImage:      runtimeImage,
 	}, nil
 }
 
@@ -369,19 +388,12 @@ func (m *Fargate) Deploy(
 	// required, logged and recorded in the report with --approved-by. Never silent.
 	// +optional
 	breakGlass string,
-	// Access key ID for the environment prod promotes from, when it is another account.
+	// IAM role that reads the environment a promotion promotes from, when it is another account.
 	// +optional
-	sourceAwsAccessKeyId *dagger.Secret,
-	// Secret access key for the source environment.
-	// +optional
-	sourceAwsSecretAccessKey *dagger.Secret,
-	// Session token for the source environment.
-	// +optional
-	sourceAwsSessionToken *dagger.Secret,
+	sourceAwsRoleArn string,
 ) (string, error) {
 	s, _, err := m.session(ctx, keys{
-		key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken,
-		sourceAccessKeyID: sourceAwsAccessKeyId, sourceSecretAccessKey: sourceAwsSecretAccessKey, sourceSessionToken: sourceAwsSessionToken,
+		key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken, sourceRoleArn: sourceAwsRoleArn,
 	})
 	if err != nil {
 		return "", err

@@ -223,10 +223,10 @@ func (s *Session) verifyGiven(ctx context.Context, r *report.Recorder, cfg aws.C
 func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, approval promote.Approval, bg report.BreakGlassRequest) (string, map[string]string, error) {
 	src := f.Environments[e.PromoteFrom]
 	srcCfg := cfg
-	if s.SourceCredentials.given() || orDefault(s.Region, src.Region) != cfg.Region {
+	if s.SourceRoleARN != "" || orDefault(s.Region, src.Region) != cfg.Region {
 		creds := s.Credentials
-		if s.SourceCredentials.given() {
-			creds = s.SourceCredentials
+		if s.SourceRoleARN != "" {
+			creds.RoleARN, creds.ExternalID = s.SourceRoleARN, ""
 		}
 		var err error
 		if srcCfg, err = s.awsConfig(ctx, creds, src.Region); err != nil {

@@ -35,9 +35,10 @@ type Session struct {
 	Environment string
 	// Credentials are the AWS credentials the function was given (zero when none).
 	Credentials Credentials
-	// SourceCredentials read the environment prod promotes from, when it is another
-	// account (zero: the same credentials).
-	SourceCredentials Credentials
+	// SourceRoleARN is the role that reads the environment a promotion promotes from, when
+	// it is another account: assumed like Credentials.RoleARN, with the same keys or token
+	// (empty: the credentials of the target).
+	SourceRoleARN string
 	// Endpoint sends every AWS call to an AWS-compatible endpoint (LocalStack); Region
 	// overrides each environment's region.
 	Endpoint string
@@ -63,12 +64,20 @@ type Session struct {
 	// TuneAWS, when set, adjusts every AWS configuration before it is loaded (tests point
 	// the SDK at the wire-level fakes with it).
 	TuneAWS func(*awsconf.Options)
+
+	// awsCreds are the credentials of the last AWSConfig, handed to cosign for KMS (renewed
+	// by the SDK when they are an assumed role's).
+	awsCreds aws.CredentialsProvider
 }
 
-// Credentials are AWS credentials as read from the function's secrets. They are never logged
-// or put in an error or a report.
+// Credentials are AWS credentials as read from the function's secrets and flags: static keys,
+// optionally a role to assume with them (RoleARN, ExternalID, RoleSessionName), or a role
+// assumed with an OIDC token (WebIdentityToken). Secrets are never logged or put in an error
+// or a report.
 type Credentials struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
+	RoleARN, ExternalID, RoleSessionName       string
+	WebIdentityToken                           string
 }
 
 // Keys says which cosign material a function was given (the values stay in the module).
@@ -76,7 +85,8 @@ type Keys struct {
 	PrivateKey, Password, PublicKey, OIDCToken bool
 }
 
-func (c Credentials) given() bool { return strings.TrimSpace(c.AccessKeyID) != "" }
+// temporary says whether AWS calls sign with temporary credentials (a session token).
+func (c Credentials) temporary() bool { return c.SessionToken != "" || c.RoleARN != "" }
 
 func (s *Session) now() time.Time {
 	switch {
@@ -215,20 +225,29 @@ func (s *Session) TaskDefinition(ctx context.Context, e config.Environment) (*ta
 
 // AWSConfig is the AWS configuration for a region (or the --aws-region override).
 func (s *Session) AWSConfig(ctx context.Context, region string) (aws.Config, error) {
-	return s.awsConfig(ctx, s.Credentials, region)
+	cfg, err := s.awsConfig(ctx, s.Credentials, region)
+	s.awsCreds = cfg.Credentials
+	return cfg, err
 }
 
 func (s *Session) awsConfig(ctx context.Context, c Credentials, region string) (aws.Config, error) {
 	opts := awsconf.Options{
-		Region:          orDefault(s.Region, region),
-		Endpoint:        s.Endpoint,
-		AccessKeyID:     strings.TrimSpace(c.AccessKeyID),
-		SecretAccessKey: strings.TrimSpace(c.SecretAccessKey),
-		SessionToken:    strings.TrimSpace(c.SessionToken),
+		Region:           orDefault(s.Region, region),
+		Endpoint:         s.Endpoint,
+		AccessKeyID:      strings.TrimSpace(c.AccessKeyID),
+		SecretAccessKey:  strings.TrimSpace(c.SecretAccessKey),
+		SessionToken:     strings.TrimSpace(c.SessionToken),
+		RoleARN:          strings.TrimSpace(c.RoleARN),
+		ExternalID:       strings.TrimSpace(c.ExternalID),
+		RoleSessionName:  orDefault(strings.TrimSpace(c.RoleSessionName), "fargate-"+s.now().Format("20060102T150405Z")),
+		WebIdentityToken: strings.TrimSpace(c.WebIdentityToken),
 	}
-	if opts.AccessKeyID == "" {
+	if opts.RoleARN == "" && (opts.ExternalID != "" || opts.WebIdentityToken != "") {
+		return aws.Config{}, errors.New("--aws-external-id and --aws-web-identity-token need the role to assume: pass --aws-role-arn arn:aws:iam::ACCOUNT:role/NAME before the function name")
+	}
+	if opts.AccessKeyID == "" && opts.WebIdentityToken == "" {
 		if s.Endpoint == "" {
-			return aws.Config{}, errors.New("AWS credentials are required: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY (and --aws-session-token env:AWS_SESSION_TOKEN for temporary credentials) before the function name")
+			return aws.Config{}, errors.New("AWS credentials are required: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY (and --aws-session-token env:AWS_SESSION_TOKEN for temporary credentials, --aws-role-arn to assume a role with them), or --aws-role-arn with --aws-web-identity-token env:AWS_WEB_IDENTITY_TOKEN, before the function name")
 		}
 		// An endpoint override (LocalStack and similar) accepts any credentials.
 		opts.AccessKeyID, opts.SecretAccessKey = "test", "test"
