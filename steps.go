@@ -58,7 +58,7 @@ func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, 
 		BuilderImage:  m.BuilderImage,
 		RuntimeImage:  m.RuntimeImage,
 		Keys:          chain.Keys{PrivateKey: k.key != nil, Password: k.password != nil, PublicKey: k.publicKey != nil, OIDCToken: k.oidcToken != nil},
-		Trivy:         scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: splitList(m.TrivyDbRepository)},
+		Trivy:         scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: chain.SplitList(m.TrivyDbRepository)},
 		Log:           os.Stderr,
 	}
 	return s, st, nil
@@ -82,16 +82,6 @@ func (m *Fargate) readSecrets(ctx context.Context, c *chain.Credentials) error {
 		*f.to = v
 	}
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // steps is the Dagger implementation of chain.Steps: it keeps the images it built, the SBOM

@@ -71,6 +71,9 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if opts.WebIdentityToken != "" && opts.RoleARN == "" {
 		return aws.Config{}, errors.New("aws config: a web identity token needs the role to assume (--aws-role-arn)")
 	}
+	if opts.RoleSessionName != "" && !sessionNamePattern.MatchString(opts.RoleSessionName) {
+		return aws.Config{}, fmt.Errorf("aws config: --aws-role-session-name %q: expected 2 to 64 letters, digits and +=,.@_-", opts.RoleSessionName)
+	}
 	if opts.RoleARN != "" && !roleARNPattern.MatchString(opts.RoleARN) {
 		return aws.Config{}, fmt.Errorf("aws config: --aws-role-arn %q: expected an IAM role ARN such as arn:aws:iam::123456789012:role/deploy", opts.RoleARN)
 	}
@@ -114,8 +117,12 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	return cfg, nil
 }
 
-// roleARNPattern is an IAM role ARN in any partition.
-var roleARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+// roleARNPattern is an IAM role ARN in any partition; sessionNamePattern is STS's
+// RoleSessionName.
+var (
+	roleARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
 
 // assumeRole returns the credentials of opts.RoleARN, assumed through STS with cfg's
 // credentials (AssumeRole) or with the web identity token (AssumeRoleWithWebIdentity), in a

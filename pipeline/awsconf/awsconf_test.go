@@ -114,6 +114,7 @@ func TestRoleInputsAreChecked(t *testing.T) {
 	}{
 		{awsconf.Options{Region: "eu-west-1", RoleARN: "sample-app-deploy", AccessKeyID: "A", SecretAccessKey: "S"}, `--aws-role-arn "sample-app-deploy": expected an IAM role ARN`},
 		{awsconf.Options{Region: "eu-west-1", WebIdentityToken: plantedToken}, "a web identity token needs the role to assume (--aws-role-arn)"},
+		{awsconf.Options{Region: "eu-west-1", RoleARN: role, RoleSessionName: "ci run 42", AccessKeyID: "A", SecretAccessKey: "S"}, `--aws-role-session-name "ci run 42": expected 2 to 64 letters`},
 	} {
 		_, err := awsconf.Load(t.Context(), tt.opts)
 		require.Error(t, err)

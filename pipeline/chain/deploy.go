@@ -39,7 +39,8 @@ const minBreakGlassReason = 10
 // Deploy runs the whole chain for one environment and returns the Markdown report. It fails
 // unless the deploy completed; the error then carries the report.
 func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error) {
-	r := s.recorder(req.Env)
+	name, _ := ChooseEnvironment(req.Env, s.Environment) // a conflict is bad input below
+	r := s.recorder(name)
 	req.BreakGlass = strings.TrimSpace(req.BreakGlass)
 	if req.BreakGlass != "" && len(req.BreakGlass) < minBreakGlassReason {
 		err := fmt.Errorf("--break-glass: give a real reason (at least %d characters); it is recorded in the report", minBreakGlassReason)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dagger/fargate/pipeline/chain"
+	"dagger/fargate/pipeline/internal/cfnfake"
 )
 
 // Dagger 1.0 takes --env for itself: the module's --environment says the same, and a
@@ -77,6 +78,9 @@ func TestEnvironmentsAreTheFilesNames(t *testing.T) {
 			assert.Equal(t, tt.headline, headline(t, rep))
 			assert.Contains(t, rep, tt.want)
 			assert.Empty(t, w.mutations(), "nothing changed in AWS")
+			if tt.env == "" && tt.environment != "" {
+				assert.Contains(t, rep, "## Deploy to "+tt.environment, "the report names the environment --environment chose")
+			}
 		})
 	}
 
@@ -98,4 +102,22 @@ func TestEnvironmentsAreTheFilesNames(t *testing.T) {
 	data, err := w.s.Render(t.Context(), "", "example.com/app@sha256:"+strings.Repeat("1", 64))
 	require.NoError(t, err)
 	assert.Contains(t, string(data), `"family": "sample-app-prod"`)
+}
+
+// A production environment's stack gets termination protection; a stack is not protected
+// for being called prod.
+func TestInfraTerminationProtectionFollowsProduction(t *testing.T) {
+	for _, production := range []bool{true, false} {
+		w := newWorld(t)
+		cfn := cfnfake.New(w.srv)
+		if !production {
+			w.files["fargate.yaml"] = strings.Replace(sampleConfig(t), "    production: true", "    production: false", 1)
+		}
+		w.caller = prodAccount
+		_, err := w.s.Infra(t.Context(), chain.InfraOptions{Env: "prod", Parameters: []string{
+			"CertificateArn=arn:aws:acm:eu-west-1:444455556666:certificate/0b1c2d3e", "DesiredCount=0",
+			"ContainerImage=444455556666.dkr.ecr.eu-west-1.amazonaws.com/sample-app@sha256:" + strings.Repeat("a", 64)}})
+		require.NoError(t, err)
+		assert.Equal(t, production, cfn.TerminationProtected("sample-app-prod"), "production: %v", production)
+	}
 }

@@ -378,6 +378,8 @@ func (s *Session) Infra(ctx context.Context, o InfraOptions) (string, error) {
 		PlanOnly:              o.Plan,
 		TerminationProtection: e.Production,
 		Logger:                r.Logf,
+		Now:                   s.now, // the session's clock (virtual in tests)
+		Sleep:                 s.sleep,
 	}
 	var res infra.Result
 	if o.Plan {

@@ -295,6 +295,17 @@ func (s *Session) recorder(env string) *report.Recorder {
 	return r
 }
 
+// SplitList splits a comma-separated flag value into its trimmed, non-empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func orDefault(s, d string) string {
 	if s == "" {
 		return d
