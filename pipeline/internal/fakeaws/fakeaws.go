@@ -79,6 +79,7 @@ type Server struct {
 	calls  []Call
 	// accessKey, when set, is the only access key ID the server accepts (RequireAccessKey).
 	accessKey string
+	allowed   map[string]bool // AllowAccessKey
 }
 
 // New starts a server on the loopback interface.
@@ -350,9 +351,9 @@ func XMLEscape(s string) string {
 // as AWS refuses unknown credentials (the message never repeats the key).
 func (s *Server) checkAccessKey(auth string) *APIError {
 	s.mu.Lock()
-	want := s.accessKey
+	want, allowed := s.accessKey, s.allowed[accessKeyID(auth)]
 	s.mu.Unlock()
-	if want == "" || accessKeyID(auth) == want {
+	if want == "" || allowed || accessKeyID(auth) == want {
 		return nil
 	}
 	return &APIError{Status: http.StatusForbidden, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}

@@ -32,3 +32,14 @@ func (s *Server) RequireAccessKey(id string) {
 	defer s.mu.Unlock()
 	s.accessKey = id
 }
+
+// AllowAccessKey accepts id as well as the required key: temporary credentials the STS fake
+// issued for an assumed role.
+func (s *Server) AllowAccessKey(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.allowed == nil {
+		s.allowed = map[string]bool{}
+	}
+	s.allowed[id] = true
+}

@@ -18,6 +18,7 @@ import (
 
 // Fake is the STS fake of one test.
 type Fake struct {
+	srv      *fakeaws.Server
 	mu       sync.Mutex
 	roles    map[string]string // role ARN → the external ID it requires ("" for none)
 	tokens   map[string]bool   // trusted web identity tokens
@@ -34,7 +35,7 @@ type Issue struct {
 // New registers the fake's actions on srv. Credentials last an hour unless SetLifetime says
 // otherwise.
 func New(srv *fakeaws.Server) *Fake {
-	f := &Fake{roles: map[string]string{}, tokens: map[string]bool{}, lifetime: time.Hour}
+	f := &Fake{srv: srv, roles: map[string]string{}, tokens: map[string]bool{}, lifetime: time.Hour}
 	srv.HandleQuery("sts", "AssumeRole", f.assumeRole)
 	srv.HandleQuery("sts", "AssumeRoleWithWebIdentity", f.assumeRoleWithWebIdentity)
 	return f
@@ -107,6 +108,7 @@ func (f *Fake) issue(action, role, session, extra string) (string, error) {
 	n := len(f.issued) + 1
 	is := Issue{Action: action, RoleARN: role, SessionName: session, AccessKeyID: fmt.Sprintf("ASIAFAKE%012d", n), Expires: time.Now().Add(f.lifetime)}
 	f.issued = append(f.issued, is)
+	f.srv.AllowAccessKey(is.AccessKeyID) // a server that requires a key accepts the role's too
 	account, name := "000000000000", role
 	if parts := strings.SplitN(role, ":", 6); len(parts) == 6 {
 		account, name = parts[4], strings.TrimPrefix(parts[5], "role/")
