@@ -51,7 +51,7 @@ type Fargate struct {
 	// +private
 	AwsSessionToken *dagger.Secret
 	// +private
-	AwsWebIdentityToken *dagger.Secret
+	AwsWebToken *dagger.Secret
 	// AWS role to assume (--aws-role-arn), its external ID and the session name.
 	AwsRoleArn         string
 	AwsExternalId      string
@@ -165,25 +165,25 @@ func New(
 		return nil, err
 	}
 	return &Fargate{
-		Source:              source,
-		Config:              config,
-		Environment:         environment,
-		AwsAccessKeyId:      awsAccessKeyId,
-		AwsSecretAccessKey:  awsSecretAccessKey,
-		AwsSessionToken:     awsSessionToken,
-		AwsWebIdentityToken: awsWebIdentityToken, AwsRoleArn: awsRoleArn, AwsExternalId: awsExternalId, AwsRoleSessionName: awsRoleSessionName,
-		AwsEndpoint:       awsEndpoint,
-		AwsRegion:         awsRegion,
-		GitRevision:       orDefault(gitRevision, "dev"),
-		GitCommitTime:     gitCommitTime,
-		SourceUrl:         sourceUrl,
-		TrivyImage:        orDefault(trivyImage, d.Trivy),
-		TrivyDbRepository: trivyDbRepository,
-		TrivySkipDbUpdate: trivySkipDbUpdate,
-		CosignImage:       orDefault(cosignImage, d.Cosign),
-		RegistryImage:     orDefault(registryImage, d.Registry),
-		BuilderImage:      builderImage,
-		RuntimeImage:      runtimeImage,
+		Source:             source,
+		Config:             config,
+		Environment:        environment,
+		AwsAccessKeyId:     awsAccessKeyId,
+		AwsSecretAccessKey: awsSecretAccessKey,
+		AwsSessionToken:    awsSessionToken,
+		AwsEndpoint:        awsEndpoint,
+		AwsRegion:          awsRegion,
+		GitRevision:        orDefault(gitRevision, "dev"),
+		GitCommitTime:      gitCommitTime,
+		SourceUrl:          sourceUrl,
+		TrivyImage:         orDefault(trivyImage, d.Trivy),
+		TrivyDbRepository:  trivyDbRepository,
+		TrivySkipDbUpdate:  trivySkipDbUpdate,
+		CosignImage:        orDefault(cosignImage, d.Cosign),
+		RegistryImage:      orDefault(registryImage, d.Registry),
+		BuilderImage:       builderImage,
+		RuntimeImage:       runtimeImage,
+		AwsWebToken:        awsWebIdentityToken, AwsRoleArn: awsRoleArn, AwsExternalId: awsExternalId, AwsRoleSessionName: awsRoleSessionName,
 	}, nil
 }
 

@@ -71,7 +71,7 @@ func (m *Fargate) readSecrets(ctx context.Context, c *chain.Credentials) error {
 		s    *dagger.Secret
 		to   *string
 	}{{"aws-access-key-id", m.AwsAccessKeyId, &c.AccessKeyID}, {"aws-secret-access-key", m.AwsSecretAccessKey, &c.SecretAccessKey},
-		{"aws-session-token", m.AwsSessionToken, &c.SessionToken}, {"aws-web-identity-token", m.AwsWebIdentityToken, &c.WebIdentityToken}} {
+		{"aws-session-token", m.AwsSessionToken, &c.SessionToken}, {"aws-web-identity-token", m.AwsWebToken, &c.WebIdentityToken}} {
 		if f.s == nil {
 			continue
 		}
