@@ -1,12 +1,16 @@
 package chain_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/chain"
+	"dagger/fargate/pipeline/internal/ecsfake"
 	"dagger/fargate/pipeline/internal/stsfake"
 )
 
@@ -82,4 +86,40 @@ func TestPromotionReadsTheSourceThroughItsRole(t *testing.T) {
 	require.Len(t, issued, 1)
 	assert.Equal(t, "AssumeRole", issued[0].Action)
 	assert.Equal(t, sourceRole, issued[0].RoleARN, "the source is read as its role")
+}
+
+// slowClock is the virtual clock whose every sleep also takes a little wall-clock time, so a
+// long rollout wait outlasts credentials that live for milliseconds.
+type slowClock struct {
+	*ecsfake.VirtualClock
+	pause time.Duration
+}
+
+func (c slowClock) Sleep(ctx context.Context, d time.Duration) error {
+	time.Sleep(c.pause)
+	return c.VirtualClock.Sleep(ctx, d)
+}
+
+// The deploy's wait outlives the role's credentials: the SDK renews them before they expire
+// and no call is signed with expired ones (the fake refuses those as AWS does).
+func TestLongWaitRenewsAssumedCredentials(t *testing.T) {
+	w := newWorld(t)
+	sts := stsfake.New(w.srv)
+	sts.AddRole(deployRole, "")
+	sts.SetLifetime(50 * time.Millisecond)
+	w.srv.RequireAccessKey(plantedKeyID)
+	w.s.Credentials.RoleARN = deployRole
+	w.s.ECS.Clock = slowClock{VirtualClock: w.clock, pause: 15 * time.Millisecond}
+	tune := w.s.TuneAWS
+	w.s.TuneAWS = func(o *awsconf.Options) {
+		tune(o)
+		o.RefreshBefore = 15 * time.Millisecond
+	}
+	start := time.Now()
+	out, err := w.s.Deploy(t.Context(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	elapsed := time.Since(start)
+	issued := sts.Issued()
+	require.Greater(t, elapsed, 150*time.Millisecond, "the wait outlasts the credentials three times")
+	assert.GreaterOrEqual(t, len(issued), 2, "renewed during the wait (%s, %d issued)", elapsed, len(issued))
 }

@@ -79,7 +79,7 @@ type Server struct {
 	calls  []Call
 	// accessKey, when set, is the only access key ID the server accepts (RequireAccessKey).
 	accessKey string
-	allowed   map[string]bool // AllowAccessKey
+	allowed   map[string]time.Time // AllowAccessKey: temporary key → expiry
 }
 
 // New starts a server on the loopback interface.
@@ -350,10 +350,15 @@ func XMLEscape(s string) string {
 // checkAccessKey refuses a request signed with another access key than the required one,
 // as AWS refuses unknown credentials (the message never repeats the key).
 func (s *Server) checkAccessKey(auth string) *APIError {
+	key := accessKeyID(auth)
 	s.mu.Lock()
-	want, allowed := s.accessKey, s.allowed[accessKeyID(auth)]
+	want := s.accessKey
+	expires, temporary := s.allowed[key]
 	s.mu.Unlock()
-	if want == "" || allowed || accessKeyID(auth) == want {
+	if temporary && time.Now().After(expires) {
+		return &APIError{Status: http.StatusBadRequest, Code: "ExpiredTokenException", Message: "The security token included in the request is expired"}
+	}
+	if want == "" || temporary || key == want {
 		return nil
 	}
 	return &APIError{Status: http.StatusForbidden, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}

@@ -108,7 +108,7 @@ func (f *Fake) issue(action, role, session, extra string) (string, error) {
 	n := len(f.issued) + 1
 	is := Issue{Action: action, RoleARN: role, SessionName: session, AccessKeyID: fmt.Sprintf("ASIAFAKE%012d", n), Expires: time.Now().Add(f.lifetime)}
 	f.issued = append(f.issued, is)
-	f.srv.AllowAccessKey(is.AccessKeyID) // a server that requires a key accepts the role's too
+	f.srv.AllowAccessKey(is.AccessKeyID, is.Expires) // accepted until it expires, then refused
 	account, name := "000000000000", role
 	if parts := strings.SplitN(role, ":", 6); len(parts) == 6 {
 		account, name = parts[4], strings.TrimPrefix(parts[5], "role/")
