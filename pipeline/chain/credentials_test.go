@@ -2,6 +2,7 @@ package chain_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +123,39 @@ func TestLongWaitRenewsAssumedCredentials(t *testing.T) {
 	issued := sts.Issued()
 	require.Greater(t, elapsed, 150*time.Millisecond, "the wait outlasts the credentials three times")
 	assert.GreaterOrEqual(t, len(issued), 2, "renewed during the wait (%s, %d issued)", elapsed, len(issued))
+}
+
+// cosign signs through KMS with the credentials the pipeline acts with: the keys, or the
+// role's current temporary credentials, never the keys the role was assumed with.
+func TestKMSSigningGetsTheCredentialsInUse(t *testing.T) {
+	tests := []struct {
+		name      string
+		role      bool
+		keyPrefix string
+		session   bool
+	}{
+		{name: "static keys", keyPrefix: plantedKeyID},
+		{name: "assumed role", role: true, keyPrefix: "ASIAFAKE", session: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			delete(w.files, "fargate.yaml") // the sample's own file: signing mode kms
+			if tt.role {
+				stsfake.New(w.srv).AddRole(deployRole, "")
+				w.s.Credentials.RoleARN = deployRole
+			}
+			out, err := w.s.Deploy(t.Context(), chain.DeployRequest{Env: "preprod"})
+			require.NoError(t, err, reportOf(out, err))
+			w.steps.mu.Lock()
+			setups := w.steps.setups
+			w.steps.mu.Unlock()
+			require.NotEmpty(t, setups)
+			for _, setup := range setups {
+				assert.True(t, strings.HasPrefix(setup.AWSEnv["AWS_ACCESS_KEY_ID"].Reveal(), tt.keyPrefix), "cosign gets the key in use")
+				_, hasSession := setup.AWSEnv["AWS_SESSION_TOKEN"]
+				assert.Equal(t, tt.session, hasSession)
+			}
+		})
+	}
 }
