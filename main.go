@@ -22,19 +22,6 @@ import (
 	"dagger/fargate/pipeline/images"
 )
 
-// Environment is where a function acts: local (no AWS: a registry and the app run as Dagger
-// services), preprod, or prod.
-type Environment string
-
-const (
-	// Local runs the whole chain on this machine, with no AWS account.
-	EnvironmentLocal Environment = "local"
-	// Preprod builds, publishes, signs and deploys to the pre-production service.
-	EnvironmentPreprod Environment = "preprod"
-	// Prod promotes the digest running in preprod, behind a named approval.
-	EnvironmentProd Environment = "prod"
-)
-
 // Format is how a report is written.
 type Format string
 
@@ -54,6 +41,8 @@ type Fargate struct {
 	Source *dagger.Directory
 	// Path of the environments file inside the source directory.
 	Config string
+	// Environment every function acts on (--environment), agreeing with a function's --env.
+	Environment string
 
 	// +private
 	AwsAccessKeyId *dagger.Secret
@@ -61,6 +50,12 @@ type Fargate struct {
 	AwsSecretAccessKey *dagger.Secret
 	// +private
 	AwsSessionToken *dagger.Secret
+	// +private
+	AwsWebToken *dagger.Secret
+	// AWS role to assume (--aws-role-arn), its external ID and the session name.
+	AwsRoleArn         string
+	AwsExternalId      string
+	AwsRoleSessionName string
 	// AWS endpoint override (LocalStack-style), empty for AWS itself.
 	AwsEndpoint string
 	// AWS region override; empty uses each environment's region.
@@ -101,6 +96,9 @@ func New(
 	// Path of the environments file inside the source directory.
 	// +default="fargate.yaml"
 	config string,
+	// Environment every function acts on, as --env does (Dagger 1.0 keeps --env for itself).
+	// +optional
+	environment string,
 	// AWS access key ID, e.g. env:AWS_ACCESS_KEY_ID. Needed by every function that talks to AWS.
 	// +optional
 	awsAccessKeyId *dagger.Secret,
@@ -110,6 +108,18 @@ func New(
 	// AWS session token for temporary credentials (OIDC, SSO, assumed roles), e.g. env:AWS_SESSION_TOKEN.
 	// +optional
 	awsSessionToken *dagger.Secret,
+	// IAM role to act as, assumed (and renewed in long waits) with the keys or --aws-web-identity-token.
+	// +optional
+	awsRoleArn string,
+	// External ID the role's trust policy requires (AssumeRole).
+	// +optional
+	awsExternalId string,
+	// Session name of the assumed role, as CloudTrail records it. Default: fargate-<time>.
+	// +optional
+	awsRoleSessionName string,
+	// OIDC token to assume --aws-role-arn with (AssumeRoleWithWebIdentity), e.g. env:AWS_WEB_IDENTITY_TOKEN.
+	// +optional
+	awsWebIdentityToken *dagger.Secret,
 	// Send every AWS call to this endpoint instead of AWS (LocalStack: http://localstack:4566).
 	// With an override, the account check is reported but does not stop the deploy.
 	// +optional
@@ -157,6 +167,7 @@ func New(
 	return &Fargate{
 		Source:             source,
 		Config:             config,
+		Environment:        environment,
 		AwsAccessKeyId:     awsAccessKeyId,
 		AwsSecretAccessKey: awsSecretAccessKey,
 		AwsSessionToken:    awsSessionToken,
@@ -172,6 +183,7 @@ func New(
 		RegistryImage:      orDefault(registryImage, d.Registry),
 		BuilderImage:       builderImage,
 		RuntimeImage:       runtimeImage,
+		AwsWebToken:        awsWebIdentityToken, AwsRoleArn: awsRoleArn, AwsExternalId: awsExternalId, AwsRoleSessionName: awsRoleSessionName,
 	}, nil
 }
 
@@ -212,9 +224,9 @@ func (m *Fargate) Build(
 // +cache="session"
 func (m *Fargate) Scan(
 	ctx context.Context,
-	// Environment whose scan gate applies (its own, or the file's).
-	// +default="preprod"
-	env Environment,
+	// Environment whose scan gate applies (sample: local, preprod, prod). Default: the first that builds.
+	// +optional
+	env string,
 	// Platform of the image to scan. Default: the environments file's first platform.
 	// +optional
 	platform dagger.Platform,
@@ -226,7 +238,7 @@ func (m *Fargate) Scan(
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.ScanImage(ctx, string(env), string(platform), reportOnly)
+	res, err := s.ScanImage(ctx, env, string(platform), reportOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +269,9 @@ func (m *Fargate) Sbom(
 // container: the file ECS would register, read-only fields dropped.
 func (m *Fargate) Render(
 	ctx context.Context,
-	// Environment whose task definition file and container are used.
-	env Environment,
+	// Environment whose task definition file and container are used (sample: local, preprod, prod).
+	// +optional
+	env string,
 	// Image to run, preferably by digest (repo@sha256:...).
 	image string,
 ) (*dagger.File, error) {
@@ -266,7 +279,7 @@ func (m *Fargate) Render(
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.Render(ctx, string(env), image)
+	data, err := s.Render(ctx, env, image)
 	if err != nil {
 		return nil, err
 	}
@@ -308,8 +321,9 @@ func (m *Fargate) Check(
 // +cache="never"
 func (m *Fargate) Audit(
 	ctx context.Context,
-	// Environment to audit.
-	env Environment,
+	// Environment to audit, as named in the environments file (sample: preprod, prod).
+	// +optional
+	env string,
 	// Output format: text, json or sarif.
 	// +default="text"
 	format Format,
@@ -321,7 +335,7 @@ func (m *Fargate) Audit(
 	if err != nil {
 		return "", err
 	}
-	return s.Audit(ctx, chain.AuditOptions{Env: string(env), Format: string(format), ReportOnly: reportOnly})
+	return s.Audit(ctx, chain.AuditOptions{Env: env, Format: string(format), ReportOnly: reportOnly})
 }
 
 // Deploy runs the whole chain for one environment and returns the Markdown report.
@@ -330,11 +344,11 @@ func (m *Fargate) Audit(
 //     sign with the engine's local key and verify → render and check the task definition →
 //     start the container with the task definition's settings and probe its health endpoint.
 //     No AWS account needed.
-//   - preprod: build → scan gate + SBOM → publish to ECR by digest → sign → verify →
-//     render → policy check → register → update service (circuit breaker with rollback) →
+//   - an AWS environment (preprod): build → scan gate + SBOM → publish to ECR by digest →
+//     sign → verify → render → policy check → register → update service (circuit breaker with rollback) →
 //     wait for this deployment → roll back on failure.
-//   - prod: no rebuild: promotes the digest running, completed and verified, in the
-//     environment it promotes from; verifies signature and attestations again; requires
+//   - one with promoteFrom (prod): no rebuild: promotes the digest running, completed and
+//     verified, in the environment it promotes from; verifies signature and attestations again; requires
 //     --approved-by when the environment requires approval.
 //
 // It fails unless the deploy completed; the error then carries the report, which says where
@@ -343,8 +357,9 @@ func (m *Fargate) Audit(
 // +cache="never"
 func (m *Fargate) Deploy(
 	ctx context.Context,
-	// Environment to deploy: local, preprod or prod.
-	env Environment,
+	// Environment to deploy, as named in the environments file (sample: local, preprod, prod).
+	// +optional
+	env string,
 	// Who approved this deploy (a GitHub login or an email); required where the environment requires approval.
 	// +optional
 	approvedBy string,
@@ -373,25 +388,18 @@ func (m *Fargate) Deploy(
 	// required, logged and recorded in the report with --approved-by. Never silent.
 	// +optional
 	breakGlass string,
-	// Access key ID for the environment prod promotes from, when it is another account.
+	// IAM role that reads the environment a promotion promotes from, when it is another account.
 	// +optional
-	sourceAwsAccessKeyId *dagger.Secret,
-	// Secret access key for the source environment.
-	// +optional
-	sourceAwsSecretAccessKey *dagger.Secret,
-	// Session token for the source environment.
-	// +optional
-	sourceAwsSessionToken *dagger.Secret,
+	sourceAwsRoleArn string,
 ) (string, error) {
 	s, _, err := m.session(ctx, keys{
-		key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken,
-		sourceAccessKeyID: sourceAwsAccessKeyId, sourceSecretAccessKey: sourceAwsSecretAccessKey, sourceSessionToken: sourceAwsSessionToken,
+		key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken, sourceRoleArn: sourceAwsRoleArn,
 	})
 	if err != nil {
 		return "", err
 	}
 	return s.Deploy(ctx, chain.DeployRequest{
-		Env: string(env), Image: image, ApprovedBy: approvedBy, ApprovalReason: approvalReason,
+		Env: env, Image: image, ApprovedBy: approvedBy, ApprovalReason: approvalReason,
 		BreakGlass: breakGlass, WaitForInProgress: waitForInProgress,
 	})
 }
@@ -402,15 +410,15 @@ func (m *Fargate) Deploy(
 // `deploy --env local` for the whole chain.
 func (m *Fargate) Serve(
 	ctx context.Context,
-	// Environment whose task definition and container settings to run.
-	// +default="local"
-	env Environment,
+	// Environment whose task definition and container settings to run. Default: local.
+	// +optional
+	env string,
 ) (*dagger.Service, error) {
 	s, st, err := m.session(ctx, keys{})
 	if err != nil {
 		return nil, err
 	}
-	spec, err := s.Serve(ctx, string(env))
+	spec, err := s.Serve(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -425,15 +433,15 @@ func (m *Fargate) Serve(
 // +cache="never"
 func (m *Fargate) Publish(
 	ctx context.Context,
-	// Environment whose region and account receive the image.
-	// +default="preprod"
-	env Environment,
+	// Environment whose region and account receive the image (sample: preprod). Default: the first that builds.
+	// +optional
+	env string,
 ) (string, error) {
 	s, _, err := m.session(ctx, keys{})
 	if err != nil {
 		return "", err
 	}
-	return s.Publish(ctx, string(env))
+	return s.Publish(ctx, env)
 }
 
 // Sign signs an image by digest with the environments file's signing mode (key, AWS KMS or
@@ -444,9 +452,9 @@ func (m *Fargate) Sign(
 	ctx context.Context,
 	// Image to sign, by digest: repo@sha256:...
 	image string,
-	// Environment whose registry holds the image.
-	// +default="preprod"
-	env Environment,
+	// Environment whose registry holds the image (sample: preprod). Default: the first that builds.
+	// +optional
+	env string,
 	// cosign private key (mode key).
 	// +optional
 	cosignKey *dagger.Secret,
@@ -461,7 +469,7 @@ func (m *Fargate) Sign(
 	if err != nil {
 		return "", err
 	}
-	return s.Sign(ctx, string(env), image)
+	return s.Sign(ctx, env, image)
 }
 
 // Verify verifies an image's signature against the configured identity (public key, KMS
@@ -472,9 +480,9 @@ func (m *Fargate) Verify(
 	ctx context.Context,
 	// Image to verify, by digest: repo@sha256:...
 	image string,
-	// Environment whose registry holds the image.
-	// +default="preprod"
-	env Environment,
+	// Environment whose registry holds the image (sample: preprod). Default: the first that builds.
+	// +optional
+	env string,
 	// cosign public key (mode key).
 	// +optional
 	cosignPublicKey *dagger.File,
@@ -483,7 +491,7 @@ func (m *Fargate) Verify(
 	if err != nil {
 		return "", err
 	}
-	return s.Verify(ctx, string(env), image)
+	return s.Verify(ctx, env, image)
 }
 
 // Rollback returns an environment's service to the previous task definition revision, or to
@@ -493,8 +501,9 @@ func (m *Fargate) Verify(
 // +cache="never"
 func (m *Fargate) Rollback(
 	ctx context.Context,
-	// Environment to roll back.
-	env Environment,
+	// Environment to roll back (sample: preprod, prod).
+	// +optional
+	env string,
 	// Revision to return to (family:revision or ARN); default: the revision before the running one.
 	// +optional
 	to string,
@@ -503,7 +512,7 @@ func (m *Fargate) Rollback(
 	if err != nil {
 		return "", err
 	}
-	return s.Rollback(ctx, string(env), to)
+	return s.Rollback(ctx, env, to)
 }
 
 // Status shows an environment's service: its deployments with counts and rollout state, the
@@ -512,14 +521,15 @@ func (m *Fargate) Rollback(
 // +cache="never"
 func (m *Fargate) Status(
 	ctx context.Context,
-	// Environment to show.
-	env Environment,
+	// Environment to show (sample: preprod, prod).
+	// +optional
+	env string,
 ) (string, error) {
 	s, _, err := m.session(ctx, keys{})
 	if err != nil {
 		return "", err
 	}
-	return s.Status(ctx, string(env))
+	return s.Status(ctx, env)
 }
 
 // Diff shows, as a unified diff, how the task definition deploy would register differs from
@@ -528,8 +538,9 @@ func (m *Fargate) Status(
 // +cache="never"
 func (m *Fargate) Diff(
 	ctx context.Context,
-	// Environment to compare.
-	env Environment,
+	// Environment to compare (sample: preprod, prod).
+	// +optional
+	env string,
 	// Image to render into the definition (repo@sha256:...); default: the image the service runs.
 	// +optional
 	image string,
@@ -538,16 +549,22 @@ func (m *Fargate) Diff(
 	if err != nil {
 		return "", err
 	}
-	return s.Diff(ctx, string(env), image)
+	return s.Diff(ctx, env, image)
 }
 
 // RunTask runs one task of an environment's service on the revision it runs now, in its
 // network, with --command (default: the preDeploy command), and reports its exit and last logs.
 //
 // +cache="never"
-func (m *Fargate) RunTask(ctx context.Context, env Environment,
+func (m *Fargate) RunTask(
+	ctx context.Context,
+	// Environment whose service the task runs in (sample: preprod, prod).
+	// +optional
+	env string,
+	// Command to run, comma-separated (e.g. /app,migrate). Default: the environment's preDeploy command.
 	// +optional
 	command []string,
+	// Container to run it in. Default: the preDeploy container, then the environment's.
 	// +optional
 	container string,
 ) (string, error) {
@@ -555,7 +572,7 @@ func (m *Fargate) RunTask(ctx context.Context, env Environment,
 	if err != nil {
 		return "", err
 	}
-	return s.RunTask(ctx, chain.RunTaskRequest{Env: string(env), Command: command, Container: container})
+	return s.RunTask(ctx, chain.RunTaskRequest{Env: env, Command: command, Container: container})
 }
 
 // Infra validates and deploys an environment's landing zone (VPC, load balancer, cluster,
@@ -567,8 +584,9 @@ func (m *Fargate) RunTask(ctx context.Context, env Environment,
 // +cache="never"
 func (m *Fargate) Infra(
 	ctx context.Context,
-	// Environment whose stack to deploy (its infra block in the environments file).
-	env Environment,
+	// Environment whose stack to deploy: its infra block in the environments file (sample: preprod, prod).
+	// +optional
+	env string,
 	// Only show the change set; change nothing.
 	// +optional
 	plan bool,
@@ -583,7 +601,7 @@ func (m *Fargate) Infra(
 	if err != nil {
 		return "", err
 	}
-	return s.Infra(ctx, chain.InfraOptions{Env: string(env), Plan: plan, AllowReplacement: allowReplacement, Parameters: parameter})
+	return s.Infra(ctx, chain.InfraOptions{Env: env, Plan: plan, AllowReplacement: allowReplacement, Parameters: parameter})
 }
 
 func orDefault(s, d string) string {

@@ -26,18 +26,14 @@ type keys struct {
 	key, password, oidcToken *dagger.Secret
 	publicKey                *dagger.File
 
-	sourceAccessKeyID, sourceSecretAccessKey, sourceSessionToken *dagger.Secret
+	sourceRoleArn string
 }
 
 // session wires one function call: the source directory, the credentials (read from their
 // secrets, never logged), the settings, and the Dagger steps.
 func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, error) {
-	creds, err := readCredentials(ctx, m.AwsAccessKeyId, m.AwsSecretAccessKey, m.AwsSessionToken)
-	if err != nil {
-		return nil, nil, err
-	}
-	source, err := readCredentials(ctx, k.sourceAccessKeyID, k.sourceSecretAccessKey, k.sourceSessionToken)
-	if err != nil {
+	creds := chain.Credentials{RoleARN: m.AwsRoleArn, ExternalID: m.AwsExternalId, RoleSessionName: m.AwsRoleSessionName}
+	if err := m.readSecrets(ctx, &creds); err != nil {
 		return nil, nil, err
 	}
 	commitTime, err := buildspec.ParseCreated(m.GitCommitTime)
@@ -46,55 +42,46 @@ func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, 
 	}
 	st := &steps{m: m, k: k}
 	s := &chain.Session{
-		ConfigPath: m.Config,
+		ConfigPath: m.Config, Environment: m.Environment,
 		ReadFile: func(ctx context.Context, path string) ([]byte, error) {
 			data, err := m.Source.File(path).Contents(ctx)
 			return []byte(data), err
 		},
-		Steps:             st,
-		Credentials:       creds,
-		SourceCredentials: source,
-		Endpoint:          m.AwsEndpoint,
-		Region:            m.AwsRegion,
-		GitRevision:       m.GitRevision,
-		CommitTime:        commitTime,
-		SourceURL:         m.SourceUrl,
-		BuilderImage:      m.BuilderImage,
-		RuntimeImage:      m.RuntimeImage,
-		Keys:              chain.Keys{PrivateKey: k.key != nil, Password: k.password != nil, PublicKey: k.publicKey != nil, OIDCToken: k.oidcToken != nil},
-		Trivy:             scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: splitList(m.TrivyDbRepository)},
-		Log:               os.Stderr,
+		Steps:         st,
+		Credentials:   creds,
+		SourceRoleARN: k.sourceRoleArn,
+		Endpoint:      m.AwsEndpoint,
+		Region:        m.AwsRegion,
+		GitRevision:   m.GitRevision,
+		CommitTime:    commitTime,
+		SourceURL:     m.SourceUrl,
+		BuilderImage:  m.BuilderImage,
+		RuntimeImage:  m.RuntimeImage,
+		Keys:          chain.Keys{PrivateKey: k.key != nil, Password: k.password != nil, PublicKey: k.publicKey != nil, OIDCToken: k.oidcToken != nil},
+		Trivy:         scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: chain.SplitList(m.TrivyDbRepository)},
+		Log:           os.Stderr,
 	}
 	return s, st, nil
 }
 
-func readCredentials(ctx context.Context, id, secret, token *dagger.Secret) (chain.Credentials, error) {
-	var c chain.Credentials
+// readSecrets reads the AWS secrets the module was given into c.
+func (m *Fargate) readSecrets(ctx context.Context, c *chain.Credentials) error {
 	for _, f := range []struct {
 		flag string
 		s    *dagger.Secret
 		to   *string
-	}{{"aws-access-key-id", id, &c.AccessKeyID}, {"aws-secret-access-key", secret, &c.SecretAccessKey}, {"aws-session-token", token, &c.SessionToken}} {
+	}{{"aws-access-key-id", m.AwsAccessKeyId, &c.AccessKeyID}, {"aws-secret-access-key", m.AwsSecretAccessKey, &c.SecretAccessKey},
+		{"aws-session-token", m.AwsSessionToken, &c.SessionToken}, {"aws-web-identity-token", m.AwsWebToken, &c.WebIdentityToken}} {
 		if f.s == nil {
 			continue
 		}
 		v, err := f.s.Plaintext(ctx)
 		if err != nil {
-			return chain.Credentials{}, fmt.Errorf("read --%s: %w", f.flag, err)
+			return fmt.Errorf("read --%s: %w", f.flag, err)
 		}
 		*f.to = v
 	}
-	return c, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return nil
 }
 
 // steps is the Dagger implementation of chain.Steps: it keeps the images it built, the SBOM
@@ -214,9 +201,10 @@ func (s *steps) Push(ctx context.Context, t chain.PushTarget) (string, error) {
 
 func (s *steps) Cosign(ctx context.Context, setup chain.SigningSetup) (chain.Cosign, error) {
 	owner := dagger.ContainerWithMountedSecretOpts{Owner: "65532:65532"}
-	c := &cosignRun{ctr: s.cosignBase(), secrets: map[string]*dagger.Secret{
-		cosign.EnvAWSAccessKeyID: s.m.AwsAccessKeyId, cosign.EnvAWSSecretKey: s.m.AwsSecretAccessKey, cosign.EnvAWSSessionToken: s.m.AwsSessionToken,
-	}}
+	c := &cosignRun{ctr: s.cosignBase(), secrets: map[string]*dagger.Secret{}}
+	for name, v := range setup.AWSEnv {
+		c.secrets[name] = newSecret("fargate-"+strings.ToLower(name), v.Reveal())
+	}
 	if setup.ECR != nil {
 		config := newSecret("fargate-ecr-docker-config", string(cosign.DockerConfigJSON(setup.ECR.Registry, setup.ECR.Username, setup.ECR.Password.Reveal())))
 		c.ctr = c.ctr.WithMountedSecret(chain.DockerConfigDir+"/config.json", config, owner)

@@ -478,12 +478,32 @@ func deployProdApproved(ctx context.Context, s *Suite) error {
 	return expectContains(res.Output(), "e2e-alice", "### Progressive delivery", "| Strategy | canary |")
 }
 
+// deployRole is the fake account's assumable role (fakeaccount.DeployRoleARN).
+const deployRole = "arn:aws:iam::111122223333:role/e2e-deploy"
+
 func status(ctx context.Context, s *Suite) error {
 	res, err := s.call(ctx, s.aws(ConfigE2E), "status", "--env", "preprod")
 	if err := expectExit(res, err, 0); err != nil {
 		return err
 	}
-	return expectContains(res.Stdout, preprod.family+":2")
+	if err := expectContains(res.Stdout, preprod.family+":2"); err != nil {
+		return err
+	}
+	// What Dagger 1.0 users type: the environment before the function name; and acting as a
+	// role the keys assume.
+	res, err = s.call(ctx, append(s.aws(ConfigE2E), "--environment", "preprod", "--aws-role-arn", deployRole, "--aws-role-session-name", "e2e-status"), "status")
+	if err := expectExit(res, err, 0); err != nil {
+		return err
+	}
+	if err := expectContains(res.Stdout, preprod.family+":2"); err != nil {
+		return err
+	}
+	// --env and --environment naming different environments is bad input.
+	res, err = s.call(ctx, append(s.aws(ConfigE2E), "--environment", "prod"), "status", "--env", "preprod")
+	if err := expectExit(res, err, 1); err != nil {
+		return err
+	}
+	return expectContains(res.Output(), "name different environments")
 }
 
 func diff(ctx context.Context, s *Suite) error {

@@ -39,7 +39,8 @@ const minBreakGlassReason = 10
 // Deploy runs the whole chain for one environment and returns the Markdown report. It fails
 // unless the deploy completed; the error then carries the report.
 func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error) {
-	r := s.recorder(req.Env)
+	name, _ := ChooseEnvironment(req.Env, s.Environment) // a conflict is bad input below
+	r := s.recorder(name)
 	req.BreakGlass = strings.TrimSpace(req.BreakGlass)
 	if req.BreakGlass != "" && len(req.BreakGlass) < minBreakGlassReason {
 		err := fmt.Errorf("--break-glass: give a real reason (at least %d characters); it is recorded in the report", minBreakGlassReason)
@@ -53,7 +54,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 	if err != nil {
 		return r.Finish(report.BadInput, "invalid environments file", err)
 	}
-	e, err := f.Environment(req.Env)
+	e, err := s.chooseEnvironment(f, req.Env, needEnv)
 	if err != nil {
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
@@ -238,10 +239,10 @@ func (s *Session) verifyGiven(ctx context.Context, r *report.Recorder, cfg aws.C
 func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, approval promote.Approval, bg report.BreakGlassRequest) (string, map[string]string, error) {
 	src := f.Environments[e.PromoteFrom]
 	srcCfg := cfg
-	if s.SourceCredentials.given() || orDefault(s.Region, src.Region) != cfg.Region {
+	if s.SourceRoleARN != "" || orDefault(s.Region, src.Region) != cfg.Region {
 		creds := s.Credentials
-		if s.SourceCredentials.given() {
-			creds = s.SourceCredentials
+		if s.SourceRoleARN != "" {
+			creds.RoleARN, creds.ExternalID = s.SourceRoleARN, ""
 		}
 		var err error
 		if srcCfg, err = s.awsConfig(ctx, creds, src.Region); err != nil {
@@ -295,6 +296,7 @@ func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.
 		Service:         service,
 		RequiredTags:    f.Policy.RequiredTags,
 		Env:             e.Name,
+		Production:      e.Production,
 		Suppressions:    precheck.Suppressions(f),
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func (s *Session) Environments(ctx context.Context) (string, error) {
 // ScanImage builds the image, scans it and applies the environment's gate. With reportOnly a
 // failing gate still returns the result.
 func (s *Session) ScanImage(ctx context.Context, env string, platform string, reportOnly bool) (*ScanResult, error) {
-	f, e, err := s.LoadEnvironment(ctx, env)
+	f, e, err := s.loadEnvironment(ctx, env, buildEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (s *Session) Audit(ctx context.Context, o AuditOptions) (string, error) {
 	if _, err := policy.ParseFormat(o.Format); err != nil {
 		return "", err
 	}
-	f, e, cfg, err := s.awsEnvironmentConfig(ctx, o.Env)
+	f, e, cfg, err := s.awsEnvironmentConfig(ctx, o.Env, needEnv)
 	if err != nil {
 		return "", err
 	}
@@ -239,6 +239,7 @@ func (s *Session) Audit(ctx context.Context, o AuditOptions) (string, error) {
 		Container:    e.Container,
 		Repository:   f.Registry.Repository,
 		Env:          e.Name,
+		Production:   e.Production,
 		RequiredTags: f.Policy.RequiredTags,
 		Suppressions: precheck.Suppressions(f),
 		Now:          s.now(),
@@ -290,7 +291,7 @@ func (s *Session) Rollback(ctx context.Context, env, to string) (string, error) 
 
 // Status shows an environment's service: deployments, task definition, image and events.
 func (s *Session) Status(ctx context.Context, env string) (string, error) {
-	_, e, cfg, err := s.awsEnvironmentConfig(ctx, env)
+	_, e, cfg, err := s.awsEnvironmentConfig(ctx, env, needEnv)
 	if err != nil {
 		return "", err
 	}
@@ -303,7 +304,7 @@ func (s *Session) Status(ctx context.Context, env string) (string, error) {
 
 // Diff shows how the task definition deploy would register differs from the running one.
 func (s *Session) Diff(ctx context.Context, env, image string) (string, error) {
-	_, e, cfg, err := s.awsEnvironmentConfig(ctx, env)
+	_, e, cfg, err := s.awsEnvironmentConfig(ctx, env, needEnv)
 	if err != nil {
 		return "", err
 	}
@@ -375,8 +376,10 @@ func (s *Session) Infra(ctx context.Context, o InfraOptions) (string, error) {
 		Tags:                  e.Tags,
 		AllowReplacement:      o.AllowReplacement,
 		PlanOnly:              o.Plan,
-		TerminationProtection: e.Name == config.EnvProd,
+		TerminationProtection: e.Production,
 		Logger:                r.Logf,
+		Now:                   s.now, // the session's clock (virtual in tests)
+		Sleep:                 s.sleep,
 	}
 	var res infra.Result
 	if o.Plan {
@@ -406,7 +409,7 @@ func (s *Session) Infra(ctx context.Context, o InfraOptions) (string, error) {
 // Publish builds every platform, checks the account, ensures the ECR repository and pushes
 // the image with the revision as tag; it returns the digest reference.
 func (s *Session) Publish(ctx context.Context, env string) (string, error) {
-	f, e, cfg, err := s.awsEnvironmentConfig(ctx, env)
+	f, e, cfg, err := s.awsEnvironmentConfig(ctx, env, buildEnv)
 	if err != nil {
 		return "", err
 	}
@@ -437,7 +440,7 @@ type imageSigning struct {
 // imageSigningFor loads an AWS environment and refuses, before any AWS call, an image that is
 // not pinned by digest or missing signing material.
 func (s *Session) imageSigningFor(ctx context.Context, env, image string, wantSign bool) (*imageSigning, error) {
-	f, e, err := s.LoadAWSEnvironment(ctx, env)
+	f, e, err := s.loadAWSEnvironment(ctx, env, buildEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +521,7 @@ func (s *Session) Verify(ctx context.Context, env, image string) (string, error)
 // Serve builds the image (first platform) and returns the settings to run it with: the task
 // definition's container in env.
 func (s *Session) Serve(ctx context.Context, env string) (LocalSpec, error) {
-	f, e, err := s.LoadEnvironment(ctx, env)
+	f, e, err := s.loadEnvironment(ctx, env, localEnv)
 	if err != nil {
 		return LocalSpec{}, err
 	}
@@ -537,8 +540,8 @@ func (s *Session) Serve(ctx context.Context, env string) (LocalSpec, error) {
 }
 
 // awsEnvironmentConfig loads an AWS environment and the AWS configuration to reach it.
-func (s *Session) awsEnvironmentConfig(ctx context.Context, env string) (*config.File, config.Environment, aws.Config, error) {
-	f, e, err := s.LoadAWSEnvironment(ctx, env)
+func (s *Session) awsEnvironmentConfig(ctx context.Context, env string, def envDefault) (*config.File, config.Environment, aws.Config, error) {
+	f, e, err := s.loadAWSEnvironment(ctx, env, def)
 	if err != nil {
 		return nil, config.Environment{}, aws.Config{}, err
 	}

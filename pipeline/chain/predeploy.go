@@ -248,7 +248,7 @@ type RunTaskRequest struct {
 // service's network, and returns the report of how it ended with its last log lines. It
 // fails unless the container exited 0.
 func (s *Session) RunTask(ctx context.Context, req RunTaskRequest) (string, error) {
-	_, e, cfg, err := s.awsEnvironmentConfig(ctx, req.Env)
+	_, e, cfg, err := s.awsEnvironmentConfig(ctx, req.Env, needEnv)
 	if err != nil {
 		return "", err
 	}

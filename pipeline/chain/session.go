@@ -28,11 +28,17 @@ type Session struct {
 	ReadFile func(ctx context.Context, path string) ([]byte, error)
 	// Steps does the container work.
 	Steps Steps
+	// Environment is the module's --environment (given before the function name): the
+	// environment every function acts on, the spelling Dagger 1.0, whose own global --env
+	// flag selects a Dagger workspace environment, leaves to the module. A function's --env
+	// and it must agree (see ChooseEnvironment).
+	Environment string
 	// Credentials are the AWS credentials the function was given (zero when none).
 	Credentials Credentials
-	// SourceCredentials read the environment prod promotes from, when it is another
-	// account (zero: the same credentials).
-	SourceCredentials Credentials
+	// SourceRoleARN is the role that reads the environment a promotion promotes from, when
+	// it is another account: assumed like Credentials.RoleARN, with the same keys or token
+	// (empty: the credentials of the target).
+	SourceRoleARN string
 	// Endpoint sends every AWS call to an AWS-compatible endpoint (LocalStack); Region
 	// overrides each environment's region.
 	Endpoint string
@@ -58,12 +64,20 @@ type Session struct {
 	// TuneAWS, when set, adjusts every AWS configuration before it is loaded (tests point
 	// the SDK at the wire-level fakes with it).
 	TuneAWS func(*awsconf.Options)
+
+	// awsCreds are the credentials of the last AWSConfig, handed to cosign for KMS (renewed
+	// by the SDK when they are an assumed role's).
+	awsCreds aws.CredentialsProvider
 }
 
-// Credentials are AWS credentials as read from the function's secrets. They are never logged
-// or put in an error or a report.
+// Credentials are AWS credentials as read from the function's secrets and flags: static keys,
+// optionally a role to assume with them (RoleARN, ExternalID, RoleSessionName), or a role
+// assumed with an OIDC token (WebIdentityToken). Secrets are never logged or put in an error
+// or a report.
 type Credentials struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
+	RoleARN, ExternalID, RoleSessionName       string
+	WebIdentityToken                           string
 }
 
 // Keys says which cosign material a function was given (the values stay in the module).
@@ -71,7 +85,8 @@ type Keys struct {
 	PrivateKey, Password, PublicKey, OIDCToken bool
 }
 
-func (c Credentials) given() bool { return strings.TrimSpace(c.AccessKeyID) != "" }
+// temporary says whether AWS calls sign with temporary credentials (a session token).
+func (c Credentials) temporary() bool { return c.SessionToken != "" || c.RoleARN != "" }
 
 func (s *Session) now() time.Time {
 	switch {
@@ -107,13 +122,57 @@ func (s *Session) LoadConfig(ctx context.Context) (*config.File, error) {
 	return config.Parse(s.ConfigPath, data)
 }
 
+// envDefault is the environment a function acts on when it is given none.
+type envDefault int
+
+const (
+	// needEnv: the function needs an environment (deploy, status, ...).
+	needEnv envDefault = iota
+	// buildEnv: the first AWS environment that builds its image (scan, publish, sign, verify).
+	buildEnv
+	// localEnv: the local environment (serve).
+	localEnv
+)
+
+// ChooseEnvironment resolves the environment of a function from its --env and the module's
+// --environment: exactly one of them, or both naming the same environment. Neither gives "".
+func ChooseEnvironment(env, environment string) (string, error) {
+	env, environment = strings.TrimSpace(env), strings.TrimSpace(environment)
+	if env != "" && environment != "" && env != environment {
+		return "", fmt.Errorf("--env %q and --environment %q name different environments: give one of them (Dagger 1.0: --environment, before the function name)", env, environment)
+	}
+	return orDefault(env, environment), nil
+}
+
+// chooseEnvironment returns the environment of the file a function acts on (see
+// ChooseEnvironment), or def's when it is given none.
+func (s *Session) chooseEnvironment(f *config.File, env string, def envDefault) (config.Environment, error) {
+	name, err := ChooseEnvironment(env, s.Environment)
+	if err != nil {
+		return config.Environment{}, err
+	}
+	if name == "" {
+		switch def {
+		case buildEnv:
+			name = f.DefaultBuildEnvironment()
+		case localEnv:
+			name = config.EnvLocal
+		}
+	}
+	return f.Environment(name)
+}
+
 // LoadEnvironment loads the file and one of its environments.
 func (s *Session) LoadEnvironment(ctx context.Context, env string) (*config.File, config.Environment, error) {
+	return s.loadEnvironment(ctx, env, needEnv)
+}
+
+func (s *Session) loadEnvironment(ctx context.Context, env string, def envDefault) (*config.File, config.Environment, error) {
 	f, err := s.LoadConfig(ctx)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
-	e, err := f.Environment(env)
+	e, err := s.chooseEnvironment(f, env, def)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
@@ -122,7 +181,11 @@ func (s *Session) LoadEnvironment(ctx context.Context, env string) (*config.File
 
 // LoadAWSEnvironment loads an environment that runs on AWS (not local).
 func (s *Session) LoadAWSEnvironment(ctx context.Context, env string) (*config.File, config.Environment, error) {
-	f, e, err := s.LoadEnvironment(ctx, env)
+	return s.loadAWSEnvironment(ctx, env, needEnv)
+}
+
+func (s *Session) loadAWSEnvironment(ctx context.Context, env string, def envDefault) (*config.File, config.Environment, error) {
+	f, e, err := s.loadEnvironment(ctx, env, def)
 	if err != nil {
 		return nil, config.Environment{}, err
 	}
@@ -162,20 +225,29 @@ func (s *Session) TaskDefinition(ctx context.Context, e config.Environment) (*ta
 
 // AWSConfig is the AWS configuration for a region (or the --aws-region override).
 func (s *Session) AWSConfig(ctx context.Context, region string) (aws.Config, error) {
-	return s.awsConfig(ctx, s.Credentials, region)
+	cfg, err := s.awsConfig(ctx, s.Credentials, region)
+	s.awsCreds = cfg.Credentials
+	return cfg, err
 }
 
 func (s *Session) awsConfig(ctx context.Context, c Credentials, region string) (aws.Config, error) {
 	opts := awsconf.Options{
-		Region:          orDefault(s.Region, region),
-		Endpoint:        s.Endpoint,
-		AccessKeyID:     strings.TrimSpace(c.AccessKeyID),
-		SecretAccessKey: strings.TrimSpace(c.SecretAccessKey),
-		SessionToken:    strings.TrimSpace(c.SessionToken),
+		Region:           orDefault(s.Region, region),
+		Endpoint:         s.Endpoint,
+		AccessKeyID:      strings.TrimSpace(c.AccessKeyID),
+		SecretAccessKey:  strings.TrimSpace(c.SecretAccessKey),
+		SessionToken:     strings.TrimSpace(c.SessionToken),
+		RoleARN:          strings.TrimSpace(c.RoleARN),
+		ExternalID:       strings.TrimSpace(c.ExternalID),
+		RoleSessionName:  orDefault(strings.TrimSpace(c.RoleSessionName), "fargate-"+s.now().Format("20060102T150405Z")),
+		WebIdentityToken: strings.TrimSpace(c.WebIdentityToken),
 	}
-	if opts.AccessKeyID == "" {
+	if opts.RoleARN == "" && (opts.ExternalID != "" || opts.WebIdentityToken != "") {
+		return aws.Config{}, errors.New("--aws-external-id and --aws-web-identity-token need the role to assume: pass --aws-role-arn arn:aws:iam::ACCOUNT:role/NAME before the function name")
+	}
+	if opts.AccessKeyID == "" && opts.WebIdentityToken == "" {
 		if s.Endpoint == "" {
-			return aws.Config{}, errors.New("AWS credentials are required: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY (and --aws-session-token env:AWS_SESSION_TOKEN for temporary credentials) before the function name")
+			return aws.Config{}, errors.New("AWS credentials are required: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY (and --aws-session-token env:AWS_SESSION_TOKEN for temporary credentials, --aws-role-arn to assume a role with them), or --aws-role-arn with --aws-web-identity-token env:AWS_WEB_IDENTITY_TOKEN, before the function name")
 		}
 		// An endpoint override (LocalStack and similar) accepts any credentials.
 		opts.AccessKeyID, opts.SecretAccessKey = "test", "test"
@@ -221,6 +293,17 @@ func (s *Session) recorder(env string) *report.Recorder {
 	r := report.NewRecorder(env, s.log(), s.Now)
 	r.Revision = s.GitRevision
 	return r
+}
+
+// SplitList splits a comma-separated flag value into its trimmed, non-empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func orDefault(s, d string) string {

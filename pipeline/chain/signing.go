@@ -72,7 +72,7 @@ func (s *Session) signingPlan(f *config.File, region string, local bool, wantSig
 			sg.keyDesc = "local key pair"
 		}
 	case config.SignKMS:
-		session := s.Credentials.SessionToken != ""
+		session := s.Credentials.temporary()
 		sg.sign = cosign.Signer{Key: f.Signing.KMSKey, AWSRegion: region, AWSSessionToken: session}
 		sg.verify = cosign.Verifier{Key: f.Signing.KMSKey, AWSRegion: region, AWSSessionToken: session}
 		sg.keyDesc = f.Signing.KMSKey
@@ -105,6 +105,16 @@ func (s *Session) prepareSigner(ctx context.Context, setup SigningSetup, sg sign
 	} else {
 		setup.LocalRegistry = true
 		sg.extra = insecure
+	}
+	if login != nil && s.awsCreds != nil && (strings.HasPrefix(sg.sign.Key, "awskms://") || strings.HasPrefix(sg.verify.Key, "awskms://")) {
+		c, err := s.awsCreds.Retrieve(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("AWS credentials for cosign (KMS): %w", err)
+		}
+		setup.AWSEnv = map[string]ecr.Secret{cosign.EnvAWSAccessKeyID: ecr.Secret(c.AccessKeyID), cosign.EnvAWSSecretKey: ecr.Secret(c.SecretAccessKey)}
+		if c.SessionToken != "" {
+			setup.AWSEnv[cosign.EnvAWSSessionToken] = ecr.Secret(c.SessionToken)
+		}
 	}
 	run, err := s.Steps.Cosign(ctx, setup)
 	if err != nil {

@@ -126,6 +126,9 @@ type SigningSetup struct {
 	IdentityToken bool
 	// AWSEndpoint is set as AWS_ENDPOINT_URL (KMS through an endpoint override).
 	AWSEndpoint string
+	// AWSEnv are the AWS credentials cosign signs and verifies with through KMS, by
+	// variable name (AWS_ACCESS_KEY_ID, ...): the function's, or the role's it assumed.
+	AWSEnv map[string]ecr.Secret
 }
 
 // Paths inside the cosign container.

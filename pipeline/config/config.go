@@ -6,23 +6,25 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 )
 
-// Environment names the pipeline knows. The set is closed: the Dagger module exposes it as
-// an enum, so `--env` can only take one of these.
-const (
-	EnvLocal   = "local"
-	EnvPreprod = "preprod"
-	EnvProd    = "prod"
-)
+// EnvLocal is the name of the environment that runs without AWS (`--env local`): a registry
+// and the app run as Dagger services. Every other environment is an AWS one, named as its
+// team likes (dev, staging, qa, prod-eu, ...); what it is (production, approval, promotion)
+// is said by its properties, never by its name.
+const EnvLocal = "local"
 
-// KnownEnvironments lists the environment names in deployment order.
-func KnownEnvironments() []string { return []string{EnvLocal, EnvPreprod, EnvProd} }
+// EnvironmentNamePattern is what an environment's name must match: a DNS label (lowercase
+// letters, digits and dashes, starting and ending with a letter or digit, at most 63).
+const EnvironmentNamePattern = `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
 
 // File is a loaded, validated environments file.
 type File struct {
@@ -35,6 +37,11 @@ type File struct {
 	Scan         Scan                   `yaml:"scan"`
 	Policy       Policy                 `yaml:"policy"`
 	Environments map[string]Environment `yaml:"environments"`
+	// EnvironmentsLine is the line of the environments key (0: unknown), for errors naming
+	// an environment the file does not define.
+	EnvironmentsLine int `yaml:"-"`
+	// order is the deployment order of the environments (see EnvironmentNames).
+	order []string
 }
 
 // App describes the image to build.
@@ -143,6 +150,9 @@ type Environment struct {
 	TaskDefinition string `yaml:"taskDefinition"`
 	// Container is the container whose image the pipeline sets.
 	Container string `yaml:"container"`
+	// Production marks a production environment: the stricter policy rules apply (ECS Exec
+	// off, alarms with a rolling update, termination protection of its stack).
+	Production bool `yaml:"production"`
 	// Approval requires a named approver to deploy.
 	Approval bool `yaml:"approval"`
 	// PromoteFrom names the environment whose running image this one deploys (no rebuild).
@@ -155,7 +165,7 @@ type Environment struct {
 	RollbackWaitTimeout Duration `yaml:"rollbackTimeout"`
 	// CircuitBreaker turns on ECS's deployment circuit breaker with rollback. Default true.
 	CircuitBreaker *bool `yaml:"circuitBreaker"`
-	// ExecEnabled says whether ECS Exec may be on (never in prod).
+	// ExecEnabled says whether ECS Exec may be on (never in production).
 	ExecEnabled bool `yaml:"execEnabled"`
 	// Scan overrides the file-level scan gate for this environment.
 	Scan *Scan `yaml:"scan"`
@@ -233,25 +243,61 @@ func (f *File) ScanGate(env Environment) Scan {
 	return f.Scan
 }
 
-// Environment returns the named environment, or an error listing the defined ones.
+// Environment returns the named environment, or an error naming the file, the line of its
+// environments key and the environments it defines.
 func (f *File) Environment(name string) (Environment, error) {
 	env, ok := f.Environments[name]
 	if !ok {
-		return Environment{}, fmt.Errorf("%s: environment %q is not defined (defined: %s)",
-			f.Path, name, strings.Join(f.EnvironmentNames(), ", "))
+		loc := f.Path
+		if f.EnvironmentsLine > 0 {
+			loc = fmt.Sprintf("%s:%d", f.Path, f.EnvironmentsLine)
+		}
+		what := fmt.Sprintf("environment %q is not defined", name)
+		if name == "" {
+			what = "no environment given"
+		}
+		return Environment{}, fmt.Errorf("%s: environments: %s (expected one of: %s)", loc, what, strings.Join(f.EnvironmentNames(), ", "))
 	}
 	return env, nil
 }
 
-// EnvironmentNames lists the defined environments in deployment order.
+// EnvironmentNames lists the defined environments in deployment order: an environment comes
+// after the one it promotes from (by the length of its promotion chain), then by name.
 func (f *File) EnvironmentNames() []string {
-	var names []string
-	for _, n := range KnownEnvironments() {
-		if _, ok := f.Environments[n]; ok {
-			names = append(names, n)
+	if len(f.order) == len(f.Environments) {
+		return slices.Clone(f.order)
+	}
+	return deploymentOrder(f.Environments)
+}
+
+// deploymentOrder sorts environments by the length of their promotion chain, then by name.
+// A chain that does not end (a cycle, an unknown source) counts as its length so far.
+func deploymentOrder(envs map[string]Environment) []string {
+	depth := map[string]int{}
+	for name := range envs {
+		seen := map[string]bool{}
+		for n := name; envs[n].PromoteFrom != "" && !seen[n]; n = envs[n].PromoteFrom {
+			seen[n] = true
+			depth[name]++
 		}
 	}
+	names := slices.Collect(maps.Keys(envs))
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(depth[a], depth[b]), cmp.Compare(a, b))
+	})
 	return names
+}
+
+// DefaultBuildEnvironment is the environment functions that build or publish act on when
+// none is given: the first AWS environment, in deployment order, that builds its image
+// rather than promoting one ("" when there is none).
+func (f *File) DefaultBuildEnvironment() string {
+	for _, n := range f.EnvironmentNames() {
+		if e := f.Environments[n]; !e.IsLocal() && e.PromoteFrom == "" {
+			return n
+		}
+	}
+	return ""
 }
 
 // Summary renders the file as a short human-readable table, one environment a line.
@@ -267,6 +313,9 @@ func (f *File) Summary() string {
 			continue
 		}
 		extra := []string{}
+		if e.Production {
+			extra = append(extra, "production")
+		}
 		if e.Approval {
 			extra = append(extra, "approval required")
 		}

@@ -34,6 +34,7 @@ environments:
     service: s2
     taskDefinition: ecs/prod.json
     container: app
+    production: true
     approval: true
     promoteFrom: preprod
     waitTimeout: 20m
@@ -46,6 +47,7 @@ func TestSampleAppFileLoads(t *testing.T) {
 	prod, err := f.Environment("prod")
 	require.NoError(t, err)
 	assert.True(t, prod.Approval)
+	assert.True(t, prod.Production, "the sample's prod is production by its property")
 	assert.Equal(t, "preprod", prod.PromoteFrom)
 	assert.True(t, prod.CircuitBreakerEnabled())
 	assert.Equal(t, "444455556666", prod.AccountID)
@@ -92,7 +94,7 @@ func TestUnknownEnvironmentLookupListsDefined(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.Environment("staging")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `environment "staging" is not defined (defined: local, preprod, prod)`)
+	assert.Contains(t, err.Error(), `fargate.yaml:6: environments: environment "staging" is not defined (expected one of: local, preprod, prod)`)
 }
 
 func TestEnvironmentScanOverride(t *testing.T) {
@@ -122,11 +124,11 @@ func TestBadFiles(t *testing.T) {
 		{"not yaml", "app: [unclosed", []string{"envs.yaml", "not valid YAML"}},
 		{"empty", "", []string{"envs.yaml", "the file is empty"}},
 		{"top level list", "- a\n- b\n", []string{"(top level)", "expected a mapping"}},
-		{"unknown top-level key", valid + "extras: 1\n", []string{`envs.yaml:26: extras: unknown key "extras"`, "expected one of: app, registry, signing, scan, policy, environments"}},
+		{"unknown top-level key", valid + "extras: 1\n", []string{`envs.yaml:27: extras: unknown key "extras"`, "expected one of: app, registry, signing, scan, policy, environments"}},
 		{"unknown environment key (typo)", replace("    region: eu-west-1\n    accountId", "    regoin: eu-west-1\n    accountId"),
 			[]string{`envs.yaml:11: environments.preprod.regoin: unknown key "regoin"`, "region, accountId"}},
-		{"unknown environment name", replace("  prod:\n", "  staging:\n"),
-			[]string{`environments.staging: unknown environment "staging" (expected one of: local, preprod, prod)`}},
+		{"environment name not a DNS label", replace("  prod:\n", "  Prod_EU:\n"),
+			[]string{`environments.Prod_EU: "Prod_EU" is not an environment name (expected a DNS label`, config.EnvironmentNamePattern}},
 		{"missing app name", replace("  name: checkout\n", ""), []string{"app.name: required"}},
 		{"missing repository", replace("  repository: team/checkout\n", ""), []string{"registry.repository: required"}},
 		{"bad repository", replace("team/checkout", "Team/Checkout"), []string{`registry.repository: "Team/Checkout" is not a valid ECR repository name`}},
@@ -142,9 +144,9 @@ func TestBadFiles(t *testing.T) {
 			[]string{`environments.prod.waitTimeout`, `"twenty minutes" is not a duration (expected e.g. 90s, 15m, 1h)`}},
 		{"duration out of range", replace("waitTimeout: 20m", "waitTimeout: 5s"), []string{"environments.prod.waitTimeout: 5s is out of range (expected between 30s and 3h)"}},
 		{"malformed rollback timeout", replace("waitTimeout: 20m", "waitTimeout: 20m\n    rollbackTimeout: soon"),
-			[]string{`envs.yaml:26: environments.prod.rollbackTimeout`, `"soon" is not a duration (expected e.g. 90s, 15m, 1h)`}},
+			[]string{`envs.yaml:27: environments.prod.rollbackTimeout`, `"soon" is not a duration (expected e.g. 90s, 15m, 1h)`}},
 		{"rollback timeout out of range", replace("waitTimeout: 20m", "waitTimeout: 20m\n    rollbackTimeout: 10s"),
-			[]string{"envs.yaml:26: environments.prod.rollbackTimeout: 10s is out of range (expected between 30s and 3h)"}},
+			[]string{"envs.yaml:27: environments.prod.rollbackTimeout: 10s is out of range (expected between 30s and 3h)"}},
 		{"wrong type", replace("    approval: true\n", "    approval: sometimes\n"), []string{"environments.prod.approval", "as true or false"}},
 		{"list where map", replace("  name: checkout\n", "  name: [a, b]\n"), []string{"app.name: expected a single value, got a list"}},
 		{"scalar where list", replace("  name: checkout\n", "  name: checkout\n  platforms: linux/amd64\n"), []string{"app.platforms: expected a list, got"}},
@@ -164,7 +166,8 @@ func TestBadFiles(t *testing.T) {
 		{"suppression bad rule", valid + "policy:\n  suppressions:\n    - {rule: td5, resource: app, reason: r, expires: 2027-01-01}\n", []string{`policy.suppressions[0].rule: "td5" is not a rule ID`}},
 		{"absolute path", replace("taskDefinition: ecs/prod.json", "taskDefinition: /etc/prod.json"), []string{"environments.prod.taskDefinition", "must be a relative path"}},
 		{"escaping path", replace("taskDefinition: ecs/prod.json", "taskDefinition: ../other/prod.json"), []string{"must be a relative path"}},
-		{"exec in prod", replace("    approval: true\n", "    approval: true\n    execEnabled: true\n"), []string{"environments.prod.execEnabled: ECS Exec must stay off in prod"}},
+		{"exec in prod", replace("    approval: true\n", "    approval: true\n    execEnabled: true\n"), []string{"environments.prod.execEnabled: ECS Exec must stay off in a production environment"}},
+		{"local production", replace("    container: app\n  preprod:", "    container: app\n    production: true\n  preprod:"), []string{"environments.local.production: the local environment runs without AWS"}},
 		{"local with aws fields", replace("    taskDefinition: ecs/preprod.json\n    container: app\n  preprod", "    taskDefinition: ecs/preprod.json\n    container: app\n    cluster: c1\n  preprod"),
 			[]string{"environments.local.cluster: not used by the local environment"}},
 		{"bad tag key", replace("    approval: true\n", "    approval: true\n    tags: {\"aws:owner\": x}\n"), []string{"environments.prod.tags.aws:owner", "not a valid tag key"}},

@@ -195,5 +195,5 @@ func TestSampleProdIsCanaryWithAlarmsAndPreprodRolling(t *testing.T) {
 	require.NotNil(t, prod.LoadBalancer)
 	preprod, _ := f.Environment("preprod")
 	assert.Equal(t, config.StrategyRolling, preprod.Strategy)
-	assert.Contains(t, f.Summary(), "2 deployment alarm(s); approval required; promotes from preprod; strategy canary")
+	assert.Contains(t, f.Summary(), "2 deployment alarm(s); approval required; production; promotes from preprod; strategy canary")
 }

@@ -27,6 +27,7 @@ var (
 	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
 	accountPattern    = regexp.MustCompile(`^[0-9]{12}$`)
 	namePattern       = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	envNamePattern    = regexp.MustCompile(EnvironmentNamePattern)
 	repositoryPattern = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	ecsNamePattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 	stackPattern      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
@@ -102,6 +103,11 @@ func Parse(path string, data []byte) (*File, error) {
 		return nil, v.err()
 	}
 	f.Path = path
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "environments" {
+			f.EnvironmentsLine = root.Content[i].Line
+		}
+	}
 	v.check(&f)
 	if len(v.problems) > 0 {
 		return nil, v.err()
@@ -359,15 +365,15 @@ func (v *validator) check(f *File) {
 
 	// environments
 	if len(f.Environments) == 0 {
-		v.add("environments", "required: at least one of %s", strings.Join(KnownEnvironments(), ", "))
+		v.add("environments", "required: at least one environment, e.g. %s (no AWS) and an AWS one", EnvLocal)
 	}
 	names := slices.Sorted(maps.Keys(f.Environments))
 	for _, name := range names {
 		env := f.Environments[name]
 		env.Name = name
 		p := "environments." + name
-		if !slices.Contains(KnownEnvironments(), name) {
-			v.add(p, "unknown environment %q (expected one of: %s)", name, strings.Join(KnownEnvironments(), ", "))
+		if !envNamePattern.MatchString(name) {
+			v.add(p, "%q is not an environment name (expected a DNS label: lowercase letters, digits and dashes, starting and ending with a letter or digit, at most 63; %s)", name, EnvironmentNamePattern)
 			continue
 		}
 		v.environment(f, p, &env)
@@ -410,6 +416,9 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 		}
 	}
 	if env.IsLocal() {
+		if env.Production {
+			v.add(p+".production", "the local environment runs without AWS and cannot be production (expected false)")
+		}
 		v.localDelivery(p, env)
 		for field, val := range map[string]string{"region": env.Region, "accountId": env.AccountID, "cluster": env.Cluster, "service": env.Service, "promoteFrom": env.PromoteFrom} {
 			if val != "" {
@@ -436,8 +445,8 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 	} else if !ecsNamePattern.MatchString(env.Service) {
 		v.add(p+".service", "%q is not a valid ECS service name (expected letters, digits, - and _)", env.Service)
 	}
-	if env.ExecEnabled && env.Name == EnvProd {
-		v.add(p+".execEnabled", "ECS Exec must stay off in prod (expected false)")
+	if env.ExecEnabled && env.Production {
+		v.add(p+".execEnabled", "ECS Exec must stay off in a production environment (expected false)")
 	}
 	if env.Network != nil {
 		for i, s := range env.Network.Subnets {
@@ -464,8 +473,12 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 	}
 }
 
+// promotionChains checks every promoteFrom: a defined, non-local environment other than
+// itself, and no cycle of any length. It then records the deployment order.
 func (v *validator) promotionChains(f *File) {
-	for _, name := range f.EnvironmentNames() {
+	defined := strings.Join(deploymentOrder(f.Environments), ", ")
+	reported := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(f.Environments)) {
 		env := f.Environments[name]
 		if env.PromoteFrom == "" {
 			continue
@@ -475,13 +488,33 @@ func (v *validator) promotionChains(f *File) {
 		switch {
 		case env.PromoteFrom == name:
 			v.add(p, "an environment cannot promote from itself")
+			continue
 		case !ok:
-			v.add(p, "environment %q is not defined (defined: %s)", env.PromoteFrom, strings.Join(f.EnvironmentNames(), ", "))
+			v.add(p, "environment %q is not defined (expected one of: %s)", env.PromoteFrom, defined)
+			continue
 		case src.IsLocal():
-			v.add(p, "cannot promote from the local environment (its images never reach ECR); expected preprod")
-		case src.PromoteFrom == name:
-			v.add(p, "promotion cycle: %s and %s promote from each other", name, env.PromoteFrom)
+			v.add(p, "cannot promote from the local environment (its images never reach ECR); expected an AWS environment")
+			continue
 		}
+		// Follow the chain from name; coming back to name is a cycle through it.
+		path := []string{name}
+		for n := env.PromoteFrom; n != "" && !slices.Contains(path, n); n = f.Environments[n].PromoteFrom {
+			path = append(path, n)
+			if f.Environments[n].PromoteFrom == name {
+				// Report each cycle once, at its first member by name.
+				if first := slices.Min(path); !reported[first] {
+					for _, m := range path {
+						reported[m] = true
+					}
+					cycle := append(slices.Clone(path), name)
+					v.add(p, "promotion cycle: %s (each promotes from the next; expected a chain that starts at an environment that builds its image)", strings.Join(cycle, " ← "))
+				}
+				break
+			}
+		}
+	}
+	if len(v.problems) == 0 {
+		f.order = deploymentOrder(f.Environments)
 	}
 }
 

@@ -44,7 +44,7 @@ func BenchmarkTemplateChecks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := TemplateInput{Path: "infra/service.yaml", Body: body, Params: envParams("prod", nil), Env: "prod",
+	in := TemplateInput{Path: "infra/service.yaml", Body: body, Params: envParams("prod", nil), Env: "prod", Production: true,
 		HealthPath: "/healthz", RequiredTags: testRequiredTags}
 	for b.Loop() {
 		fs, err := CheckTemplateInput(in)

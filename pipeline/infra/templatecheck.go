@@ -82,9 +82,11 @@ type TemplateInput struct {
 	// Params are the environment's parameter values (environments.<env>.infra.parameters);
 	// a Number parameter's value must be a number, a list parameter's is comma-separated.
 	Params map[string]string
-	// Env is the environment name; production (policy.IsProduction) forbids ECS Exec and
-	// Fargate Spot, other environments expect Spot.
+	// Env is the environment name, in messages.
 	Env string
+	// Production is the environment's production property: it forbids ECS Exec and Fargate
+	// Spot; other environments expect Spot.
+	Production bool
 	// HealthPath is the target groups' expected health check path; empty skips that part of
 	// FG-CFN-025.
 	HealthPath string
@@ -92,8 +94,9 @@ type TemplateInput struct {
 	RequiredTags []string
 }
 
-// CheckTemplate checks a template for one environment against every FG-CFN rule, with no
-// expected health path and no required tags (see CheckTemplateInput for those).
+// CheckTemplate checks a template for one non-production environment against every FG-CFN
+// rule, with no expected health path and no required tags (see CheckTemplateInput for those
+// and for production).
 func CheckTemplate(path string, body []byte, params map[string]string, env string) ([]policy.Finding, error) {
 	return CheckTemplateInput(TemplateInput{Path: path, Body: body, Params: params, Env: env})
 }
@@ -121,7 +124,7 @@ func CheckTemplateInput(in TemplateInput) ([]policy.Finding, error) {
 	if len(p.Resources) == 0 {
 		return nil, fmt.Errorf("check template %s: no Resources (is this a CloudFormation template?)", where)
 	}
-	c := newChecker(p, in.Env, in.HealthPath, in.RequiredTags)
+	c := newChecker(p, in.Production, in.HealthPath, in.RequiredTags)
 	if len(placeholders) > 0 {
 		c.add(RuleTemplateParameters, "Parameters", "parameters %s have no default and no value for environment %q: checked with placeholders (%s)",
 			strings.Join(placeholders, ", "), in.Env, PlaceholderValue)
@@ -457,8 +460,8 @@ type checker struct {
 	hits         []hit
 }
 
-func newChecker(p *parsed, env, healthPath string, requiredTags []string) *checker {
-	return &checker{p: p, prod: policy.IsProduction(env), healthPath: healthPath, requiredTags: requiredTags}
+func newChecker(p *parsed, production bool, healthPath string, requiredTags []string) *checker {
+	return &checker{p: p, prod: production, healthPath: healthPath, requiredTags: requiredTags}
 }
 
 func (c *checker) add(rule, logical, format string, args ...any) {

@@ -26,7 +26,7 @@ func readServiceTemplate(t testing.TB) string {
 func checkBody(t testing.TB, body, env string, params map[string]string) []policy.Finding {
 	t.Helper()
 	fs, err := CheckTemplateInput(TemplateInput{Path: "infra/service.yaml", Body: []byte(body), Params: params, Env: env,
-		HealthPath: "/healthz", RequiredTags: testRequiredTags})
+		Production: env == "prod", HealthPath: "/healthz", RequiredTags: testRequiredTags}) // the sample's prod is production: true
 	require.NoError(t, err)
 	return fs
 }

@@ -86,13 +86,13 @@ func TestServiceTemplateEnvironmentDifferences(t *testing.T) {
 	assert.NotEmpty(t, pre.Resources["TaskRole"].(*iam.Role).Policies)
 	// The exec statement is a wildcard the default allowance rejects (proving it is absent in
 	// prod, which passes FG-CFN-005); outside prod with ECS Exec on it is allowed.
-	c := newChecker(pre, "preprod", "", nil)
+	c := newChecker(pre, false, "", nil)
 	for _, pol := range pre.Resources["TaskRole"].(*iam.Role).Policies {
 		c.checkPolicyDoc("TaskRole", "TaskRole/"+pol.PolicyName, pol.PolicyDocument, policy.LeastPrivilegeOptions{})
 	}
 	assert.NotEmpty(t, c.hits)
-	assert.Equal(t, policy.LeastPrivilegeOptions{ExecChannels: true}, newChecker(pre, "preprod", "", nil).leastPrivilege())
-	assert.Equal(t, policy.LeastPrivilegeOptions{}, newChecker(prod, "prod", "", nil).leastPrivilege())
+	assert.Equal(t, policy.LeastPrivilegeOptions{ExecChannels: true}, newChecker(pre, false, "", nil).leastPrivilege())
+	assert.Equal(t, policy.LeastPrivilegeOptions{}, newChecker(prod, true, "", nil).leastPrivilege())
 
 	// Without an existing provider the template creates one; with one it trusts it.
 	assert.Contains(t, pre.active(), "GitHubOidcProvider")

@@ -39,6 +39,8 @@ type CheckInput struct {
 	Service      *ServiceFacts
 	RequiredTags []string
 	Env          string
+	// Production is the environment's production property (the stricter service rules).
+	Production   bool
 	Suppressions []Suppression
 	// Now decides whether suppressions have expired; zero means time.Now().
 	Now time.Time
@@ -98,7 +100,7 @@ func Check(ctx context.Context, in CheckInput) (Report, error) {
 		findings = append(findings, PolicyFindings(doc, p.Role, name, secretRefs, Location{Path: p.Path})...)
 	}
 	if in.Service != nil {
-		findings = append(findings, evalService(viewFromFacts(*in.Service, in.Env, in.RequiredTags))...)
+		findings = append(findings, evalService(viewFromFacts(*in.Service, in.Env, in.Production, in.RequiredTags))...)
 	}
 	return NewReport(findings, sup, in.Now), nil
 }

@@ -68,7 +68,9 @@ func svcFindings(env string, mutate func(s *ecstypes.Service, n *NetworkFacts)) 
 	if mutate != nil {
 		mutate(&s, n)
 	}
-	return ServiceFindings(s, n, ServiceOptions{Env: env, RequiredTags: testRequiredTags, ExpectServiceDiscovery: true})
+	// The fixtures' "prod" is marked production, as the environments file would say;
+	// any other name is not.
+	return ServiceFindings(s, n, ServiceOptions{Env: env, Production: env == "prod", RequiredTags: testRequiredTags, ExpectServiceDiscovery: true})
 }
 
 func goodCluster() ecstypes.Cluster {
@@ -517,26 +519,36 @@ func TestServiceRuleDetails(t *testing.T) {
 		fs := svcFindings("prod", func(s *ecstypes.Service, _ *NetworkFacts) { s.ServiceRegistries[0].RegistryArn = nil })
 		require.Equal(t, []string{"FG-SVC-008"}, rulesOf(fs))
 	})
-	t.Run("production names", func(t *testing.T) {
-		for _, e := range []string{"prod", "Production", "prd", "prod-eu"} {
-			require.True(t, IsProduction(e), e)
-		}
-		for _, e := range []string{"preprod", "staging", "", "product"} {
-			require.False(t, IsProduction(e), e)
+	t.Run("production is the environment's property, not its name", func(t *testing.T) {
+		s, n := goodService(), goodNetwork()
+		s.EnableExecuteCommand = true
+		s.DeploymentConfiguration.Alarms = nil
+		for _, tt := range []struct {
+			env        string
+			production bool
+			want       []string
+		}{
+			{"prod-eu", true, []string{"FG-SVC-006", "FG-SVC-011"}},
+			{"live", true, []string{"FG-SVC-006", "FG-SVC-011"}},
+			{"prod", false, nil},
+			{"production", false, nil},
+		} {
+			fs := ServiceFindings(s, n, ServiceOptions{Env: tt.env, Production: tt.production, RequiredTags: testRequiredTags, ExpectServiceDiscovery: true})
+			require.Equal(t, tt.want, rulesOf(fs), tt.env)
 		}
 	})
 }
 
 func TestServiceFactsSkipUnknown(t *testing.T) {
 	// Only the facts the environments file knows are evaluated: nothing else may fail.
-	r, err := Check(t.Context(), CheckInput{Service: &ServiceFacts{Name: "web"}, Env: "prod", RequiredTags: []string{"env"}})
+	r, err := Check(t.Context(), CheckInput{Service: &ServiceFacts{Name: "web"}, Env: "prod", Production: true, RequiredTags: []string{"env"}})
 	require.NoError(t, err)
 	require.Empty(t, r.Findings)
 
 	f := false
 	tr := true
 	r, err = Check(t.Context(), CheckInput{Service: &ServiceFacts{Name: "web", AssignPublicIP: &tr, CircuitBreaker: &f, EnableExecuteCommand: &tr,
-		LoadBalanced: &f, Tags: map[string]string{"owner": "x"}}, Env: "prod", RequiredTags: []string{"env"}})
+		LoadBalanced: &f, Tags: map[string]string{"owner": "x"}}, Env: "prod", Production: true, RequiredTags: []string{"env"}})
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"FG-SVC-001", "FG-SVC-004", "FG-SVC-006", "FG-SVC-007", "FG-SVC-010"}, rulesOf(r.Findings))
 	for _, f := range r.Findings {

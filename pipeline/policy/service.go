@@ -79,6 +79,7 @@ type DeliveryFacts struct {
 type serviceView struct {
 	resource        string
 	env             string
+	production      bool
 	assignPublicIP  *bool
 	circuitBreaker  *bool
 	rollback        *bool
@@ -97,13 +98,16 @@ type serviceView struct {
 
 // ServiceOptions are the evaluation settings for a live service.
 type ServiceOptions struct {
-	Env                    string
+	Env string
+	// Production says the environment is production (its production property in the
+	// environments file): ECS Exec and rolling updates without alarms fail.
+	Production             bool
 	RequiredTags           []string
 	ExpectServiceDiscovery bool
 }
 
 func viewFromService(svc ecstypes.Service, net *NetworkFacts, opts ServiceOptions) *serviceView {
-	v := &serviceView{resource: serviceResource(aws.ToString(svc.ClusterArn), aws.ToString(svc.ServiceName)), env: opts.Env, network: net,
+	v := &serviceView{resource: serviceResource(aws.ToString(svc.ClusterArn), aws.ToString(svc.ServiceName)), env: opts.Env, production: opts.Production, network: net,
 		requiredTags: opts.RequiredTags, expectDiscovery: opts.ExpectServiceDiscovery}
 	pub := false
 	if svc.NetworkConfiguration != nil && svc.NetworkConfiguration.AwsvpcConfiguration != nil {
@@ -154,8 +158,8 @@ func usesFargateCapacity(s []ecstypes.CapacityProviderStrategyItem) bool {
 	return false
 }
 
-func viewFromFacts(f ServiceFacts, env string, required []string) *serviceView {
-	v := &serviceView{resource: serviceResource("", f.Name), env: env, assignPublicIP: f.AssignPublicIP, circuitBreaker: f.CircuitBreaker,
+func viewFromFacts(f ServiceFacts, env string, production bool, required []string) *serviceView {
+	v := &serviceView{resource: serviceResource("", f.Name), env: env, production: production, assignPublicIP: f.AssignPublicIP, circuitBreaker: f.CircuitBreaker,
 		rollback: f.Rollback, platformVersion: f.PlatformVersion, execEnabled: f.EnableExecuteCommand, propagateTags: f.PropagateTags,
 		network: f.Network, requiredTags: required, fargate: true}
 	if f.CircuitBreaker != nil && f.Rollback == nil {
@@ -192,17 +196,6 @@ func serviceResource(clusterArn, name string) string {
 		return "service/" + name
 	}
 	return "service/" + cluster + "/" + name
-}
-
-// IsProduction reports whether an environment name denotes production ("prod", "production",
-// "prd", or a name starting with "prod-" / "production-"), case-insensitively.
-func IsProduction(env string) bool {
-	e := strings.ToLower(strings.TrimSpace(env))
-	switch e {
-	case "prod", "production", "prd":
-		return true
-	}
-	return strings.HasPrefix(e, "prod-") || strings.HasPrefix(e, "production-")
 }
 
 func checkPublicIP(v *serviceView) []hit {
@@ -291,7 +284,7 @@ func checkPlatformVersion(v *serviceView) []hit {
 }
 
 func checkExecInProd(v *serviceView) []hit {
-	if v.execEnabled != nil && *v.execEnabled && IsProduction(v.env) {
+	if v.execEnabled != nil && *v.execEnabled && v.production {
 		return []hit{{message: fmt.Sprintf("enableExecuteCommand is true in production environment %q", v.env)}}
 	}
 	return nil
@@ -483,7 +476,7 @@ func strategyOf(d *DeliveryFacts) string {
 
 func checkProdAlarms(v *serviceView) []hit {
 	d := v.delivery
-	if d == nil || !IsProduction(v.env) || strategyOf(d) != string(ecstypes.DeploymentStrategyRolling) || len(d.Alarms) > 0 {
+	if d == nil || !v.production || strategyOf(d) != string(ecstypes.DeploymentStrategyRolling) || len(d.Alarms) > 0 {
 		return nil
 	}
 	return []hit{{message: fmt.Sprintf("production environment %q deploys with a rolling update and no CloudWatch alarms", v.env)}}

@@ -77,6 +77,7 @@ func Run(ctx context.Context, f *config.File, read ReadFunc) (policy.Report, err
 		svc, err := policy.Check(ctx, policy.CheckInput{
 			Service:      ServiceFacts(e),
 			Env:          e.Name,
+			Production:   e.Production,
 			RequiredTags: f.Policy.RequiredTags,
 			Suppressions: Suppressions(f),
 		})
@@ -121,7 +122,7 @@ func Templates(ctx context.Context, f *config.File, read ReadFunc) (policy.Repor
 			bodies[e.Infra.Template] = body
 		}
 		fs, err := infra.CheckTemplateInput(infra.TemplateInput{
-			Path: e.Infra.Template, Body: body, Params: e.Infra.Parameters, Env: e.Name,
+			Path: e.Infra.Template, Body: body, Params: e.Infra.Parameters, Env: e.Name, Production: e.Production,
 			HealthPath: f.App.HealthPath, RequiredTags: f.Policy.RequiredTags,
 		})
 		if err != nil {

@@ -89,3 +89,23 @@ func hasUpperRun(name string) bool {
 	}
 	return false
 }
+
+// Dagger10GlobalFlags are global flags of the Dagger 1.0 CLI (in beta) that module flags can
+// run into: --env selects a workspace environment (dagger/dagger#13708), -W/--workspace a
+// workspace, -m/--load-module a module (dagger/dagger#13396). A constructor argument with
+// one of these names fails to parse ("flag already exists", dagger/dagger#13398); a function
+// argument shadows it, so it still works after the function name but not before it.
+var Dagger10GlobalFlags = []string{"--env", "--workspace", "--load-module", "--no-load-module"}
+
+// Collisions returns the constructor arguments whose flag is one of globals.
+func Collisions(args []Arg, globals []string) []Arg {
+	var out []Arg
+	for _, a := range args {
+		for _, g := range globals {
+			if a.Function == "" && a.Flag == g {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}

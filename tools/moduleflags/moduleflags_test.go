@@ -106,3 +106,33 @@ func TestDocumentedFlagsExist(t *testing.T) {
 		assert.True(t, known[want], want)
 	}
 }
+
+// Issue #18: every function that acts on an environment takes --env, and the module takes
+// --environment for Dagger 1.0, whose global --env selects its own environments; no
+// constructor flag is a Dagger 1.0 global flag.
+func TestEnvironmentFlags(t *testing.T) {
+	args := moduleArgs(t)
+	flags := map[string]map[string]bool{}
+	for _, a := range args {
+		if flags[a.Function] == nil {
+			flags[a.Function] = map[string]bool{}
+		}
+		flags[a.Function][a.Flag] = true
+	}
+	for _, fn := range []string{"deploy", "scan", "status", "diff", "rollback", "audit", "publish", "sign", "verify", "infra", "serve", "render"} {
+		assert.True(t, flags[fn]["--env"], "%s --env", fn)
+		assert.False(t, flags[fn]["--environment"], "%s: --environment is the module's, given once before the function", fn)
+	}
+	assert.True(t, flags[""]["--environment"], "dagger call --environment NAME FUNCTION")
+	assert.Empty(t, Collisions(args, Dagger10GlobalFlags))
+	for _, want := range []string{"--aws-role-arn", "--aws-external-id", "--aws-role-session-name", "--aws-web-identity-token"} {
+		assert.True(t, flags[""][want], want)
+	}
+	assert.True(t, flags["deploy"]["--source-aws-role-arn"])
+	assert.False(t, flags["deploy"]["--source-aws-access-key-id"], "promotion reads its source through a role, not a second set of keys")
+
+	// The check itself: a constructor argument named env is caught.
+	bad, _, err := Parse("main.go", []byte("package main\nfunc New(env string, awsRoleArn string) *Fargate { return nil }\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []Arg{{Name: "env", Flag: "--env"}}, Collisions(bad, Dagger10GlobalFlags))
+}

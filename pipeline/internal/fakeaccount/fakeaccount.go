@@ -36,6 +36,7 @@ import (
 	"dagger/fargate/pipeline/internal/iamfake"
 	"dagger/fargate/pipeline/internal/logsfake"
 	"dagger/fargate/pipeline/internal/secretsfake"
+	"dagger/fargate/pipeline/internal/stsfake"
 )
 
 // The account's fixed identity, as the sample's environments file expects it.
@@ -171,9 +172,15 @@ func (a *Account) registryHost() string {
 	return strings.TrimSuffix(host, "/")
 }
 
-// registerExtras answers the calls no stateful fake covers: STS's caller identity and ECR's
-// registry scanning configuration (enhanced, continuous, every repository).
+// DeployRoleARN is a role of the account the pipeline may assume (--aws-role-arn), with the
+// planted keys (AssumeRole) or any web identity token the account was told to trust.
+const DeployRoleARN = "arn:aws:iam::" + AccountID + ":role/e2e-deploy"
+
+// registerExtras answers the calls no stateful fake covers: STS's caller identity and role
+// assumption, and ECR's registry scanning configuration (enhanced, continuous, every
+// repository).
 func (a *Account) registerExtras() {
+	stsfake.New(a.aws).AddRole(DeployRoleARN, "")
 	a.aws.HandleQuery("sts", "GetCallerIdentity", func(url.Values) (string, error) {
 		return fmt.Sprintf("<Account>%s</Account><Arn>arn:aws:iam::%s:user/e2e</Arn><UserId>AIDAE2E</UserId>", AccountID, AccountID), nil
 	})

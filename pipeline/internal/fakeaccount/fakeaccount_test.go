@@ -154,6 +154,16 @@ func TestStandaloneAccountServesTheModulesFlows(t *testing.T) {
 	assert.Equal(t, "UnrecognizedClientException", apiErr.ErrorCode())
 	assert.NotContains(t, err.Error(), "AKIAOTHERKEY00000000")
 
+	// The planted key assumes the account's deploy role, whose temporary key is accepted too.
+	roleCfg, err := awsconf.Load(ctx, awsconf.Options{Region: fakeaccount.Region, AccessKeyID: plantedKeyFor(t, cfg), SecretAccessKey: "planted-secret",
+		Endpoint: "http://" + running.AWSAddr, RoleARN: fakeaccount.DeployRoleARN, RoleSessionName: "e2e", MaxBackoff: 5 * time.Millisecond})
+	require.NoError(t, err)
+	_, err = sts.NewFromConfig(roleCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	roleCreds, err := roleCfg.Credentials.Retrieve(ctx)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(roleCreds.AccessKeyID, "ASIA"), "signed as the assumed role")
+
 	// ECR: login hands out the registry; a push needs the repository and the password.
 	client := ecr.New(cfg)
 	creds, err := client.Login(ctx)
@@ -293,4 +303,12 @@ func TestScaledClock(t *testing.T) {
 	assert.Equal(t, start, c.Now())
 	now = start.Add(3 * time.Second)
 	assert.Equal(t, start.Add(30*time.Second), c.Now())
+}
+
+// plantedKeyFor is the access key ID cfg signs with.
+func plantedKeyFor(t *testing.T, cfg aws.Config) string {
+	t.Helper()
+	c, err := cfg.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	return c.AccessKeyID
 }

@@ -79,6 +79,7 @@ type Server struct {
 	calls  []Call
 	// accessKey, when set, is the only access key ID the server accepts (RequireAccessKey).
 	accessKey string
+	allowed   map[string]time.Time // AllowAccessKey: temporary key → expiry
 }
 
 // New starts a server on the loopback interface.
@@ -187,7 +188,12 @@ func (s *Server) load(ctx context.Context) (aws.Config, error) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	service := signingService(r.Header.Get("Authorization"))
-	if err := s.checkAccessKey(r.Header.Get("Authorization")); err != nil {
+	// AssumeRoleWithWebIdentity is the one unsigned call: the OIDC token is the credential.
+	webIdentity := r.Header.Get("Authorization") == "" && strings.Contains(string(body), "Action=AssumeRoleWithWebIdentity")
+	if webIdentity {
+		service = "sts"
+	}
+	if err := s.checkAccessKey(r.Header.Get("Authorization")); err != nil && !webIdentity {
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			writeQueryError(w, service, err)
 		} else {
@@ -344,10 +350,15 @@ func XMLEscape(s string) string {
 // checkAccessKey refuses a request signed with another access key than the required one,
 // as AWS refuses unknown credentials (the message never repeats the key).
 func (s *Server) checkAccessKey(auth string) *APIError {
+	key := accessKeyID(auth)
 	s.mu.Lock()
 	want := s.accessKey
+	expires, temporary := s.allowed[key]
 	s.mu.Unlock()
-	if want == "" || accessKeyID(auth) == want {
+	if temporary && time.Now().After(expires) {
+		return &APIError{Status: http.StatusBadRequest, Code: "ExpiredTokenException", Message: "The security token included in the request is expired"}
+	}
+	if want == "" || temporary || key == want {
 		return nil
 	}
 	return &APIError{Status: http.StatusForbidden, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}

@@ -3,6 +3,7 @@ package fakeaws
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -31,4 +32,16 @@ func (s *Server) RequireAccessKey(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.accessKey = id
+}
+
+// AllowAccessKey accepts id as well as the required key until expires (wall-clock time):
+// temporary credentials the STS fake issued for an assumed role. After it, requests signed
+// with id are refused as expired, as AWS refuses them.
+func (s *Server) AllowAccessKey(id string, expires time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.allowed == nil {
+		s.allowed = map[string]time.Time{}
+	}
+	s.allowed[id] = expires
 }

@@ -34,8 +34,10 @@ type AuditTarget struct {
 	// empty; empty means the first container with an ECR image.
 	Container string
 	// Repository is the ECR repository name; empty derives it from the task definition's image.
-	Repository   string
-	Env          string
+	Repository string
+	Env        string
+	// Production is the environment's production property (the stricter service rules).
+	Production   bool
 	RequiredTags []string
 	// LoadBalancerSecurityGroups, when set, are the only allowed ingress sources of the task
 	// security groups (FG-SVC-003); otherwise any security-group source is accepted.
@@ -110,7 +112,7 @@ func (a *auditor) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.findings = append(a.findings, policy.ServiceFindings(*svc, net, policy.ServiceOptions{Env: a.t.Env, RequiredTags: a.t.RequiredTags, ExpectServiceDiscovery: a.t.ExpectServiceDiscovery})...)
+	a.findings = append(a.findings, policy.ServiceFindings(*svc, net, policy.ServiceOptions{Env: a.t.Env, Production: a.t.Production, RequiredTags: a.t.RequiredTags, ExpectServiceDiscovery: a.t.ExpectServiceDiscovery})...)
 	if td != nil {
 		secrets := policy.SecretARNs(td)
 		if arn := aws.ToString(td.ExecutionRoleArn); arn != "" {

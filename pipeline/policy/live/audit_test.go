@@ -147,7 +147,7 @@ func newWorld(t *testing.T) *world {
 }
 
 func target() AuditTarget {
-	return AuditTarget{Cluster: "prod", Service: "web", Env: "prod", RequiredTags: []string{"env", "owner"}, LoadBalancerSecurityGroups: []string{"sg-lb"}}
+	return AuditTarget{Cluster: "prod", Service: "web", Env: "prod", Production: true, RequiredTags: []string{"env", "owner"}, LoadBalancerSecurityGroups: []string{"sg-lb"}}
 }
 
 func ruleIDs(r policy.Report) []string {
