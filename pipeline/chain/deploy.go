@@ -290,7 +290,7 @@ func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.
 		return fmt.Errorf("policy.threshold: %w", err)
 	}
 	r.Policy = policySummary(rep, threshold, f.Policy.Threshold)
-	r.Logf("policy: %d finding(s) at or above %s, %d suppressed", r.Policy.Failed, f.Policy.Threshold, rep.Summary.Suppressed)
+	r.Logf("policy: %d finding(s) at or above %s, %d suppressed", len(r.Policy.Failures), f.Policy.Threshold, rep.Summary.Suppressed)
 	var failure error
 	if rep.Failed(threshold) {
 		var b strings.Builder
@@ -300,16 +300,21 @@ func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.
 	return r.Gate("policy", failure, bg)
 }
 
+// policySummary counts rules, not findings: a rule passed when none of its findings fails
+// (unsuppressed, at or above the threshold); two failing findings of one rule are one failed
+// rule. Failures lists every failing finding.
 func policySummary(rep policy.Report, threshold policy.Severity, name string) *report.Policy {
-	p := &report.Policy{Threshold: name, Suppressed: rep.Summary.Suppressed, Passed: len(policy.Rules())}
+	p := &report.Policy{Threshold: name, Suppressed: rep.Summary.Suppressed}
+	failing := map[string]bool{}
 	for _, fd := range rep.Findings {
 		if fd.Suppressed || fd.Severity < threshold {
 			continue
 		}
-		p.Failed++
+		failing[fd.Rule] = true
 		p.Failures = append(p.Failures, report.Finding{Rule: fd.Rule, Severity: fd.Severity.String(), Resource: fd.Resource, Message: fd.Message})
 	}
-	p.Passed = max(p.Passed-p.Failed, 0)
+	p.Failed = len(failing)
+	p.Passed = max(len(policy.Rules())-p.Failed, 0)
 	return p
 }
 

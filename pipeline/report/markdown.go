@@ -190,7 +190,11 @@ func (r Report) writeGates(b *strings.Builder) {
 		if p.Failed > 0 {
 			result = "**FAILED**"
 		}
-		detail := fmt.Sprintf("%d passed, %d failed, %d suppressed", p.Passed, p.Failed, p.Suppressed)
+		detail := fmt.Sprintf("%d passed, %d failed", p.Passed, p.Failed)
+		if len(p.Failures) != p.Failed {
+			detail += fmt.Sprintf(" (%d findings)", len(p.Failures))
+		}
+		detail += fmt.Sprintf(", %d suppressed", p.Suppressed)
 		if p.Threshold != "" {
 			detail += "; threshold " + text(p.Threshold)
 		}

@@ -133,12 +133,13 @@ type Signature struct {
 
 // Policy is the policy check summary.
 type Policy struct {
+	// Passed counts the rules with no failing finding; Failed the rules with at least one.
 	Passed     int
 	Failed     int
 	Suppressed int
 	// Threshold is the severity at or above which findings fail (e.g. high).
 	Threshold string
-	// Failures lists the failed rules.
+	// Failures lists the failing findings (a rule can fail on several resources).
 	Failures []Finding
 }
 
