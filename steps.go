@@ -124,6 +124,9 @@ func (s *steps) Build(ctx context.Context, spec chain.BuildSpec) ([]chain.Built,
 			for _, l := range spec.Labels {
 				img = img.WithLabel(l[0], l[1])
 			}
+			if _, err := img.Sync(gctx); err != nil { // a failing build fails here, not in the scan
+				return fmt.Errorf("for %s: %w", p, err)
+			}
 			user, err := img.User(gctx)
 			if err != nil {
 				return fmt.Errorf("for %s: %w", p, err)

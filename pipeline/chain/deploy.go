@@ -122,7 +122,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		imageRef, err = s.buildPublishSign(ctx, r, f, e, cfg, setup, sg, bg)
 	}
 	if err != nil {
-		return r.Refuse(err)
+		return stopped(r, err)
 	}
 	r.Image = imageRef
 

@@ -3,6 +3,7 @@ package chain_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -104,7 +105,20 @@ func TestDeployGatesChangeNothing(t *testing.T) {
 			}},
 		{name: "scan gate", env: "preprod", headline: "**REFUSED: nothing was deployed**", reason: "scan gate failed", awsCalls: true, built: true,
 			setup: func(w *world, _ *chain.DeployRequest) { w.steps.trivyReport = w.testdata("report-mixed.json") }},
-		{name: "SBOM", env: "preprod", headline: "**REFUSED: nothing was deployed**", reason: "sbom", awsCalls: true, built: true,
+		{name: "build failure", env: "preprod", headline: "**FAILED TO BUILD: nothing was deployed**", reason: "lstat /e2e-leaked-key.pem", awsCalls: true, built: true,
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.steps.buildErr = fmt.Errorf("for linux/amd64: %w", &engineError{"lstat /e2e-leaked-key.pem: no such file or directory"})
+			}},
+		{name: "trivy cannot run", env: "preprod", headline: "**FAILED BEFORE DEPLOY: nothing was deployed**", reason: "trivy scan: FATAL", awsCalls: true, built: true,
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.steps.trivyErr = &engineError{"FATAL init error: DB error: failed to download vulnerability DB"}
+			}},
+		{name: "push failure", env: "preprod", headline: "**FAILED BEFORE DEPLOY: nothing was deployed**", reason: "push ", awsCalls: true, built: true,
+			allowed: []string{"ecr:CreateRepository", "ecr:PutLifecyclePolicy"},
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.steps.pushErr = &engineError{"unexpected status 401 Unauthorized"}
+			}},
+		{name: "SBOM", env: "preprod", headline: "**FAILED BEFORE DEPLOY: nothing was deployed**", reason: "sbom", awsCalls: true, built: true,
 			setup: func(w *world, _ *chain.DeployRequest) { w.steps.sbomErr = errors.New("trivy: out of memory") }},
 		{name: "signing", env: "preprod", headline: "**REFUSED: nothing was deployed**", reason: "sign ", awsCalls: true, built: true,
 			allowed: []string{"ecr:CreateRepository", "ecr:PutLifecyclePolicy"},
@@ -135,8 +149,11 @@ func TestDeployGatesChangeNothing(t *testing.T) {
 			require.Error(t, err)
 			assert.Empty(t, out)
 			w.assertNoSecrets(out, err)
+			var engine *engineError
+			assert.False(t, errors.As(err, &engine), "an engine error in the chain would replace the report in Dagger's output")
 			rep := reportOf(out, err)
 			assert.Equal(t, tt.headline, headline(t, rep))
+			assert.Contains(t, rep, "| Outcome | ", "the report's summary")
 			assert.Contains(t, err.Error(), tt.reason)
 			assert.Equal(t, tt.allowed, w.mutations(), "no AWS change after the %s gate", tt.name)
 			if !tt.awsCalls {
@@ -337,4 +354,42 @@ func TestDeploySameRevisionReusesImageAndSignature(t *testing.T) {
 	assert.True(t, w.steps.called("cosign verify "), "verified before deploy")
 	assert.Contains(t, out, "| Signature | verified (existing signature reused) |")
 	assert.Contains(t, out, "reused, not signed again")
+}
+
+// Issue #17 item 2: every early failure of --env local ends with a headline and the report.
+func TestDeployLocalStepFailuresCarryTheReport(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(w *world)
+		headline string
+		reason   string
+		pushed   bool
+	}{
+		{"build", func(w *world) {
+			w.steps.buildErr = &engineError{"process \"go build\" did not complete successfully: exit code: 1"}
+		},
+			"**FAILED TO BUILD: nothing was deployed**", "build sample-app: process", false},
+		{"trivy", func(w *world) { w.steps.trivyErr = &engineError{"FATAL image scan error"} },
+			"**FAILED BEFORE DEPLOY: nothing was deployed**", "trivy scan: FATAL image scan error", false},
+		{"push", func(w *world) { w.steps.pushErr = &engineError{"connection refused"} },
+			"**FAILED BEFORE DEPLOY: nothing was deployed**", "push to the local registry: connection refused", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			tt.setup(w)
+			out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "local"})
+			require.Error(t, err)
+			assert.Empty(t, out)
+			var engine *engineError
+			assert.False(t, errors.As(err, &engine), "an engine error in the chain would replace the report in Dagger's output")
+			rep := reportOf(out, err)
+			assert.Equal(t, tt.headline, headline(t, rep))
+			assert.Contains(t, err.Error(), tt.reason)
+			assert.Contains(t, rep, "| Outcome | ")
+			assert.Equal(t, tt.pushed, w.steps.called("push"))
+			assert.False(t, w.steps.called("app "), "the app is not started")
+			assert.Empty(t, w.srv.CallLog())
+		})
+	}
 }

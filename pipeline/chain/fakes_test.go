@@ -24,6 +24,8 @@ type fakeSteps struct {
 	users       []string // the image's user per platform ("" is root)
 	trivyReport []byte   // the image scan's JSON
 	iacReport   []byte   // trivy config's JSON
+	buildErr    error    // the build fails (an engine error: Dagger finds it with errors.As)
+	trivyErr    error    // the image scan cannot run
 	sbomErr     error
 	pushErr     error
 	// push stores an image in the registry (ECR fake or local) and returns its digest.
@@ -70,6 +72,9 @@ func (f *fakeSteps) called(prefix string) bool {
 
 func (f *fakeSteps) Build(_ context.Context, spec chain.BuildSpec) ([]chain.Built, error) {
 	f.record("build " + strings.Join(spec.Platforms, ","))
+	if f.buildErr != nil {
+		return nil, f.buildErr
+	}
 	var out []chain.Built
 	for i, p := range spec.Platforms {
 		out = append(out, chain.Built{Platform: p, User: f.users[min(i, len(f.users)-1)]})
@@ -104,6 +109,8 @@ func (f *fakeSteps) Trivy(_ context.Context, run chain.TrivyRun) ([]byte, error)
 		return nil, f.sbomErr
 	case run.Args[1] == "config":
 		return f.iacReport, nil
+	case f.trivyErr != nil:
+		return nil, f.trivyErr
 	default:
 		return f.trivyReport, nil
 	}
@@ -232,3 +239,9 @@ func (c *fakeCosign) Run(_ context.Context, cmd cosign.Command, files ...chain.C
 	}
 	return nil, nil
 }
+
+// engineError stands for *dagger.ExecError: the generated Dagger dispatcher returns the
+// message of such an error alone when errors.As finds it in a function's error.
+type engineError struct{ msg string }
+
+func (e *engineError) Error() string { return e.msg }

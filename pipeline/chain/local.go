@@ -27,17 +27,17 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	}
 	scanned, err := s.buildAndScan(ctx, r, f, e, bg)
 	if err != nil {
-		return r.Refuse(err)
+		return stopped(r, err)
 	}
 	stopRegistry, err := s.Steps.StartLocalRegistry(ctx)
 	if err != nil {
-		return r.Refuse(fmt.Errorf("start the local registry: %w", err))
+		return stopped(r, failedStep(report.FailedBeforeDeploy, fmt.Errorf("start the local registry: %w", err)))
 	}
 	defer stopRegistry()
 	repo := LocalRegistryHost + "/" + f.Registry.Repository
 	digest, err := s.Steps.Push(ctx, PushTarget{Address: repo + ":" + ecr.ImageTag(s.GitRevision, s.now()), Local: true})
 	if err != nil {
-		return r.Refuse(fmt.Errorf("push to the local registry: %w", err))
+		return stopped(r, failedStep(report.FailedBeforeDeploy, fmt.Errorf("push to the local registry: %w", err)))
 	}
 	// The local registry keeps its images between runs: an unchanged build is the same digest,
 	// possibly signed already.
@@ -46,7 +46,7 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	r.Logf("publish: pushed %s to the local registry", ref)
 	signer, err := s.prepareSigner(ctx, setup, sg, nil)
 	if err != nil {
-		return r.Refuse(err)
+		return stopped(r, err)
 	}
 	if err := s.signAndVerify(ctx, r, signer, CosignLocalRef(ref), scanned, true, bg); err != nil {
 		return r.Refuse(err)

@@ -108,7 +108,7 @@ func (s *Session) prepareSigner(ctx context.Context, setup SigningSetup, sg sign
 	}
 	run, err := s.Steps.Cosign(ctx, setup)
 	if err != nil {
-		return nil, fmt.Errorf("prepare cosign: %w", err)
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("prepare cosign: %w", err))
 	}
 	sg.run = run
 	return &sg, nil

@@ -13,7 +13,8 @@ import (
 // the order is the chain's: Build first, then Scan and SBOM, then Push.
 type Steps interface {
 	// Build builds the image for every platform, in order, and returns the user each
-	// variant runs as (the chain refuses root).
+	// variant runs as (the chain refuses root). The build runs here: a build that fails
+	// fails Build (the report says FAILED TO BUILD), not a later step that uses the image.
 	Build(ctx context.Context, spec BuildSpec) ([]Built, error)
 	// Trivy runs one Trivy command and returns the file it wrote.
 	Trivy(ctx context.Context, run TrivyRun) ([]byte, error)

@@ -29,7 +29,7 @@ func (s *Session) Build(ctx context.Context, f *config.File, platforms []string)
 	}
 	built, err := s.Steps.Build(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", f.App.Name, err)
+		return nil, failedStep(report.FailedToBuild, fmt.Errorf("build %s: %w", f.App.Name, err))
 	}
 	for _, b := range built {
 		if err := imageuser.CheckNonRoot("the final image of "+f.App.Dockerfile+" for "+b.Platform, b.User); err != nil {
@@ -97,11 +97,11 @@ func (s *Session) Scan(ctx context.Context, f *config.File, e config.Environment
 		Env: [][2]string{{"FARGATE_SCAN_DAY", s.now().Format(time.DateOnly)}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("trivy scan: %w", err)
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("trivy scan: %w", err))
 	}
 	parsed, err := scan.Parse(strings.NewReader(string(raw)))
 	if err != nil {
-		return nil, fmt.Errorf("read trivy report: %w", err)
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("read trivy report: %w", err))
 	}
 	decision := scan.Evaluate(parsed, gate)
 	sarif, err := scan.SARIF(parsed, decision)
@@ -118,7 +118,7 @@ func (s *Session) SBOM(ctx context.Context) error {
 		return err
 	}
 	if _, err := s.Steps.Trivy(ctx, TrivyRun{Args: args, Output: scan.DefaultSBOMPath, ImageInput: scan.DefaultImageInput, Cache: TrivySBOMCache, SBOM: true}); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return failedStep(report.FailedBeforeDeploy, fmt.Errorf("sbom: %w", err))
 	}
 	return nil
 }
@@ -154,7 +154,7 @@ func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *confi
 func ecrLogin(ctx context.Context, cfg aws.Config) (*ecr.Credentials, error) {
 	creds, err := ecr.New(cfg).Login(ctx)
 	if err != nil {
-		return nil, err
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("log in to ECR: %w", err))
 	}
 	return &creds, nil
 }
@@ -172,7 +172,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 		Tags:       e.Tags,
 	})
 	if err != nil {
-		return "", false, err
+		return "", false, failedStep(report.FailedBeforeDeploy, fmt.Errorf("ECR repository %s: %w", f.Registry.Repository, err))
 	}
 	for _, c := range repo.Changes {
 		r.Logf("ecr: %s", c)
@@ -184,7 +184,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 	tag := ecr.ImageTag(s.GitRevision, s.now())
 	digest, found, err := client.TagDigest(ctx, f.Registry.Repository, tag)
 	if err != nil {
-		return "", false, err
+		return "", false, failedStep(report.FailedBeforeDeploy, fmt.Errorf("look up %s:%s: %w", repoRef, tag, err))
 	}
 	if found {
 		r.Logf("ecr: %s:%s already exists as %s; reusing it (tags are immutable; a second build of one revision is not pushed)", repoRef, tag, digest)
@@ -192,7 +192,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 	}
 	digest, err = s.Steps.Push(ctx, PushTarget{Address: repoRef + ":" + tag, ECR: login})
 	if err != nil {
-		return "", false, fmt.Errorf("push %s:%s: %w", repoRef, tag, err)
+		return "", false, failedStep(report.FailedBeforeDeploy, fmt.Errorf("push %s:%s: %w", repoRef, tag, err))
 	}
 	if err := client.CheckTag(ctx, f.Registry.Repository, tag, digest); err != nil {
 		return "", false, err

@@ -83,6 +83,10 @@ func (r Report) badge() string {
 		return "FAILED: concurrent deploy detected"
 	case FailedLocally:
 		return "FAILED LOCALLY: the app did not become healthy"
+	case FailedToBuild:
+		return "FAILED TO BUILD: nothing was deployed"
+	case FailedBeforeDeploy:
+		return "FAILED BEFORE DEPLOY: nothing was deployed"
 	case Refused:
 		return "REFUSED: nothing was deployed"
 	case BadInput:

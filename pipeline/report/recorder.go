@@ -1,7 +1,6 @@
 package report
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -82,9 +81,9 @@ func (r *Recorder) Gate(name string, failure error, bg BreakGlassRequest) error 
 	return nil
 }
 
-// Finish renders the report. A run that succeeded (deployed, or rolled back on request) returns the Markdown; any other
-// outcome returns an error that carries err (or the reason) and the whole report, so that
-// the caller exits non-zero and still shows what happened.
+// Finish renders the report. A run that succeeded (deployed, or rolled back on request)
+// returns the Markdown; any other outcome returns a *Failure that carries err (or the reason)
+// and the whole report, so that the caller exits non-zero and still shows what happened.
 func (r *Recorder) Finish(outcome Outcome, reason string, err error) (string, error) {
 	r.Outcome = outcome
 	r.Reason = reason
@@ -93,11 +92,26 @@ func (r *Recorder) Finish(outcome Outcome, reason string, err error) (string, er
 	if outcome.Succeeded() {
 		return md, nil
 	}
-	if err == nil {
-		err = errors.New(reason)
+	cause := reason
+	if err != nil {
+		cause = err.Error()
 	}
-	return "", fmt.Errorf("%w\n\n%s", err, md)
+	return "", &Failure{Outcome: outcome, Markdown: md, Cause: cause}
 }
+
+// Failure is the error of a run that did not succeed: the cause first, then the whole
+// report. It holds the cause as text and does not unwrap to it, on purpose: the function
+// dispatcher Dagger's Go SDK generates (dagger.gen.go, v0.21.8) returns exec.Unwrap() for an
+// error whose chain holds a *dagger.ExecError, and only the GraphQL error's message for one
+// whose chain holds a *gqlerror.Error, so a failure that wrapped a failed build or push would
+// reach the user as the engine's message alone, without the headline and the report.
+type Failure struct {
+	Outcome  Outcome
+	Markdown string
+	Cause    string
+}
+
+func (f *Failure) Error() string { return f.Cause + "\n\n" + f.Markdown }
 
 // Refuse ends the deploy before anything changed in the environment.
 func (r *Recorder) Refuse(err error) (string, error) {

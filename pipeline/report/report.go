@@ -32,6 +32,11 @@ const (
 	Cancelled Outcome = "cancelled"
 	// ConcurrentDeploy: another deploy updated the service at the same time as this one.
 	ConcurrentDeploy Outcome = "concurrent deploy"
+	// FailedToBuild: the image did not build; nothing was deployed.
+	FailedToBuild Outcome = "failed to build"
+	// FailedBeforeDeploy: a step before the deploy could not run (the scanner, the SBOM, the
+	// registry login or push, cosign's setup, the local registry); nothing was deployed.
+	FailedBeforeDeploy Outcome = "failed before deploy"
 	// FailedLocally: the local run (--env local) started the app, but it never became healthy.
 	FailedLocally Outcome = "failed locally"
 	// Reverted: a rollback asked for (the rollback function) completed.
