@@ -206,8 +206,8 @@ func (m *Fargate) Build(
 
 // Scan scans the image with Trivy (vulnerabilities and secrets) before anything is pushed,
 // and applies the scan gate of the environments file. It returns a directory with
-// summary.txt, trivy.json and trivy.sarif; it fails when the gate fails, unless
-// --report-only is set.
+// summary.txt, trivy.json, trivy.sarif and gate.json (the decision); it fails when the gate
+// fails, unless --report-only is set.
 //
 // +cache="session"
 func (m *Fargate) Scan(
@@ -233,7 +233,8 @@ func (m *Fargate) Scan(
 	return dag.Directory().
 		WithNewFile("summary.txt", res.Summary).
 		WithNewFile("trivy.json", string(res.Report)).
-		WithNewFile("trivy.sarif", string(res.SARIF)), nil
+		WithNewFile("trivy.sarif", string(res.SARIF)).
+		WithNewFile("gate.json", string(res.GateJSON)), nil
 }
 
 // Sbom writes a CycloneDX SBOM (JSON) of the image.
@@ -382,6 +383,10 @@ func (m *Fargate) Deploy(
 	// Session token for the source environment.
 	// +optional
 	sourceAwsSessionToken *dagger.Secret,
+	// Return the report as JSON (docs/ci.md), Markdown included, and do not fail on a failed
+	// deploy: CI saves it with -o, shows it and fails the job when "succeeded" is false.
+	// +optional
+	reportJson bool,
 ) (string, error) {
 	s, _, err := m.session(ctx, keys{
 		key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken,
@@ -392,7 +397,7 @@ func (m *Fargate) Deploy(
 	}
 	return s.Deploy(ctx, chain.DeployRequest{
 		Env: string(env), Image: image, ApprovedBy: approvedBy, ApprovalReason: approvalReason,
-		BreakGlass: breakGlass, WaitForInProgress: waitForInProgress,
+		BreakGlass: breakGlass, WaitForInProgress: waitForInProgress, ReportJSON: reportJson,
 	})
 }
 

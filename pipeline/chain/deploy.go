@@ -28,6 +28,9 @@ type DeployRequest struct {
 	// BreakGlass is the reason to bypass failing gates (empty: no bypass).
 	BreakGlass        string
 	WaitForInProgress bool
+	// ReportJSON returns the report as JSON (report.JSONReport, docs/ci.md) and does not fail
+	// when the deploy fails: the JSON says whether it succeeded, and CI fails the job from it.
+	ReportJSON bool
 }
 
 // placeholderDigest stands for the image before it is built, to check the task definition.
@@ -40,6 +43,15 @@ const minBreakGlassReason = 10
 // unless the deploy completed; the error then carries the report.
 func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error) {
 	r := s.recorder(req.Env)
+	md, err := s.deploy(ctx, r, req)
+	if !req.ReportJSON {
+		return md, err
+	}
+	// The outcome, failed or not, is in the JSON; only failing to render it fails the call.
+	return r.JSON()
+}
+
+func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequest) (string, error) {
 	req.BreakGlass = strings.TrimSpace(req.BreakGlass)
 	if req.BreakGlass != "" && len(req.BreakGlass) < minBreakGlassReason {
 		err := fmt.Errorf("--break-glass: give a real reason (at least %d characters); it is recorded in the report", minBreakGlassReason)
@@ -142,6 +154,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	r.Logf("deploy: registering %s and updating %s/%s (timeout %s)", rendered.Definition.Family(), e.Cluster, e.Service, e.Timeout())
+	endDeploy := r.Phase("ECS deploy")
 	delivery := ecs.DeliveryFromConfig(e, nil)
 	res, err := engine.Deploy(ctx, ecs.DeployOptions{
 		Cluster:               e.Cluster,
@@ -155,6 +168,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		WaitForInProgress:     req.WaitForInProgress,
 		Delivery:              delivery,
 	})
+	endDeploy()
 	return ended(r, res, err)
 }
 
@@ -185,6 +199,8 @@ func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *c
 	if err != nil {
 		return "", err
 	}
+	endPublish := r.Phase("publish")
+	defer func() { endPublish() }()
 	login, err := ecrLogin(ctx, cfg)
 	if err != nil {
 		return "", err
@@ -194,6 +210,8 @@ func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *c
 		return "", err
 	}
 	r.Image = ref
+	endPublish()
+	endPublish = r.Phase("sign + verify")
 	signer, err := s.prepareSigner(ctx, setup, sg, login)
 	if err != nil {
 		return "", err

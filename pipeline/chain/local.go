@@ -29,6 +29,7 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	if err != nil {
 		return stopped(r, err)
 	}
+	endPublish := r.Phase("publish")
 	stopRegistry, err := s.Steps.StartLocalRegistry(ctx)
 	if err != nil {
 		return stopped(r, failedStep(report.FailedBeforeDeploy, fmt.Errorf("start the local registry: %w", err)))
@@ -44,11 +45,15 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	ref := repo + "@" + digest
 	r.Image = ref
 	r.Logf("publish: pushed %s to the local registry", ref)
+	endPublish()
+	endSign := r.Phase("sign + verify")
 	signer, err := s.prepareSigner(ctx, setup, sg, nil)
 	if err != nil {
 		return stopped(r, err)
 	}
-	if err := s.signAndVerify(ctx, r, signer, CosignLocalRef(ref), scanned, true, bg); err != nil {
+	err = s.signAndVerify(ctx, r, signer, CosignLocalRef(ref), scanned, true, bg)
+	endSign()
+	if err != nil {
 		return r.Refuse(err)
 	}
 	r.TaskDefinition = def.Family() + " (rendered, not registered)"
@@ -57,12 +62,15 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 		r.Logf("run: %s", n)
 	}
 	r.Logf("run: starting %s on port %d with the task definition's settings", e.Container, spec.Port)
+	endRun := r.Phase("run + probe")
 	app, err := s.Steps.StartApp(ctx, AppSpec{Image: ref, Platform: f.App.Platforms[0], Spec: spec})
 	if err != nil {
+		endRun()
 		return r.Finish(report.FailedLocally, "the app did not start: "+err.Error(), err)
 	}
 	defer app.Stop()
 	attempts, err := s.probeUntilHealthy(ctx, app, f.App.HealthPath, e.Timeout())
+	endRun()
 	if err != nil {
 		return r.Finish(report.FailedLocally, "the app did not become healthy: "+err.Error(), err)
 	}

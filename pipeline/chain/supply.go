@@ -52,6 +52,9 @@ type ScanResult struct {
 	Summary  string
 	Report   []byte
 	SARIF    []byte
+	// GateJSON is the gate's decision (scan.GatePredicate: "pass", counts, failing IDs); set
+	// by ScanImage.
+	GateJSON []byte
 }
 
 // Gate returns the scan gate's failure, or nil when it passed.
@@ -126,12 +129,16 @@ func (s *Session) SBOM(ctx context.Context) error {
 // buildAndScan builds every platform, then scans and produces the SBOM at the same time, and
 // applies the scan gate (break-glass can bypass it; an SBOM failure cannot).
 func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, bg report.BreakGlassRequest) (*ScanResult, error) {
-	if _, err := s.Build(ctx, f, nil); err != nil {
+	endBuild := r.Phase("build")
+	_, err := s.Build(ctx, f, nil)
+	endBuild()
+	if err != nil {
 		return nil, err
 	}
 	r.Platforms = f.App.Platforms
 	r.Logf("build: %s built for %s, runs as a non-root user", f.App.Name, strings.Join(f.App.Platforms, ", "))
 	var scanned *ScanResult
+	defer r.Phase("scan + SBOM")()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		scanned, err = s.Scan(gctx, f, e)

@@ -37,6 +37,10 @@ func (r Report) Markdown() string {
 		b.WriteString(fmt.Sprintf("%d gate(s) bypassed on purpose; see the break-glass section.\n\n", len(r.BreakGlass)))
 	}
 
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", text(w))
+	}
+
 	r.writeSummary(&b)
 	r.writeGates(&b)
 	r.writeScanDetails(&b)
@@ -103,6 +107,15 @@ func (r Report) badge() string {
 	}
 }
 
+// phaseLine is the phases with their durations, e.g. "build 3.2s · scan 1.9s".
+func (r Report) phaseLine() string {
+	parts := make([]string, 0, len(r.Phases))
+	for _, p := range r.Phases {
+		parts = append(parts, text(p.Name)+" "+p.Duration.Round(100*time.Millisecond).String())
+	}
+	return strings.Join(parts, " · ")
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -135,6 +148,9 @@ func (r Report) writeSummary(b *strings.Builder) {
 	}
 	if !r.Started.IsZero() && !r.Finished.IsZero() && !r.Finished.Before(r.Started) {
 		add("Duration", r.Finished.Sub(r.Started).Round(time.Second).String())
+	}
+	if len(r.Phases) > 0 {
+		add("Phases", r.phaseLine())
 	}
 	b.WriteString("| | |\n|---|---|\n")
 	for _, row := range rows {

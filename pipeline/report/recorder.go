@@ -50,6 +50,29 @@ func (r *Recorder) Logf(format string, args ...any) {
 	fmt.Fprintln(r.out, msg)
 }
 
+// Phase starts timing one step of the run (build, scan, publish, sign, deploy, ...); the
+// returned func ends it. Phases are recorded in the order they start; safe for concurrent use.
+func (r *Recorder) Phase(name string) (end func()) {
+	r.mu.Lock()
+	i := len(r.Phases)
+	r.Phases = append(r.Phases, Phase{Name: name, Started: r.now().UTC()})
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.Phases[i].Duration = r.now().UTC().Sub(r.Phases[i].Started)
+	}
+}
+
+// Warnf records a warning: logged with a WARNING prefix, and listed in the report.
+func (r *Recorder) Warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	r.Warnings = append(r.Warnings, msg)
+	r.mu.Unlock()
+	r.Logf("WARNING: %s", msg)
+}
+
 // Write takes progress lines (the deploy engine's log), one timeline event per line.
 func (r *Recorder) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {

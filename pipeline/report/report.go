@@ -95,6 +95,13 @@ type Report struct {
 	// BreakGlass lists the gates that were bypassed, and by whom.
 	BreakGlass []BreakGlass
 
+	// Warnings are things the user must know that did not stop the run (an alarm already
+	// firing before the deploy, an alarm that could not be read).
+	Warnings []string
+
+	// Phases are the run's steps with their durations, in the order they started.
+	Phases []Phase
+
 	// Started and Finished bound the run; zero values are left out.
 	Started  time.Time
 	Finished time.Time
@@ -163,6 +170,13 @@ type Promotion struct {
 	ApprovedBy           string
 	ApprovalReason       string
 	ApprovedAt           time.Time
+}
+
+// Phase is one step of the run and how long it took.
+type Phase struct {
+	Name     string
+	Started  time.Time
+	Duration time.Duration
 }
 
 // Event is one line of the rollout timeline.
