@@ -153,6 +153,7 @@ func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequ
 	if err != nil {
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
+	s.warnFiringAlarms(ctx, r, cfg, e)
 	r.Logf("deploy: registering %s and updating %s/%s (timeout %s)", rendered.Definition.Family(), e.Cluster, e.Service, e.Timeout())
 	endDeploy := r.Phase("ECS deploy")
 	delivery := ecs.DeliveryFromConfig(e, nil)
