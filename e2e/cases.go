@@ -582,7 +582,11 @@ func (s *Suite) timing(title string, res Result) {
 	if !s.S.Timing {
 		return
 	}
-	phases, err := Phases(res.Output())
+	// The pipeline's own phase timings when the report has them, else the timeline's.
+	phases, recorded, err := RecordedPhases(res.Output())
+	if !recorded && err == nil {
+		phases, err = Phases(res.Output())
+	}
 	if err != nil {
 		fmt.Fprintf(s.Echo, "timing %s: %v\n", title, err)
 		return
@@ -593,7 +597,7 @@ func (s *Suite) timing(title string, res Result) {
 	var inReport, rollout time.Duration
 	for _, p := range phases {
 		inReport += p.Duration
-		if p.Name == "UpdateService and wait" {
+		if p.Name == "UpdateService and wait" || p.Name == "ECS deploy" {
 			rollout = p.Duration
 		}
 	}
