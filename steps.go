@@ -154,6 +154,9 @@ func (s *steps) Trivy(ctx context.Context, run chain.TrivyRun) ([]byte, error) {
 	if run.SourceDir != "" {
 		ctr = ctr.WithMountedDirectory(run.SourceMount, s.m.Source.Directory(run.SourceDir))
 	}
+	for _, in := range run.Inputs {
+		ctr = ctr.WithNewFile(in.Path, string(in.Data))
+	}
 	for _, e := range run.Env {
 		ctr = ctr.WithEnvVariable(e[0], e[1])
 	}

@@ -393,3 +393,32 @@ func TestDeployLocalStepFailuresCarryTheReport(t *testing.T) {
 		})
 	}
 }
+
+// Issue #17 item 5: a deploy analyses the image once. The SBOM is rendered from the scan's
+// report (trivy convert, no image tarball), and the scan keeps every package for it.
+func TestDeployAnalysesTheImageOnce(t *testing.T) {
+	for _, env := range []string{"local", "preprod"} {
+		t.Run(env, func(t *testing.T) {
+			w := newWorld(t)
+			out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: env})
+			require.NoError(t, err, reportOf(out, err))
+			var analyses, converts []chain.TrivyRun
+			for _, run := range w.steps.trivyRuns {
+				if run.ImageInput != "" {
+					analyses = append(analyses, run)
+				}
+				if run.Args[1] == "convert" {
+					converts = append(converts, run)
+				}
+			}
+			require.Len(t, analyses, 1, "one Trivy analysis of the image tarball per run")
+			assert.Contains(t, analyses[0].Args, "--list-all-pkgs", "the report lists every package, for the SBOM")
+			require.Len(t, converts, 1)
+			assert.True(t, converts[0].SBOM, "the converted file is the run's SBOM, attested by cosign")
+			assert.Contains(t, converts[0].Args, "cyclonedx")
+			require.Len(t, converts[0].Inputs, 1)
+			assert.Equal(t, w.steps.trivyReport, converts[0].Inputs[0].Data, "converted from this run's scan report")
+			assert.Contains(t, out, "| SBOM | produced | cyclonedx, attached as attestation |")
+		})
+	}
+}

@@ -104,6 +104,13 @@ func (f *fakeSteps) Trivy(_ context.Context, run chain.TrivyRun) ([]byte, error)
 	if !slices.Contains(run.Args, run.Output) {
 		return nil, fmt.Errorf("trivy was not told to write %s", run.Output)
 	}
+	if run.Args[1] == "convert" {
+		// trivy convert reads the report named last; it must be in the container.
+		in := run.Args[len(run.Args)-1]
+		if !slices.ContainsFunc(run.Inputs, func(i chain.TrivyInput) bool { return i.Path == in && len(i.Data) > 0 }) {
+			return nil, fmt.Errorf("FATAL open %s: no such file or directory", in)
+		}
+	}
 	switch {
 	case run.SBOM:
 		return nil, f.sbomErr

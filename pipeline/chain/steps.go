@@ -58,6 +58,8 @@ type TrivyRun struct {
 	ImageInput string
 	// SourceDir mounts this directory of the source at SourceMount ("" for none).
 	SourceDir, SourceMount string
+	// Inputs are files written into the container before Trivy runs (a report to convert).
+	Inputs []TrivyInput
 	// Cache is the name of the cache volume at Trivy's cache directory; two runs with the
 	// same cache do not run at once.
 	Cache string
@@ -65,6 +67,12 @@ type TrivyRun struct {
 	Env [][2]string
 	// SBOM keeps Output as the run's SBOM, for the SBOM attestation.
 	SBOM bool
+}
+
+// TrivyInput is a file of a Trivy run: its path in the container and its content.
+type TrivyInput struct {
+	Path string
+	Data []byte
 }
 
 // Dirs are the directories the container must have before Trivy runs.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"golang.org/x/sync/errgroup"
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/ecr"
@@ -39,8 +38,8 @@ func (s *Session) Build(ctx context.Context, f *config.File, platforms []string)
 	return built, nil
 }
 
-// Trivy's cache volumes: the vulnerability scan and the SBOM use separate ones so that they
-// run at the same time (a cache is locked while Trivy uses it).
+// Trivy's cache volumes: the image scan's (with the vulnerability DB), and the SBOM's (the
+// sbom function analyses the image on its own; a deploy converts the scan's report).
 const (
 	TrivyCache     = "fargate-trivy-cache"
 	TrivySBOMCache = "fargate-trivy-sbom-cache"
@@ -91,7 +90,7 @@ func (s *Session) Scan(ctx context.Context, f *config.File, e config.Environment
 	if err != nil {
 		return nil, err
 	}
-	args, err := scan.ImageScanArgs(scan.ImageScanOptions{TrivyOptions: s.Trivy})
+	args, err := scan.ImageScanArgs(scan.ImageScanOptions{TrivyOptions: s.Trivy, ListAllPackages: true})
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +125,24 @@ func (s *Session) SBOM(ctx context.Context) error {
 	return nil
 }
 
-// buildAndScan builds every platform, then scans and produces the SBOM at the same time, and
-// applies the scan gate (break-glass can bypass it; an SBOM failure cannot).
+// sbomFromReport renders the CycloneDX SBOM from the scan's JSON report (trivy convert): the
+// image is analysed once per run, by the scan.
+func (s *Session) sbomFromReport(ctx context.Context, scanReport []byte) error {
+	args, err := scan.SBOMFromReportArgs(scan.DefaultReportPath, scan.DefaultSBOMPath)
+	if err != nil {
+		return err
+	}
+	run := TrivyRun{Args: args, Output: scan.DefaultSBOMPath, Cache: TrivySBOMCache, SBOM: true,
+		Inputs: []TrivyInput{{Path: scan.DefaultReportPath, Data: scanReport}}}
+	if _, err := s.Steps.Trivy(ctx, run); err != nil {
+		return failedStep(report.FailedBeforeDeploy, fmt.Errorf("sbom: %w", err))
+	}
+	return nil
+}
+
+// buildAndScan builds every platform, scans the image (one Trivy analysis of its tarball),
+// renders the SBOM from that scan's report, and applies the scan gate (break-glass can
+// bypass it; an SBOM failure cannot).
 func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, bg report.BreakGlassRequest) (*ScanResult, error) {
 	endBuild := r.Phase("build")
 	_, err := s.Build(ctx, f, nil)
@@ -137,15 +152,12 @@ func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *confi
 	}
 	r.Platforms = f.App.Platforms
 	r.Logf("build: %s built for %s, runs as a non-root user", f.App.Name, strings.Join(f.App.Platforms, ", "))
-	var scanned *ScanResult
 	defer r.Phase("scan + SBOM")()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		scanned, err = s.Scan(gctx, f, e)
-		return err
-	})
-	g.Go(func() error { return s.SBOM(gctx) })
-	if err := g.Wait(); err != nil {
+	scanned, err := s.Scan(ctx, f, e)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sbomFromReport(ctx, scanned.Report); err != nil {
 		return nil, err
 	}
 	r.SBOM = &report.SBOM{Produced: true, Format: "cyclonedx"}
