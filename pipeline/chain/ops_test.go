@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dagger/fargate/pipeline/chain"
+	"dagger/fargate/pipeline/internal/sarif/sarifschema"
 	"dagger/fargate/pipeline/scan"
 )
 
@@ -158,6 +159,9 @@ func TestSampleCheckPassesOnWhatTrivyReports(t *testing.T) {
 // from the decision recorded in what they return.
 func TestReportOnlyRunsRecordTheGateDecision(t *testing.T) {
 	sarifGate := func(t *testing.T, out string) map[string]any {
+		v, err := sarifschema.New()
+		require.NoError(t, err)
+		require.NoError(t, v.Validate([]byte(out)), "still valid SARIF 2.1.0 with the gate in the run's property bag")
 		var log struct {
 			Runs []struct {
 				Properties map[string]any `json:"properties"`
