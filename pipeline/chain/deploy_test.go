@@ -35,8 +35,10 @@ func TestDeployPreprodHealthy(t *testing.T) {
 	w.steps.mu.Lock()
 	calls := strings.Join(w.steps.calls, "\n")
 	w.steps.mu.Unlock()
-	assert.Regexp(t, `(?s)^build linux/amd64\n.*trivy image.*\npush 111122223333\.dkr\.ecr\.eu-west-1\.amazonaws\.com/sample-app:9f1c2e7b5d0a4c3e\ncosign sign .*\ncosign attest .*\ncosign attest .*\ncosign verify [^\n]*$`, calls,
-		"a digest pushed for the first time is signed without looking for a signature to reuse")
+	assert.Regexp(t, `(?s)^build linux/amd64\n.*trivy image.*\npush 111122223333\.dkr\.ecr\.eu-west-1\.amazonaws\.com/sample-app:9f1c2e7b5d0a4c3e\ncosign sign [^\n]*(\ncosign (attest|verify) [^\n]*){3}$`, calls,
+		"a digest pushed for the first time is signed without looking for a signature to reuse, then attested and verified")
+	assert.Equal(t, 2, strings.Count(calls, "cosign attest "))
+	assert.Equal(t, 1, strings.Count(calls, "cosign verify "))
 	assert.Equal(t, []string{"ecr:CreateRepository", "ecr:PutLifecyclePolicy", "ecs:RegisterTaskDefinition", "ecs:UpdateService"}, w.mutations())
 
 	// ECS runs the pushed digest, and the registration is tagged with what was deployed.
@@ -421,4 +423,30 @@ func TestDeployAnalysesTheImageOnce(t *testing.T) {
 			assert.Contains(t, out, "| SBOM | produced | cyclonedx, attached as attestation |")
 		})
 	}
+}
+
+// Issue #17 item 5: after signing, the signature is verified while the two attestations are
+// written (one after the other: cosign's referrers index is read-modify-write).
+func TestDeployVerifiesWhileItAttests(t *testing.T) {
+	w := newWorld(t)
+	w.steps.attestWaitsForVerify = true
+	w.steps.verifying = make(chan struct{})
+	out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	assert.Contains(t, out, "| Signature | signed and verified | cosign key pair |")
+	var order []string
+	for _, c := range w.steps.calls {
+		if strings.HasPrefix(c, "cosign ") {
+			order = append(order, strings.Fields(c)[1])
+		}
+	}
+	require.NotEmpty(t, order)
+	assert.Equal(t, "sign", order[0], "the signature comes first")
+	attests := 0
+	for _, op := range order {
+		if op == "attest" {
+			attests++
+		}
+	}
+	assert.Equal(t, 2, attests)
 }

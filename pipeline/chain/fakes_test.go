@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"dagger/fargate/pipeline/chain"
 	"dagger/fargate/pipeline/cosign"
@@ -34,6 +35,12 @@ type fakeSteps struct {
 	healthy   func(attempt int) bool
 	startErr  error
 	verifyErr error
+
+	// attestWaitsForVerify makes the first attestation wait (up to 2 s) for a signature
+	// verification to start: it passes only when the chain verifies while it attests.
+	attestWaitsForVerify bool
+	verifying            chan struct{}
+	verifyOnce           sync.Once
 
 	calls      []string
 	trivyRuns  []chain.TrivyRun
@@ -186,6 +193,16 @@ func (c *fakeCosign) Run(_ context.Context, cmd cosign.Command, files ...chain.C
 	ref := cmd.Args[len(cmd.Args)-1]
 	digest := ref[strings.LastIndex(ref, "@")+1:]
 	f.record("cosign " + cmd.Args[1] + " " + ref)
+	switch {
+	case cmd.Args[1] == "verify" && f.verifying != nil:
+		f.verifyOnce.Do(func() { close(f.verifying) })
+	case cmd.Args[1] == "attest" && f.attestWaitsForVerify:
+		select {
+		case <-f.verifying:
+		case <-time.After(2 * time.Second):
+			return nil, errors.New("attest: no verification ran meanwhile (the chain waited for the attestations)")
+		}
+	}
 	f.mu.Lock()
 	f.cosignArgs = append(f.cosignArgs, cmd.Args)
 	f.mu.Unlock()

@@ -501,7 +501,10 @@ func (s *Session) Sign(ctx context.Context, env, image string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := signer.signAll(ctx, image, gate); err != nil {
+	if err := signer.signImage(ctx, image); err != nil {
+		return "", err
+	}
+	if err := signer.attestAll(ctx, image, gate); err != nil {
 		return "", err
 	}
 	return "signed " + image + " with " + signer.keyDesc + "; SBOM and scan attestations attached", nil
