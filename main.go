@@ -383,8 +383,7 @@ func (m *Fargate) Deploy(
 	// Session token for the source environment.
 	// +optional
 	sourceAwsSessionToken *dagger.Secret,
-	// Return the report as JSON (docs/ci.md), Markdown included, and do not fail on a failed
-	// deploy: CI saves it with -o, shows it and fails the job when "succeeded" is false.
+	// For CI: return the JSON report (docs/ci.md) and do not fail when the deploy fails.
 	// +optional
 	reportJson bool,
 ) (string, error) {
