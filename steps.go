@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -32,20 +33,13 @@ type keys struct {
 // session wires one function call: the source directory, the credentials (read from their
 // secrets, never logged), the settings, and the Dagger steps.
 func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, error) {
-	creds, err := readCredentials(ctx, m.AwsAccessKeyId, m.AwsSecretAccessKey, m.AwsSessionToken)
-	if err != nil {
-		return nil, nil, err
-	}
-	source, err := readCredentials(ctx, k.sourceAccessKeyID, k.sourceSecretAccessKey, k.sourceSessionToken)
-	if err != nil {
-		return nil, nil, err
-	}
-	commitTime, err := buildspec.ParseCreated(m.GitCommitTime)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--git-commit-time: %w", err)
-	}
+	creds, credsErr := readCredentials(ctx, m.AwsAccessKeyId, m.AwsSecretAccessKey, m.AwsSessionToken)
+	source, sourceErr := readCredentials(ctx, k.sourceAccessKeyID, k.sourceSecretAccessKey, k.sourceSessionToken)
+	commitTime, timeErr := buildspec.ParseCreated(m.GitCommitTime)
+	err := errors.Join(credsErr, sourceErr, chain.FieldError("--git-commit-time", timeErr))
 	st := &steps{m: m, k: k}
 	s := &chain.Session{
+		Invalid:    err,
 		ConfigPath: m.Config,
 		ReadFile: func(ctx context.Context, path string) ([]byte, error) {
 			data, err := m.Source.File(path).Contents(ctx)
@@ -65,7 +59,7 @@ func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, 
 		Trivy:             scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: splitList(m.TrivyDbRepository)},
 		Log:               os.Stderr,
 	}
-	return s, st, nil
+	return s, st, err
 }
 
 func readCredentials(ctx context.Context, id, secret, token *dagger.Secret) (chain.Credentials, error) {

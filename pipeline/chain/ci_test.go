@@ -34,6 +34,8 @@ func TestDeployReportJSONOnEveryOutcome(t *testing.T) {
 		{name: "failed to build", env: "preprod", outcome: report.FailedToBuild,
 			setup:  func(w *world) { w.steps.buildErr = &engineError{"exit code: 1"} },
 			phases: []string{"build"}},
+		{name: "a secret that cannot be read", env: "preprod", outcome: report.BadInput,
+			setup: func(w *world) { w.s.Invalid = errors.New("read --aws-access-key-id: secret env var not found") }},
 		{name: "local, deployed", env: "local", outcome: report.Deployed, succeeded: true,
 			phases: []string{"build", "scan + SBOM", "publish", "sign + verify", "run + probe"}, registered: "sample-app-preprod (rendered, not registered)"},
 	}

@@ -52,6 +52,9 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 }
 
 func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequest) (string, error) {
+	if s.Invalid != nil {
+		return r.Finish(report.BadInput, s.Invalid.Error(), s.Invalid)
+	}
 	req.BreakGlass = strings.TrimSpace(req.BreakGlass)
 	if req.BreakGlass != "" && len(req.BreakGlass) < minBreakGlassReason {
 		err := fmt.Errorf("--break-glass: give a real reason (at least %d characters); it is recorded in the report", minBreakGlassReason)

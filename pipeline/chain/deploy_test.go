@@ -78,6 +78,10 @@ func TestDeployGatesChangeNothing(t *testing.T) {
 	}{
 		{name: "unknown environment", env: "staging", headline: "**BAD INPUT: nothing was deployed**",
 			reason: `environment "staging"`},
+		{name: "a secret that cannot be read", env: "preprod", headline: "**BAD INPUT: nothing was deployed**", reason: "read --aws-access-key-id",
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.s.Invalid = fmt.Errorf("read --aws-access-key-id: %w", &engineError{"secret env var not found: \"AWS_ACCESS_KEY_ID\""})
+			}},
 		{name: "malformed environments file", env: "preprod", headline: "**BAD INPUT: nothing was deployed**", reason: "invalid environments file",
 			setup: func(w *world, _ *chain.DeployRequest) {
 				w.files["fargate.yaml"] = strings.Replace(w.files["fargate.yaml"], "failOn: [CRITICAL, HIGH]", "failOn: [CRITICAL, SEVERE]", 1)

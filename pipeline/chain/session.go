@@ -22,6 +22,9 @@ import (
 // Session is one call of a module function: where its files come from, its container steps,
 // its credentials and its settings.
 type Session struct {
+	// Invalid is why the function's own inputs could not be read (a secret, a flag); Deploy
+	// reports it as bad input, with the report, before anything else.
+	Invalid error
 	// ConfigPath is the environments file's path in the source directory.
 	ConfigPath string
 	// ReadFile reads a file of the source directory by its path there.
@@ -58,6 +61,14 @@ type Session struct {
 	// TuneAWS, when set, adjusts every AWS configuration before it is loaded (tests point
 	// the SDK at the wire-level fakes with it).
 	TuneAWS func(*awsconf.Options)
+}
+
+// FieldError names the flag a value was read from; nil stays nil.
+func FieldError(flag string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // Credentials are AWS credentials as read from the function's secrets. They are never logged
