@@ -218,8 +218,8 @@ func (m *Fargate) Build(
 
 // Scan scans the image with Trivy (vulnerabilities and secrets) before anything is pushed,
 // and applies the scan gate of the environments file. It returns a directory with
-// summary.txt, trivy.json and trivy.sarif; it fails when the gate fails, unless
-// --report-only is set.
+// summary.txt, trivy.json, trivy.sarif and gate.json (the decision); it fails when the gate
+// fails, unless --report-only is set.
 //
 // +cache="session"
 func (m *Fargate) Scan(
@@ -245,7 +245,8 @@ func (m *Fargate) Scan(
 	return dag.Directory().
 		WithNewFile("summary.txt", res.Summary).
 		WithNewFile("trivy.json", string(res.Report)).
-		WithNewFile("trivy.sarif", string(res.SARIF)), nil
+		WithNewFile("trivy.sarif", string(res.SARIF)).
+		WithNewFile("gate.json", string(res.GateJSON)), nil
 }
 
 // Sbom writes a CycloneDX SBOM (JSON) of the image.
@@ -391,16 +392,16 @@ func (m *Fargate) Deploy(
 	// IAM role that reads the environment a promotion promotes from, when it is another account.
 	// +optional
 	sourceAwsRoleArn string,
+	// For CI: return the JSON report (docs/ci.md) and do not fail when the deploy fails.
+	// +optional
+	reportJson bool,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{
+	s, _, _ := m.session(ctx, keys{ // s.Deploy reports an unreadable input with the report
 		key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken, sourceRoleArn: sourceAwsRoleArn,
 	})
-	if err != nil {
-		return "", err
-	}
 	return s.Deploy(ctx, chain.DeployRequest{
 		Env: env, Image: image, ApprovedBy: approvedBy, ApprovalReason: approvalReason,
-		BreakGlass: breakGlass, WaitForInProgress: waitForInProgress,
+		BreakGlass: breakGlass, WaitForInProgress: waitForInProgress, ReportJSON: reportJson,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -33,15 +34,12 @@ type keys struct {
 // secrets, never logged), the settings, and the Dagger steps.
 func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, error) {
 	creds := chain.Credentials{RoleARN: m.AwsRoleArn, ExternalID: m.AwsExternalId, RoleSessionName: m.AwsRoleSessionName}
-	if err := m.readSecrets(ctx, &creds); err != nil {
-		return nil, nil, err
-	}
-	commitTime, err := buildspec.ParseCreated(m.GitCommitTime)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--git-commit-time: %w", err)
-	}
+	secretsErr := m.readSecrets(ctx, &creds)
+	commitTime, timeErr := buildspec.ParseCreated(m.GitCommitTime)
+	err := errors.Join(secretsErr, chain.FieldError("--git-commit-time", timeErr))
 	st := &steps{m: m, k: k}
 	s := &chain.Session{
+		Invalid:    err,
 		ConfigPath: m.Config, Environment: m.Environment,
 		ReadFile: func(ctx context.Context, path string) ([]byte, error) {
 			data, err := m.Source.File(path).Contents(ctx)
@@ -61,7 +59,7 @@ func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, 
 		Trivy:         scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: chain.SplitList(m.TrivyDbRepository)},
 		Log:           os.Stderr,
 	}
-	return s, st, nil
+	return s, st, err
 }
 
 // readSecrets reads the AWS secrets the module was given into c.
@@ -111,6 +109,9 @@ func (s *steps) Build(ctx context.Context, spec chain.BuildSpec) ([]chain.Built,
 			for _, l := range spec.Labels {
 				img = img.WithLabel(l[0], l[1])
 			}
+			if _, err := img.Sync(gctx); err != nil { // a failing build fails here, not in the scan
+				return fmt.Errorf("for %s: %w", p, err)
+			}
 			user, err := img.User(gctx)
 			if err != nil {
 				return fmt.Errorf("for %s: %w", p, err)
@@ -137,6 +138,9 @@ func (s *steps) Trivy(ctx context.Context, run chain.TrivyRun) ([]byte, error) {
 	}
 	if run.SourceDir != "" {
 		ctr = ctr.WithMountedDirectory(run.SourceMount, s.m.Source.Directory(run.SourceDir))
+	}
+	for _, in := range run.Inputs {
+		ctr = ctr.WithNewFile(in.Path, string(in.Data))
 	}
 	for _, e := range run.Env {
 		ctr = ctr.WithEnvVariable(e[0], e[1])

@@ -101,6 +101,7 @@ func Cases() []Case {
 		{"deploy --env preprod: missing secret refused before registering", deployPreprodMissingSecret},
 		{"deploy --env preprod: failing rollout quotes the app's last log line", deployPreprodFailingQuotesLogs},
 		{"run-task --env preprod", runTaskPreprod},
+		{"deploy --env preprod --report-json: a failed rollout hands CI the report", deployReportJSON},
 	}
 }
 
@@ -606,7 +607,11 @@ func (s *Suite) timing(title string, res Result) {
 	if !s.S.Timing {
 		return
 	}
-	phases, err := Phases(res.Output())
+	// The pipeline's own phase timings when the report has them, else the timeline's.
+	phases, recorded, err := RecordedPhases(res.Output())
+	if !recorded && err == nil {
+		phases, err = Phases(res.Output())
+	}
 	if err != nil {
 		fmt.Fprintf(s.Echo, "timing %s: %v\n", title, err)
 		return
@@ -617,7 +622,7 @@ func (s *Suite) timing(title string, res Result) {
 	var inReport, rollout time.Duration
 	for _, p := range phases {
 		inReport += p.Duration
-		if p.Name == "UpdateService and wait" {
+		if p.Name == "UpdateService and wait" || p.Name == "ECS deploy" {
 			rollout = p.Duration
 		}
 	}
@@ -651,4 +656,45 @@ func flagValue(flags []string, name, d string) string {
 		}
 	}
 	return d
+}
+
+// deployReportJSON is the CI form of deploy (docs/ci.md): a rollout that fails still exits 0
+// with the JSON report saved by -o, which says it did not succeed and carries the Markdown.
+func deployReportJSON(ctx context.Context, s *Suite) error {
+	if err := s.Fake.NextRollouts(ctx, "fail"); err != nil {
+		return err
+	}
+	out := filepath.Join(s.Work, "report.json")
+	res, err := s.call(ctx, s.aws(ConfigE2E), append(append([]string{"deploy", "--env", "preprod"}, s.signing()...), "--report-json", "-o", out)...)
+	if err := expectExit(res, err, 0); err != nil {
+		return err
+	}
+	var rep struct {
+		Outcome        string `json:"outcome"`
+		Succeeded      bool   `json:"succeeded"`
+		ExitCode       int    `json:"exitCode"`
+		Headline       string `json:"headline"`
+		Digest         string `json:"digest"`
+		TaskDefinition struct {
+			Registered, Previous string
+		} `json:"taskDefinition"`
+		Phases []struct {
+			Name string `json:"name"`
+		} `json:"phases"`
+		Markdown string `json:"markdown"`
+	}
+	if err := readJSONFile(s, out, &rep); err != nil {
+		return err
+	}
+	switch {
+	case rep.Outcome != "rolled back" || rep.Succeeded || rep.ExitCode != 1:
+		return fmt.Errorf("report.json: outcome %q, succeeded %v, exitCode %d; expected rolled back, false, 1", rep.Outcome, rep.Succeeded, rep.ExitCode)
+	case !strings.HasPrefix(rep.Headline, "FAILED: rolled back to "+preprod.family+":"):
+		return fmt.Errorf("report.json: headline %q", rep.Headline)
+	case !strings.HasPrefix(rep.Digest, "sha256:") || rep.TaskDefinition.Registered == "" || rep.TaskDefinition.Previous == "":
+		return fmt.Errorf("report.json: digest %q, task definitions %+v", rep.Digest, rep.TaskDefinition)
+	case len(rep.Phases) == 0 || rep.Phases[len(rep.Phases)-1].Name != "ECS deploy":
+		return fmt.Errorf("report.json: phases %+v, expected them to end with the ECS deploy", rep.Phases)
+	}
+	return expectContains(rep.Markdown, "**"+rep.Headline+"**")
 }

@@ -183,12 +183,38 @@ func Phases(out string) ([]Phase, error) {
 	return phases, nil
 }
 
+// RecordedPhases reads the phases the pipeline timed itself: the report's "Phases" row
+// ("build 3.2s · scan + SBOM 1.9s · ..."), to a tenth of a second. ok is false when the
+// report has no such row (older reports; Phases reads the timeline then).
+func RecordedPhases(out string) (phases []Phase, ok bool, err error) {
+	row, found := Field(out, "Phases")
+	if !found {
+		return nil, false, nil
+	}
+	for _, part := range strings.Split(row, " · ") {
+		i := strings.LastIndex(part, " ")
+		if i < 0 {
+			return nil, true, fmt.Errorf("phase %q: expected a name and a duration", part)
+		}
+		d, err := time.ParseDuration(part[i+1:])
+		if err != nil {
+			return nil, true, fmt.Errorf("phase %q: %w", part, err)
+		}
+		phases = append(phases, Phase{Name: strings.ReplaceAll(part[:i], `\`, ""), Duration: d})
+	}
+	return phases, true, nil
+}
+
 // FormatPhases prints phases as aligned lines.
 func FormatPhases(title string, phases []Phase) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "timing %s:\n", title)
 	for _, p := range phases {
-		fmt.Fprintf(&b, "  %-24s %8s\n", p.Name, p.Duration.Round(time.Second))
+		d := p.Duration.Round(time.Second)
+		if p.Duration < 10*time.Second {
+			d = p.Duration.Round(100 * time.Millisecond)
+		}
+		fmt.Fprintf(&b, "  %-24s %8s\n", p.Name, d)
 	}
 	return b.String()
 }

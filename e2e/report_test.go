@@ -171,3 +171,36 @@ func TestTimelineNeedsAReport(t *testing.T) {
 	_, err = Phases("| Started | yesterday |")
 	require.Error(t, err)
 }
+
+func TestRecordedPhases(t *testing.T) {
+	tests := []struct {
+		name  string
+		row   string
+		want  []Phase
+		found bool
+		err   string
+	}{
+		{name: "no row", row: "| Duration | 12s |"},
+		{name: "local", row: "| Phases | build 3.2s · scan + SBOM 1.9s · publish 400ms · sign + verify 2.1s · run + probe 1.3s |", found: true,
+			want: []Phase{{"build", 3200 * time.Millisecond}, {"scan + SBOM", 1900 * time.Millisecond}, {"publish", 400 * time.Millisecond},
+				{"sign + verify", 2100 * time.Millisecond}, {"run + probe", 1300 * time.Millisecond}}},
+		{name: "preprod", row: "| Phases | build 1m2s · ECS deploy 1m19.5s |", found: true,
+			want: []Phase{{"build", 62 * time.Second}, {"ECS deploy", 79500 * time.Millisecond}}},
+		{name: "garbled", row: "| Phases | build soon |", found: true, err: "build soon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, found, err := RecordedPhases("## Deploy to local\n\n| | |\n|---|---|\n" + tt.row + "\n")
+			assert.Equal(t, tt.found, found)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	out := FormatPhases("deploy --env local", []Phase{{"build", 3240 * time.Millisecond}, {"ECS deploy", 79500 * time.Millisecond}})
+	assert.Contains(t, out, "  build                        3.2s\n")
+	assert.Contains(t, out, "  ECS deploy                  1m20s\n")
+}

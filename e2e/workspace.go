@@ -27,10 +27,15 @@ const (
 	BrokenKey = "clustr"
 	// LeakDockerfile is the scan-fail variant's Dockerfile.
 	LeakDockerfile = "Dockerfile.e2e-leak"
+	// LeakedKeyFile is the private key the scan-fail variant copies into its image.
+	LeakedKeyFile = "e2e-leaked-key.pem"
 )
 
 // PrepareSource copies the sample app (sampleDir) to dst and writes the suite's
-// environments files and the scan-fail variant's Dockerfile and leaked key.
+// environments files and the scan-fail variant's Dockerfile and leaked key. The sample's
+// .dockerignore sends the build only Go sources, so the copy's .dockerignore admits the key
+// by name: without it the variant's COPY fails (lstat /e2e-leaked-key.pem) before the scan
+// gate is reached. The other builds' final images still carry only the binary.
 func PrepareSource(sampleDir, dst string) error {
 	if err := copyTree(sampleDir, dst); err != nil {
 		return fmt.Errorf("copy %s: %w", sampleDir, err)
@@ -54,8 +59,13 @@ func PrepareSource(sampleDir, dst string) error {
 	if err != nil {
 		return err
 	}
-	files[LeakDockerfile] = string(dockerfile) + "\n# e2e: a private key left in the image; the scan gate must refuse it.\nCOPY e2e-leaked-key.pem /app-config/deploy_key\n"
-	files["e2e-leaked-key.pem"] = key
+	ignore, err := os.ReadFile(filepath.Join(sampleDir, ".dockerignore"))
+	if err != nil {
+		return err
+	}
+	files[LeakDockerfile] = string(dockerfile) + "\n# e2e: a private key left in the image; the scan gate must refuse it.\nCOPY " + LeakedKeyFile + " /app-config/deploy_key\n"
+	files[LeakedKeyFile] = key
+	files[".dockerignore"] = strings.TrimRight(string(ignore), "\n") + "\n# e2e: the scan-fail variant (" + LeakDockerfile + ") copies this key into its image.\n!" + LeakedKeyFile + "\n"
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dst, name), []byte(content), 0o644); err != nil {
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -11,10 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"dagger/fargate/pipeline/config"
+	dockerfilepkg "dagger/fargate/pipeline/policy/dockerfile"
 )
 
 func TestPlantedSecretsAreFoundInEveryForm(t *testing.T) {
@@ -154,4 +159,115 @@ func freePorts(t *testing.T, n int) []string {
 		require.NoError(t, ln.Close())
 	}
 	return out
+}
+
+// contextProblems lists the COPY and ADD sources of dir's Dockerfile that the build context
+// does not admit, with BuildKit's rules: the context is dir filtered by <Dockerfile>.dockerignore
+// when it exists, else by .dockerignore (github.com/moby/patternmatcher semantics); a literal
+// source must be in the filtered context; a wildcard may match nothing.
+func contextProblems(t *testing.T, dir, dockerfile string) []string {
+	t.Helper()
+	content, err := os.ReadFile(filepath.Join(dir, dockerfile))
+	require.NoError(t, err)
+	df, err := dockerfilepkg.Parse(content)
+	require.NoError(t, err)
+	ignorePath := filepath.Join(dir, dockerfile+".dockerignore")
+	if _, err := os.Stat(ignorePath); err != nil {
+		ignorePath = filepath.Join(dir, ".dockerignore")
+	}
+	var patterns []string
+	if f, err := os.Open(ignorePath); err == nil {
+		patterns, err = ignorefile.ReadAll(f)
+		require.NoError(t, f.Close())
+		require.NoError(t, err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	require.NoError(t, err)
+	admitted := func(rel string) bool {
+		excluded, err := pm.MatchesOrParentMatches(filepath.ToSlash(rel))
+		require.NoError(t, err)
+		return !excluded
+	}
+	var problems []string
+	for _, st := range df.Stages {
+		for _, c := range st.Commands {
+			var sources []string
+			switch c := c.(type) {
+			case *instructions.CopyCommand:
+				if c.From != "" {
+					continue // from another stage or image, not the context
+				}
+				sources = c.SourcePaths
+			case *instructions.AddCommand:
+				sources = c.SourcePaths
+			}
+			for _, src := range sources {
+				rel := filepath.Clean(strings.TrimPrefix(src, "/"))
+				if rel == "." || strings.Contains(src, "://") {
+					continue
+				}
+				if strings.ContainsAny(rel, "*?[") {
+					matches, err := filepath.Glob(filepath.Join(dir, rel))
+					require.NoError(t, err)
+					for _, m := range matches {
+						r, _ := filepath.Rel(dir, m)
+						if !admitted(r) {
+							t.Logf("%s: %s is left out of the context (it matches nothing)", dockerfile, r)
+						}
+					}
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(dir, rel)); err != nil {
+					problems = append(problems, fmt.Sprintf("%s: COPY %s: not in the source directory", dockerfile, src))
+					continue
+				}
+				if !admitted(rel) {
+					problems = append(problems, fmt.Sprintf("%s: COPY %s: excluded from the build context by %s", dockerfile, src, filepath.Base(ignorePath)))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func TestEveryVariantDockerfileCopiesOnlyWhatItsContextAdmits(t *testing.T) {
+	dst := t.TempDir()
+	require.NoError(t, PrepareSource("../sample-app", dst))
+	for _, df := range []string{"Dockerfile", LeakDockerfile} {
+		t.Run(df, func(t *testing.T) {
+			assert.Empty(t, contextProblems(t, dst, df))
+		})
+	}
+	key, err := os.ReadFile(filepath.Join(dst, LeakedKeyFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(key), "PRIVATE KEY")
+}
+
+func TestContextProblemsFindsACopyTheDockerignoreExcludes(t *testing.T) {
+	tests := []struct {
+		name, ignore, perDockerfile string
+		want                        []string
+	}{
+		{name: "the sample's .dockerignore (go sources only) keeps the key out", ignore: "*\n!**/*.go\n",
+			want: []string{"Dockerfile.x: COPY key.pem: excluded from the build context by .dockerignore"}},
+		{name: "an exception admits it", ignore: "*\n!**/*.go\n!key.pem\n"},
+		{name: "a Dockerfile's own ignore file wins over .dockerignore", ignore: "*\n!**/*.go\n!key.pem\n", perDockerfile: "*\n!main.go\n",
+			want: []string{"Dockerfile.x: COPY key.pem: excluded from the build context by Dockerfile.x.dockerignore"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write := func(name, content string) {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+			}
+			write("Dockerfile.x", "FROM scratch AS b\nCOPY main.go go.sum* /src/\nFROM scratch\nCOPY --from=b /src /src\nCOPY key.pem /k\n")
+			write("main.go", "package main\n")
+			write("key.pem", "k")
+			write(".dockerignore", tt.ignore)
+			if tt.perDockerfile != "" {
+				write("Dockerfile.x.dockerignore", tt.perDockerfile)
+			}
+			assert.Equal(t, tt.want, contextProblems(t, dir, "Dockerfile.x"))
+		})
+	}
 }

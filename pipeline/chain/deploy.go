@@ -28,6 +28,9 @@ type DeployRequest struct {
 	// BreakGlass is the reason to bypass failing gates (empty: no bypass).
 	BreakGlass        string
 	WaitForInProgress bool
+	// ReportJSON returns the report as JSON (report.JSONReport, docs/ci.md) and does not fail
+	// when the deploy fails: the JSON says whether it succeeded, and CI fails the job from it.
+	ReportJSON bool
 }
 
 // placeholderDigest stands for the image before it is built, to check the task definition.
@@ -41,6 +44,18 @@ const minBreakGlassReason = 10
 func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error) {
 	name, _ := ChooseEnvironment(req.Env, s.Environment) // a conflict is bad input below
 	r := s.recorder(name)
+	md, err := s.deploy(ctx, r, req)
+	if !req.ReportJSON {
+		return md, err
+	}
+	// The outcome, failed or not, is in the JSON; only failing to render it fails the call.
+	return r.JSON()
+}
+
+func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequest) (string, error) {
+	if s.Invalid != nil {
+		return r.Finish(report.BadInput, s.Invalid.Error(), s.Invalid)
+	}
 	req.BreakGlass = strings.TrimSpace(req.BreakGlass)
 	if req.BreakGlass != "" && len(req.BreakGlass) < minBreakGlassReason {
 		err := fmt.Errorf("--break-glass: give a real reason (at least %d characters); it is recorded in the report", minBreakGlassReason)
@@ -129,7 +144,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		imageRef, err = s.buildPublishSign(ctx, r, f, e, cfg, setup, sg, bg)
 	}
 	if err != nil {
-		return r.Refuse(err)
+		return stopped(r, err)
 	}
 	r.Image = imageRef
 
@@ -155,9 +170,11 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 	if err != nil {
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
+	s.warnFiringAlarms(ctx, r, cfg, e)
 	r.Logf("deploy: registering %s and updating %s/%s (timeout %s)", rendered.Definition.Family(), e.Cluster, e.Service, e.Timeout())
+	dctx, endDeploy := r.Phase(ctx, "ECS deploy")
 	delivery := ecs.DeliveryFromConfig(e, nil)
-	res, err := engine.Deploy(ctx, ecs.DeployOptions{
+	res, err := engine.Deploy(dctx, ecs.DeployOptions{
 		Cluster:               e.Cluster,
 		Service:               e.Service,
 		Definition:            rendered.Definition,
@@ -170,6 +187,7 @@ func (s *Session) Deploy(ctx context.Context, req DeployRequest) (string, error)
 		Delivery:              delivery,
 		BeforeUpdate:          s.preDeployHook(r, e, cfg, in),
 	})
+	endDeploy(err)
 	s.failedTaskLogs(ctx, r, e, cfg, in, res)
 	return ended(r, res, err)
 }
@@ -196,20 +214,25 @@ func ended(r *report.Recorder, res *ecs.Result, err error) (string, error) {
 
 // buildPublishSign runs build → scan gate + SBOM → publish → sign → verify for an AWS
 // environment and returns the digest reference.
-func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, bg report.BreakGlassRequest) (string, error) {
+func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, bg report.BreakGlassRequest) (_ string, rerr error) {
 	scanned, err := s.buildAndScan(ctx, r, f, e, bg)
 	if err != nil {
 		return "", err
 	}
-	login, err := ecrLogin(ctx, cfg)
+	pctx, endPublish := r.Phase(ctx, "publish")
+	login, err := ecrLogin(pctx, cfg)
 	if err != nil {
+		endPublish(err)
 		return "", err
 	}
-	ref, existed, err := s.publishECR(ctx, r, f, e, cfg, login)
+	ref, existed, err := s.publishECR(pctx, r, f, e, cfg, login)
+	endPublish(err)
 	if err != nil {
 		return "", err
 	}
 	r.Image = ref
+	ctx, endSign := r.Phase(ctx, "sign + verify")
+	defer func() { endSign(rerr) }()
 	signer, err := s.prepareSigner(ctx, setup, sg, login)
 	if err != nil {
 		return "", err
@@ -307,7 +330,7 @@ func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.
 		return fmt.Errorf("policy.threshold: %w", err)
 	}
 	r.Policy = policySummary(rep, threshold, f.Policy.Threshold)
-	r.Logf("policy: %d finding(s) at or above %s, %d suppressed", r.Policy.Failed, f.Policy.Threshold, rep.Summary.Suppressed)
+	r.Logf("policy: %d finding(s) at or above %s, %d suppressed", len(r.Policy.Failures), f.Policy.Threshold, rep.Summary.Suppressed)
 	var failure error
 	if rep.Failed(threshold) {
 		var b strings.Builder
@@ -317,16 +340,21 @@ func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.
 	return r.Gate("policy", failure, bg)
 }
 
+// policySummary counts rules, not findings: a rule passed when none of its findings fails
+// (unsuppressed, at or above the threshold); two failing findings of one rule are one failed
+// rule. Failures lists every failing finding.
 func policySummary(rep policy.Report, threshold policy.Severity, name string) *report.Policy {
-	p := &report.Policy{Threshold: name, Suppressed: rep.Summary.Suppressed, Passed: len(policy.Rules())}
+	p := &report.Policy{Threshold: name, Suppressed: rep.Summary.Suppressed}
+	failing := map[string]bool{}
 	for _, fd := range rep.Findings {
 		if fd.Suppressed || fd.Severity < threshold {
 			continue
 		}
-		p.Failed++
+		failing[fd.Rule] = true
 		p.Failures = append(p.Failures, report.Finding{Rule: fd.Rule, Severity: fd.Severity, Resource: fd.Resource, Message: fd.Message})
 	}
-	p.Passed = max(p.Passed-p.Failed, 0)
+	p.Failed = len(failing)
+	p.Passed = max(len(policy.Rules())-p.Failed, 0)
 	return p
 }
 

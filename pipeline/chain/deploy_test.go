@@ -3,6 +3,7 @@ package chain_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -34,8 +35,10 @@ func TestDeployPreprodHealthy(t *testing.T) {
 	w.steps.mu.Lock()
 	calls := strings.Join(w.steps.calls, "\n")
 	w.steps.mu.Unlock()
-	assert.Regexp(t, `(?s)^build linux/amd64\n.*trivy image.*\npush 111122223333\.dkr\.ecr\.eu-west-1\.amazonaws\.com/sample-app:9f1c2e7b5d0a4c3e\ncosign sign .*\ncosign attest .*\ncosign attest .*\ncosign verify [^\n]*$`, calls,
-		"a digest pushed for the first time is signed without looking for a signature to reuse")
+	assert.Regexp(t, `(?s)^build linux/amd64\n.*trivy image.*\npush 111122223333\.dkr\.ecr\.eu-west-1\.amazonaws\.com/sample-app:9f1c2e7b5d0a4c3e\ncosign sign [^\n]*(\ncosign (attest|verify) [^\n]*){3}$`, calls,
+		"a digest pushed for the first time is signed without looking for a signature to reuse, then attested and verified")
+	assert.Equal(t, 2, strings.Count(calls, "cosign attest "))
+	assert.Equal(t, 1, strings.Count(calls, "cosign verify "))
 	assert.Equal(t, []string{"ecr:CreateRepository", "ecr:PutLifecyclePolicy", "ecs:RegisterTaskDefinition", "ecs:UpdateService"}, w.mutations())
 
 	// ECS runs the pushed digest, and the registration is tagged with what was deployed.
@@ -75,6 +78,10 @@ func TestDeployGatesChangeNothing(t *testing.T) {
 	}{
 		{name: "unknown environment", env: "staging", headline: "**BAD INPUT: nothing was deployed**",
 			reason: `environment "staging"`},
+		{name: "a secret that cannot be read", env: "preprod", headline: "**BAD INPUT: nothing was deployed**", reason: "read --aws-access-key-id",
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.s.Invalid = fmt.Errorf("read --aws-access-key-id: %w", &engineError{"secret env var not found: \"AWS_ACCESS_KEY_ID\""})
+			}},
 		{name: "malformed environments file", env: "preprod", headline: "**BAD INPUT: nothing was deployed**", reason: "invalid environments file",
 			setup: func(w *world, _ *chain.DeployRequest) {
 				w.files["fargate.yaml"] = strings.Replace(w.files["fargate.yaml"], "failOn: [CRITICAL, HIGH]", "failOn: [CRITICAL, SEVERE]", 1)
@@ -104,7 +111,20 @@ func TestDeployGatesChangeNothing(t *testing.T) {
 			}},
 		{name: "scan gate", env: "preprod", headline: "**REFUSED: nothing was deployed**", reason: "scan gate failed", awsCalls: true, built: true,
 			setup: func(w *world, _ *chain.DeployRequest) { w.steps.trivyReport = w.testdata("report-mixed.json") }},
-		{name: "SBOM", env: "preprod", headline: "**REFUSED: nothing was deployed**", reason: "sbom", awsCalls: true, built: true,
+		{name: "build failure", env: "preprod", headline: "**FAILED TO BUILD: nothing was deployed**", reason: "lstat /e2e-leaked-key.pem", awsCalls: true, built: true,
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.steps.buildErr = fmt.Errorf("for linux/amd64: %w", &engineError{"lstat /e2e-leaked-key.pem: no such file or directory"})
+			}},
+		{name: "trivy cannot run", env: "preprod", headline: "**FAILED BEFORE DEPLOY: nothing was deployed**", reason: "trivy scan: FATAL", awsCalls: true, built: true,
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.steps.trivyErr = &engineError{"FATAL init error: DB error: failed to download vulnerability DB"}
+			}},
+		{name: "push failure", env: "preprod", headline: "**FAILED BEFORE DEPLOY: nothing was deployed**", reason: "push ", awsCalls: true, built: true,
+			allowed: []string{"ecr:CreateRepository", "ecr:PutLifecyclePolicy"},
+			setup: func(w *world, _ *chain.DeployRequest) {
+				w.steps.pushErr = &engineError{"unexpected status 401 Unauthorized"}
+			}},
+		{name: "SBOM", env: "preprod", headline: "**FAILED BEFORE DEPLOY: nothing was deployed**", reason: "sbom", awsCalls: true, built: true,
 			setup: func(w *world, _ *chain.DeployRequest) { w.steps.sbomErr = errors.New("trivy: out of memory") }},
 		{name: "signing", env: "preprod", headline: "**REFUSED: nothing was deployed**", reason: "sign ", awsCalls: true, built: true,
 			allowed: []string{"ecr:CreateRepository", "ecr:PutLifecyclePolicy"},
@@ -135,8 +155,11 @@ func TestDeployGatesChangeNothing(t *testing.T) {
 			require.Error(t, err)
 			assert.Empty(t, out)
 			w.assertNoSecrets(out, err)
+			var engine *engineError
+			assert.False(t, errors.As(err, &engine), "an engine error in the chain would replace the report in Dagger's output")
 			rep := reportOf(out, err)
 			assert.Equal(t, tt.headline, headline(t, rep))
+			assert.Contains(t, rep, "| Outcome | ", "the report's summary")
 			assert.Contains(t, err.Error(), tt.reason)
 			assert.Equal(t, tt.allowed, w.mutations(), "no AWS change after the %s gate", tt.name)
 			if !tt.awsCalls {
@@ -337,4 +360,97 @@ func TestDeploySameRevisionReusesImageAndSignature(t *testing.T) {
 	assert.True(t, w.steps.called("cosign verify "), "verified before deploy")
 	assert.Contains(t, out, "| Signature | verified (existing signature reused) |")
 	assert.Contains(t, out, "reused, not signed again")
+}
+
+// Issue #17 item 2: every early failure of --env local ends with a headline and the report.
+func TestDeployLocalStepFailuresCarryTheReport(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(w *world)
+		headline string
+		reason   string
+		pushed   bool
+	}{
+		{"build", func(w *world) {
+			w.steps.buildErr = &engineError{"process \"go build\" did not complete successfully: exit code: 1"}
+		},
+			"**FAILED TO BUILD: nothing was deployed**", "build sample-app: process", false},
+		{"trivy", func(w *world) { w.steps.trivyErr = &engineError{"FATAL image scan error"} },
+			"**FAILED BEFORE DEPLOY: nothing was deployed**", "trivy scan: FATAL image scan error", false},
+		{"push", func(w *world) { w.steps.pushErr = &engineError{"connection refused"} },
+			"**FAILED BEFORE DEPLOY: nothing was deployed**", "push to the local registry: connection refused", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			tt.setup(w)
+			out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "local"})
+			require.Error(t, err)
+			assert.Empty(t, out)
+			var engine *engineError
+			assert.False(t, errors.As(err, &engine), "an engine error in the chain would replace the report in Dagger's output")
+			rep := reportOf(out, err)
+			assert.Equal(t, tt.headline, headline(t, rep))
+			assert.Contains(t, err.Error(), tt.reason)
+			assert.Contains(t, rep, "| Outcome | ")
+			assert.Equal(t, tt.pushed, w.steps.called("push"))
+			assert.False(t, w.steps.called("app "), "the app is not started")
+			assert.Empty(t, w.srv.CallLog())
+		})
+	}
+}
+
+// Issue #17 item 5: a deploy analyses the image once. The SBOM is rendered from the scan's
+// report (trivy convert, no image tarball), and the scan keeps every package for it.
+func TestDeployAnalysesTheImageOnce(t *testing.T) {
+	for _, env := range []string{"local", "preprod"} {
+		t.Run(env, func(t *testing.T) {
+			w := newWorld(t)
+			out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: env})
+			require.NoError(t, err, reportOf(out, err))
+			var analyses, converts []chain.TrivyRun
+			for _, run := range w.steps.trivyRuns {
+				if run.ImageInput != "" {
+					analyses = append(analyses, run)
+				}
+				if run.Args[1] == "convert" {
+					converts = append(converts, run)
+				}
+			}
+			require.Len(t, analyses, 1, "one Trivy analysis of the image tarball per run")
+			assert.Contains(t, analyses[0].Args, "--list-all-pkgs", "the report lists every package, for the SBOM")
+			require.Len(t, converts, 1)
+			assert.True(t, converts[0].SBOM, "the converted file is the run's SBOM, attested by cosign")
+			assert.Contains(t, converts[0].Args, "cyclonedx")
+			require.Len(t, converts[0].Inputs, 1)
+			assert.Equal(t, w.steps.trivyReport, converts[0].Inputs[0].Data, "converted from this run's scan report")
+			assert.Contains(t, out, "| SBOM | produced | cyclonedx, attached as attestation |")
+		})
+	}
+}
+
+// Issue #17 item 5: after signing, the signature is verified while the two attestations are
+// written (one after the other: cosign's referrers index is read-modify-write).
+func TestDeployVerifiesWhileItAttests(t *testing.T) {
+	w := newWorld(t)
+	w.steps.attestWaitsForVerify = true
+	w.steps.verifying = make(chan struct{})
+	out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	assert.Contains(t, out, "| Signature | signed and verified | cosign key pair |")
+	var order []string
+	for _, c := range w.steps.calls {
+		if strings.HasPrefix(c, "cosign ") {
+			order = append(order, strings.Fields(c)[1])
+		}
+	}
+	require.NotEmpty(t, order)
+	assert.Equal(t, "sign", order[0], "the signature comes first")
+	attests := 0
+	for _, op := range order {
+		if op == "attest" {
+			attests++
+		}
+	}
+	assert.Equal(t, 2, attests)
 }

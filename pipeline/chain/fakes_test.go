@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"dagger/fargate/pipeline/chain"
 	"dagger/fargate/pipeline/cosign"
@@ -24,6 +25,8 @@ type fakeSteps struct {
 	users       []string // the image's user per platform ("" is root)
 	trivyReport []byte   // the image scan's JSON
 	iacReport   []byte   // trivy config's JSON
+	buildErr    error    // the build fails (an engine error: Dagger finds it with errors.As)
+	trivyErr    error    // the image scan cannot run
 	sbomErr     error
 	pushErr     error
 	// push stores an image in the registry (ECR fake or local) and returns its digest.
@@ -32,6 +35,12 @@ type fakeSteps struct {
 	healthy   func(attempt int) bool
 	startErr  error
 	verifyErr error
+
+	// attestWaitsForVerify makes the first attestation wait (up to 2 s) for a signature
+	// verification to start: it passes only when the chain verifies while it attests.
+	attestWaitsForVerify bool
+	verifying            chan struct{}
+	verifyOnce           sync.Once
 
 	calls      []string
 	trivyRuns  []chain.TrivyRun
@@ -70,6 +79,9 @@ func (f *fakeSteps) called(prefix string) bool {
 
 func (f *fakeSteps) Build(_ context.Context, spec chain.BuildSpec) ([]chain.Built, error) {
 	f.record("build " + strings.Join(spec.Platforms, ","))
+	if f.buildErr != nil {
+		return nil, f.buildErr
+	}
 	var out []chain.Built
 	for i, p := range spec.Platforms {
 		out = append(out, chain.Built{Platform: p, User: f.users[min(i, len(f.users)-1)]})
@@ -99,11 +111,20 @@ func (f *fakeSteps) Trivy(_ context.Context, run chain.TrivyRun) ([]byte, error)
 	if !slices.Contains(run.Args, run.Output) {
 		return nil, fmt.Errorf("trivy was not told to write %s", run.Output)
 	}
+	if run.Args[1] == "convert" {
+		// trivy convert reads the report named last; it must be in the container.
+		in := run.Args[len(run.Args)-1]
+		if !slices.ContainsFunc(run.Inputs, func(i chain.TrivyInput) bool { return i.Path == in && len(i.Data) > 0 }) {
+			return nil, fmt.Errorf("FATAL open %s: no such file or directory", in)
+		}
+	}
 	switch {
 	case run.SBOM:
 		return nil, f.sbomErr
 	case run.Args[1] == "config":
 		return f.iacReport, nil
+	case f.trivyErr != nil:
+		return nil, f.trivyErr
 	default:
 		return f.trivyReport, nil
 	}
@@ -172,6 +193,16 @@ func (c *fakeCosign) Run(_ context.Context, cmd cosign.Command, files ...chain.C
 	ref := cmd.Args[len(cmd.Args)-1]
 	digest := ref[strings.LastIndex(ref, "@")+1:]
 	f.record("cosign " + cmd.Args[1] + " " + ref)
+	switch {
+	case cmd.Args[1] == "verify" && f.verifying != nil:
+		f.verifyOnce.Do(func() { close(f.verifying) })
+	case cmd.Args[1] == "attest" && f.attestWaitsForVerify:
+		select {
+		case <-f.verifying:
+		case <-time.After(2 * time.Second):
+			return nil, errors.New("attest: no verification ran meanwhile (the chain waited for the attestations)")
+		}
+	}
 	f.mu.Lock()
 	f.cosignArgs = append(f.cosignArgs, cmd.Args)
 	f.mu.Unlock()
@@ -232,3 +263,9 @@ func (c *fakeCosign) Run(_ context.Context, cmd cosign.Command, files ...chain.C
 	}
 	return nil, nil
 }
+
+// engineError stands for *dagger.ExecError: the generated Dagger dispatcher returns the
+// message of such an error alone when errors.As finds it in a function's error.
+type engineError struct{ msg string }
+
+func (e *engineError) Error() string { return e.msg }

@@ -27,28 +27,35 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	}
 	scanned, err := s.buildAndScan(ctx, r, f, e, bg)
 	if err != nil {
-		return r.Refuse(err)
+		return stopped(r, err)
 	}
-	stopRegistry, err := s.Steps.StartLocalRegistry(ctx)
+	pctx, endPublish := r.Phase(ctx, "publish")
+	stopRegistry, err := s.Steps.StartLocalRegistry(pctx)
 	if err != nil {
-		return r.Refuse(fmt.Errorf("start the local registry: %w", err))
+		endPublish(err)
+		return stopped(r, failedStep(report.FailedBeforeDeploy, fmt.Errorf("start the local registry: %w", err)))
 	}
 	defer stopRegistry()
 	repo := LocalRegistryHost + "/" + f.Registry.Repository
-	digest, err := s.Steps.Push(ctx, PushTarget{Address: repo + ":" + ecr.ImageTag(s.GitRevision, s.now()), Local: true})
+	digest, err := s.Steps.Push(pctx, PushTarget{Address: repo + ":" + ecr.ImageTag(s.GitRevision, s.now()), Local: true})
+	endPublish(err)
 	if err != nil {
-		return r.Refuse(fmt.Errorf("push to the local registry: %w", err))
+		return stopped(r, failedStep(report.FailedBeforeDeploy, fmt.Errorf("push to the local registry: %w", err)))
 	}
 	// The local registry keeps its images between runs: an unchanged build is the same digest,
 	// possibly signed already.
 	ref := repo + "@" + digest
 	r.Image = ref
 	r.Logf("publish: pushed %s to the local registry", ref)
-	signer, err := s.prepareSigner(ctx, setup, sg, nil)
+	sctx, endSign := r.Phase(ctx, "sign + verify")
+	signer, err := s.prepareSigner(sctx, setup, sg, nil)
 	if err != nil {
-		return r.Refuse(err)
+		endSign(err)
+		return stopped(r, err)
 	}
-	if err := s.signAndVerify(ctx, r, signer, CosignLocalRef(ref), scanned, true, bg); err != nil {
+	err = s.signAndVerify(sctx, r, signer, CosignLocalRef(ref), scanned, true, bg)
+	endSign(err)
+	if err != nil {
 		return r.Refuse(err)
 	}
 	r.TaskDefinition = def.Family() + " (rendered, not registered)"
@@ -57,12 +64,15 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 		r.Logf("run: %s", n)
 	}
 	r.Logf("run: starting %s on port %d with the task definition's settings", e.Container, spec.Port)
-	app, err := s.Steps.StartApp(ctx, AppSpec{Image: ref, Platform: f.App.Platforms[0], Spec: spec})
+	rctx, endRun := r.Phase(ctx, "run + probe")
+	app, err := s.Steps.StartApp(rctx, AppSpec{Image: ref, Platform: f.App.Platforms[0], Spec: spec})
 	if err != nil {
+		endRun(err)
 		return r.Finish(report.FailedLocally, "the app did not start: "+err.Error(), err)
 	}
 	defer app.Stop()
-	attempts, err := s.probeUntilHealthy(ctx, app, f.App.HealthPath, e.Timeout())
+	attempts, err := s.probeUntilHealthy(rctx, app, f.App.HealthPath, e.Timeout())
+	endRun(err)
 	if err != nil {
 		return r.Finish(report.FailedLocally, "the app did not become healthy: "+err.Error(), err)
 	}

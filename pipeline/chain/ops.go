@@ -14,6 +14,7 @@ import (
 	"dagger/fargate/pipeline/detectors"
 	"dagger/fargate/pipeline/ecs"
 	"dagger/fargate/pipeline/infra"
+	"dagger/fargate/pipeline/internal/sarif"
 	"dagger/fargate/pipeline/policy"
 	"dagger/fargate/pipeline/policy/live"
 	"dagger/fargate/pipeline/precheck"
@@ -46,6 +47,10 @@ func (s *Session) ScanImage(ctx context.Context, env string, platform string, re
 		return nil, err
 	}
 	if err := res.Gate(); err != nil && !reportOnly {
+		return nil, err
+	}
+	// The gate's decision as a file (the attestation predicate), for CI to fail from.
+	if res.GateJSON, err = scan.Predicate(res.Decision, "trivy", s.now()); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -210,8 +215,15 @@ func RenderPolicy(f *config.File, rep policy.Report, format string, reportOnly b
 	if err := policy.Render(&b, rep, pf); err != nil {
 		return "", err
 	}
-	if rep.Failed(threshold) && !reportOnly {
+	failed := rep.Failed(threshold)
+	if failed && !reportOnly {
 		return "", fmt.Errorf("policy check failed (threshold %s):\n%s", f.Policy.Threshold, b.String())
+	}
+	if pf == policy.FormatSARIF {
+		// The gate's decision travels with the report: CI uploads the SARIF of one run and
+		// fails the job from runs[].properties.gate.passed.
+		out, err := sarif.WithRunProperty([]byte(b.String()), "gate", map[string]any{"threshold": f.Policy.Threshold, "passed": !failed})
+		return string(out), err
 	}
 	return b.String(), nil
 }
@@ -492,7 +504,10 @@ func (s *Session) Sign(ctx context.Context, env, image string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := signer.signAll(ctx, image, gate); err != nil {
+	if err := signer.signImage(ctx, image); err != nil {
+		return "", err
+	}
+	if err := signer.attestAll(ctx, image, gate); err != nil {
 		return "", err
 	}
 	return "signed " + image + " with " + signer.keyDesc + "; SBOM and scan attestations attached", nil

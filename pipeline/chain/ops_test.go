@@ -2,6 +2,7 @@ package chain_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dagger/fargate/pipeline/chain"
+	"dagger/fargate/pipeline/internal/sarif/sarifschema"
+	"dagger/fargate/pipeline/scan"
 )
 
 // Issue #10 item 1: Trivy's IaC scan writes its report under /scan, which must exist in its
@@ -150,4 +153,53 @@ func TestSampleCheckPassesOnWhatTrivyReports(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, out, "matched no finding")
 	assert.NotContains(t, w.log.String(), "matched no finding")
+}
+
+// Issue #17 item 3: CI runs check and scan once each, with --report-only, and fails the job
+// from the decision recorded in what they return.
+func TestReportOnlyRunsRecordTheGateDecision(t *testing.T) {
+	sarifGate := func(t *testing.T, out string) map[string]any {
+		v, err := sarifschema.New()
+		require.NoError(t, err)
+		require.NoError(t, v.Validate([]byte(out)), "still valid SARIF 2.1.0 with the gate in the run's property bag")
+		var log struct {
+			Runs []struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"runs"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &log))
+		require.Len(t, log.Runs, 1)
+		gate, ok := log.Runs[0].Properties["gate"].(map[string]any)
+		require.True(t, ok, "runs[0].properties.gate: %v", log.Runs[0].Properties)
+		return gate
+	}
+	t.Run("check passes", func(t *testing.T) {
+		w := newWorld(t)
+		out, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "sarif", ReportOnly: true, SkipIaCScan: true})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]any{"threshold": "high", "passed": true}, sarifGate(t, out))
+	})
+	t.Run("check fails", func(t *testing.T) {
+		w := newWorld(t)
+		w.files["ecs/prod.taskdef.json"] = strings.Replace(w.file("ecs/prod.taskdef.json"), `"readonlyRootFilesystem": true`, `"readonlyRootFilesystem": false`, 1)
+		out, err := w.s.Check(context.Background(), chain.CheckOptions{Format: "sarif", ReportOnly: true, SkipIaCScan: true})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]any{"threshold": "high", "passed": false}, sarifGate(t, out))
+		assert.Contains(t, out, "FG-TD-004")
+	})
+	for _, tt := range []struct {
+		name   string
+		report string
+		pass   bool
+	}{{"scan passes", "report-clean.json", true}, {"scan fails", "report-mixed.json", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.steps.trivyReport = w.testdata(tt.report)
+			res, err := w.s.ScanImage(context.Background(), "preprod", "", true)
+			require.NoError(t, err)
+			var gate scan.GatePredicate
+			require.NoError(t, json.Unmarshal(res.GateJSON, &gate))
+			assert.Equal(t, tt.pass, gate.Pass)
+		})
+	}
 }

@@ -22,6 +22,9 @@ import (
 // Session is one call of a module function: where its files come from, its container steps,
 // its credentials and its settings.
 type Session struct {
+	// Invalid is why the function's own inputs could not be read (a secret, a flag); Deploy
+	// reports it as bad input, with the report, before anything else.
+	Invalid error
 	// ConfigPath is the environments file's path in the source directory.
 	ConfigPath string
 	// ReadFile reads a file of the source directory by its path there.
@@ -68,6 +71,14 @@ type Session struct {
 	// awsCreds are the credentials of the last AWSConfig, handed to cosign for KMS (renewed
 	// by the SDK when they are an assumed role's).
 	awsCreds aws.CredentialsProvider
+}
+
+// FieldError names the flag a value was read from; nil stays nil.
+func FieldError(flag string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // Credentials are AWS credentials as read from the function's secrets and flags: static keys,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/cosign"
@@ -118,7 +119,7 @@ func (s *Session) prepareSigner(ctx context.Context, setup SigningSetup, sg sign
 	}
 	run, err := s.Steps.Cosign(ctx, setup)
 	if err != nil {
-		return nil, fmt.Errorf("prepare cosign: %w", err)
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("prepare cosign: %w", err))
 	}
 	sg.run = run
 	return &sg, nil
@@ -145,8 +146,8 @@ func WithFlagsBeforeRef(args []string, flags ...string) []string {
 	return append(out, args[len(args)-1])
 }
 
-// signAll signs ref by digest and attaches the SBOM and the scan gate decision.
-func (sg *signer) signAll(ctx context.Context, ref string, gate []byte) error {
+// signImage signs ref by digest.
+func (sg *signer) signImage(ctx context.Context, ref string) error {
 	if !sg.canSign() {
 		return fmt.Errorf("sign %s: no signing key: pass --cosign-key and --cosign-password (mode key) or --oidc-token (mode keyless)", ref)
 	}
@@ -154,9 +155,15 @@ func (sg *signer) signAll(ctx context.Context, ref string, gate []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sg.exec(ctx, cmd); err != nil {
-		return err
-	}
+	_, err = sg.exec(ctx, cmd)
+	return err
+}
+
+// attestAll attaches the SBOM and the scan gate decision to ref, one after the other: cosign
+// rewrites the image's referrers index (the sha256-<digest> fallback tag on registries
+// without the OCI referrers API, such as the local registry) by read-modify-write, so two
+// attestations at once can lose one (sigstore/cosign#2432).
+func (sg *signer) attestAll(ctx context.Context, ref string, gate []byte) error {
 	sbom, err := cosign.Attest(cosign.AttestOptions{Ref: ref, Signer: sg.sign, PredicatePath: SBOMPath, Type: "cyclonedx", Registry: sg.reg, Tlog: sg.tlog})
 	if err != nil {
 		return err
@@ -231,9 +238,7 @@ func (sg *signer) verifyAttestations(ctx context.Context, ref string) ([]scan.Ga
 // valid signature of the same identity whose scan attestation matches this run's gate is
 // reused, not signed again. A digest pushed for the first time cannot carry one, so it is not
 // checked for one.
-func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *signer, ref string, scanned *ScanResult, mayBeSigned bool, bg report.BreakGlassRequest) (rerr error) {
-	ctx, end := r.Phase(ctx, "sign")
-	defer func() { end(rerr) }()
+func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *signer, ref string, scanned *ScanResult, mayBeSigned bool, bg report.BreakGlassRequest) error {
 	gate, err := scan.Predicate(scanned.Decision, "trivy", s.now())
 	if err != nil {
 		return err
@@ -246,7 +251,18 @@ func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *sig
 			return nil
 		}
 	}
-	if err := sg.signAll(ctx, ref, gate); err != nil {
+	// Sign, then attest and verify the signature at the same time: verifying only reads, and
+	// the signature it checks is in the registry before either attestation is written.
+	err = sg.signImage(ctx, ref)
+	var identity string
+	var verifyErr error
+	if err == nil {
+		var wg sync.WaitGroup
+		wg.Go(func() { identity, verifyErr = sg.verifySignature(ctx, ref) })
+		err = sg.attestAll(ctx, ref, gate)
+		wg.Wait()
+	}
+	if err != nil {
 		if err := r.Gate(signatureGate, fmt.Errorf("sign %s: %w", ref, err), bg); err != nil {
 			return err
 		}
@@ -257,7 +273,7 @@ func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *sig
 	r.Signature = &report.Signature{Signed: true}
 	r.SBOM.Attached = true
 	r.Logf("sign: signed %s and attached the SBOM and scan attestations", ref)
-	identity, err := sg.verifySignature(ctx, ref)
+	err = verifyErr
 	if err := r.Gate(signatureGate, err, bg); err != nil {
 		return err
 	}
@@ -289,9 +305,7 @@ func (s *Session) reusableSignature(ctx context.Context, sg *signer, ref string,
 
 // verifyExisting checks the signature and attestations of an image this run did not sign
 // (--image, or a promotion).
-func (s *Session) verifyExisting(ctx context.Context, r *report.Recorder, sg *signer, ref string, bg report.BreakGlassRequest) (rerr error) {
-	ctx, end := r.Phase(ctx, "verify")
-	defer func() { end(rerr) }()
+func (s *Session) verifyExisting(ctx context.Context, r *report.Recorder, sg *signer, ref string, bg report.BreakGlassRequest) error {
 	identity, err := sg.verifySignature(ctx, ref)
 	if err == nil {
 		_, err = sg.verifyAttestations(ctx, ref)

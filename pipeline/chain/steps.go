@@ -13,7 +13,8 @@ import (
 // the order is the chain's: Build first, then Scan and SBOM, then Push.
 type Steps interface {
 	// Build builds the image for every platform, in order, and returns the user each
-	// variant runs as (the chain refuses root).
+	// variant runs as (the chain refuses root). The build runs here: a build that fails
+	// fails Build (the report says FAILED TO BUILD), not a later step that uses the image.
 	Build(ctx context.Context, spec BuildSpec) ([]Built, error)
 	// Trivy runs one Trivy command and returns the file it wrote.
 	Trivy(ctx context.Context, run TrivyRun) ([]byte, error)
@@ -57,6 +58,8 @@ type TrivyRun struct {
 	ImageInput string
 	// SourceDir mounts this directory of the source at SourceMount ("" for none).
 	SourceDir, SourceMount string
+	// Inputs are files written into the container before Trivy runs (a report to convert).
+	Inputs []TrivyInput
 	// Cache is the name of the cache volume at Trivy's cache directory; two runs with the
 	// same cache do not run at once.
 	Cache string
@@ -64,6 +67,12 @@ type TrivyRun struct {
 	Env [][2]string
 	// SBOM keeps Output as the run's SBOM, for the SBOM attestation.
 	SBOM bool
+}
+
+// TrivyInput is a file of a Trivy run: its path in the container and its content.
+type TrivyInput struct {
+	Path string
+	Data []byte
 }
 
 // Dirs are the directories the container must have before Trivy runs.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"golang.org/x/sync/errgroup"
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/ecr"
@@ -29,7 +28,7 @@ func (s *Session) Build(ctx context.Context, f *config.File, platforms []string)
 	}
 	built, err := s.Steps.Build(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", f.App.Name, err)
+		return nil, failedStep(report.FailedToBuild, fmt.Errorf("build %s: %w", f.App.Name, err))
 	}
 	for _, b := range built {
 		if err := imageuser.CheckNonRoot("the final image of "+f.App.Dockerfile+" for "+b.Platform, b.User); err != nil {
@@ -39,8 +38,8 @@ func (s *Session) Build(ctx context.Context, f *config.File, platforms []string)
 	return built, nil
 }
 
-// Trivy's cache volumes: the vulnerability scan and the SBOM use separate ones so that they
-// run at the same time (a cache is locked while Trivy uses it).
+// Trivy's cache volumes: the image scan's (with the vulnerability DB), and the SBOM's (the
+// sbom function analyses the image on its own; a deploy converts the scan's report).
 const (
 	TrivyCache     = "fargate-trivy-cache"
 	TrivySBOMCache = "fargate-trivy-sbom-cache"
@@ -52,6 +51,9 @@ type ScanResult struct {
 	Summary  string
 	Report   []byte
 	SARIF    []byte
+	// GateJSON is the gate's decision (scan.GatePredicate: "pass", counts, failing IDs); set
+	// by ScanImage.
+	GateJSON []byte
 }
 
 // Gate returns the scan gate's failure, or nil when it passed.
@@ -88,7 +90,7 @@ func (s *Session) Scan(ctx context.Context, f *config.File, e config.Environment
 	if err != nil {
 		return nil, err
 	}
-	args, err := scan.ImageScanArgs(scan.ImageScanOptions{TrivyOptions: s.Trivy})
+	args, err := scan.ImageScanArgs(scan.ImageScanOptions{TrivyOptions: s.Trivy, ListAllPackages: true})
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +99,11 @@ func (s *Session) Scan(ctx context.Context, f *config.File, e config.Environment
 		Env: [][2]string{{"FARGATE_SCAN_DAY", s.now().Format(time.DateOnly)}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("trivy scan: %w", err)
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("trivy scan: %w", err))
 	}
 	parsed, err := scan.Parse(strings.NewReader(string(raw)))
 	if err != nil {
-		return nil, fmt.Errorf("read trivy report: %w", err)
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("read trivy report: %w", err))
 	}
 	decision := scan.Evaluate(parsed, gate)
 	sarif, err := scan.SARIF(parsed, decision)
@@ -118,27 +120,45 @@ func (s *Session) SBOM(ctx context.Context) error {
 		return err
 	}
 	if _, err := s.Steps.Trivy(ctx, TrivyRun{Args: args, Output: scan.DefaultSBOMPath, ImageInput: scan.DefaultImageInput, Cache: TrivySBOMCache, SBOM: true}); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return failedStep(report.FailedBeforeDeploy, fmt.Errorf("sbom: %w", err))
 	}
 	return nil
 }
 
-// buildAndScan builds every platform, then scans and produces the SBOM at the same time, and
-// applies the scan gate (break-glass can bypass it; an SBOM failure cannot).
-func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, bg report.BreakGlassRequest) (*ScanResult, error) {
-	if _, err := s.Build(ctx, f, nil); err != nil {
+// sbomFromReport renders the CycloneDX SBOM from the scan's JSON report (trivy convert): the
+// image is analysed once per run, by the scan.
+func (s *Session) sbomFromReport(ctx context.Context, scanReport []byte) error {
+	args, err := scan.SBOMFromReportArgs(scan.DefaultReportPath, scan.DefaultSBOMPath)
+	if err != nil {
+		return err
+	}
+	run := TrivyRun{Args: args, Output: scan.DefaultSBOMPath, Cache: TrivySBOMCache, SBOM: true,
+		Inputs: []TrivyInput{{Path: scan.DefaultReportPath, Data: scanReport}}}
+	if _, err := s.Steps.Trivy(ctx, run); err != nil {
+		return failedStep(report.FailedBeforeDeploy, fmt.Errorf("sbom: %w", err))
+	}
+	return nil
+}
+
+// buildAndScan builds every platform, scans the image (one Trivy analysis of its tarball),
+// renders the SBOM from that scan's report, and applies the scan gate (break-glass can
+// bypass it; an SBOM failure cannot).
+func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, bg report.BreakGlassRequest) (_ *ScanResult, rerr error) {
+	bctx, endBuild := r.Phase(ctx, "build")
+	_, err := s.Build(bctx, f, nil)
+	endBuild(err)
+	if err != nil {
 		return nil, err
 	}
 	r.Platforms = f.App.Platforms
 	r.Logf("build: %s built for %s, runs as a non-root user", f.App.Name, strings.Join(f.App.Platforms, ", "))
-	var scanned *ScanResult
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		scanned, err = s.Scan(gctx, f, e)
-		return err
-	})
-	g.Go(func() error { return s.SBOM(gctx) })
-	if err := g.Wait(); err != nil {
+	ctx, endScan := r.Phase(ctx, "scan + SBOM")
+	defer func() { endScan(rerr) }()
+	scanned, err := s.Scan(ctx, f, e)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sbomFromReport(ctx, scanned.Report); err != nil {
 		return nil, err
 	}
 	r.SBOM = &report.SBOM{Produced: true, Format: "cyclonedx"}
@@ -154,7 +174,7 @@ func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *confi
 func ecrLogin(ctx context.Context, cfg aws.Config) (*ecr.Credentials, error) {
 	creds, err := ecr.New(cfg).Login(ctx)
 	if err != nil {
-		return nil, err
+		return nil, failedStep(report.FailedBeforeDeploy, fmt.Errorf("log in to ECR: %w", err))
 	}
 	return &creds, nil
 }
@@ -172,7 +192,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 		Tags:       e.Tags,
 	})
 	if err != nil {
-		return "", false, err
+		return "", false, failedStep(report.FailedBeforeDeploy, fmt.Errorf("ECR repository %s: %w", f.Registry.Repository, err))
 	}
 	for _, c := range repo.Changes {
 		r.Logf("ecr: %s", c)
@@ -184,7 +204,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 	tag := ecr.ImageTag(s.GitRevision, s.now())
 	digest, found, err := client.TagDigest(ctx, f.Registry.Repository, tag)
 	if err != nil {
-		return "", false, err
+		return "", false, failedStep(report.FailedBeforeDeploy, fmt.Errorf("look up %s:%s: %w", repoRef, tag, err))
 	}
 	if found {
 		r.Logf("ecr: %s:%s already exists as %s; reusing it (tags are immutable; a second build of one revision is not pushed)", repoRef, tag, digest)
@@ -192,7 +212,7 @@ func (s *Session) publishECR(ctx context.Context, r *report.Recorder, f *config.
 	}
 	digest, err = s.Steps.Push(ctx, PushTarget{Address: repoRef + ":" + tag, ECR: login})
 	if err != nil {
-		return "", false, fmt.Errorf("push %s:%s: %w", repoRef, tag, err)
+		return "", false, failedStep(report.FailedBeforeDeploy, fmt.Errorf("push %s:%s: %w", repoRef, tag, err))
 	}
 	if err := client.CheckTag(ctx, f.Registry.Repository, tag, digest); err != nil {
 		return "", false, err

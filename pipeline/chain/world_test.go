@@ -17,6 +17,7 @@ import (
 	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/chain"
 	"dagger/fargate/pipeline/ecs"
+	"dagger/fargate/pipeline/internal/cloudwatchfake"
 	"dagger/fargate/pipeline/internal/ecrfake"
 	"dagger/fargate/pipeline/internal/ecsfake"
 	"dagger/fargate/pipeline/internal/fakeaws"
@@ -40,6 +41,7 @@ type world struct {
 	srv    *fakeaws.Server
 	ecs    *ecsfake.Fake
 	ecr    *ecrfake.Fake
+	cw     *cloudwatchfake.Fake
 	clock  *ecsfake.VirtualClock
 	steps  *fakeSteps
 	files  map[string]string // overrides of the sample app's files
@@ -66,6 +68,11 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, srv: srv, clock: clock, steps: newFakeSteps(), log: &bytes.Buffer{}, caller: preprodAccount, arns: map[string]string{}}
 	w.ecs = ecsfake.New(srv, clock, ecsfake.Options{Account: preprodAccount, Region: region})
 	w.ecr = ecrfake.New(srv, preprodAccount, region)
+	// The sample prod's deployment alarms, quiet.
+	w.cw = cloudwatchfake.New(srv, prodAccount, region)
+	for _, name := range []string{"sample-app-prod-5xx-rate", "sample-app-prod-target-latency"} {
+		w.cw.SetAlarm(cloudwatchfake.State{Name: name, Value: cloudwatchfake.OK})
+	}
 	srv.HandleQuery("sts", "GetCallerIdentity", func(url.Values) (string, error) {
 		return `<Arn>arn:aws:iam::` + w.caller + `:user/deployer</Arn><UserId>AIDAFAKE</UserId><Account>` + w.caller + `</Account>`, nil
 	})

@@ -26,7 +26,7 @@ func KnownStrategies() []string {
 // Canary shifts Percent of production traffic to the new revision, waits BakeTime, then
 // shifts the rest.
 type Canary struct {
-	// Percent of production traffic the canary takes (1-100, in steps of 0.1). Default 5,
+	// Percent of production traffic the canary takes (0.1-100, in steps of 0.1). Default 5,
 	// ECS's own default.
 	Percent float64 `yaml:"percent"`
 	// BakeTime is how long the canary takes that share before the rest moves (whole minutes,
@@ -36,7 +36,7 @@ type Canary struct {
 
 // Linear shifts production traffic in equal steps of Percent, Interval apart.
 type Linear struct {
-	// Percent of production traffic each step moves (1-100, in steps of 0.1). Required.
+	// Percent of production traffic each step moves (3-100, in steps of 0.1). Required.
 	Percent float64 `yaml:"percent"`
 	// Interval is the wait after each step (whole minutes, 0-24h). Required.
 	Interval Duration `yaml:"interval"`
@@ -165,7 +165,7 @@ func (v *validator) delivery(p string, env *Environment) {
 				env.Canary.BakeTime.Duration = 10 * time.Minute
 			}
 		}
-		v.percent(p+".canary.percent", env.Canary.Percent)
+		v.percent(p+".canary.percent", env.Canary.Percent, MinCanaryPercent)
 		v.bake(p+".canary.bakeTime", env.Canary.BakeTime.Duration)
 	}
 
@@ -175,12 +175,12 @@ func (v *validator) delivery(p string, env *Environment) {
 	if strategy == StrategyLinear {
 		switch {
 		case env.Linear == nil:
-			v.add(p+".linear", "required for strategy linear: {percent: 1-100, interval: e.g. 5m}")
+			v.add(p+".linear", "required for strategy linear: {percent: 3-100, interval: e.g. 5m}")
 		default:
 			if _, set := v.lines[p+".linear.percent"]; !set {
-				v.add(p+".linear.percent", "required (the share of production traffic each step moves, 1-100)")
+				v.add(p+".linear.percent", "required (the share of production traffic each step moves, 3-100)")
 			} else {
-				v.percent(p+".linear.percent", env.Linear.Percent)
+				v.percent(p+".linear.percent", env.Linear.Percent, MinLinearPercent)
 			}
 			if _, set := v.lines[p+".linear.interval"]; !set {
 				v.add(p+".linear.interval", "required (the wait after each step, whole minutes, e.g. 5m)")
@@ -291,10 +291,17 @@ func (v *validator) arnField(field, val, need string, a arnSpec) bool {
 	return true
 }
 
-// percent checks a traffic share: 1-100 in steps of 0.1 (ECS takes multiples of 0.1).
-func (v *validator) percent(field string, pct float64) {
-	if math.IsNaN(pct) || pct < 1 || pct > 100 {
-		v.add(field, "%v is out of range (expected a percent between 1 and 100)", pct)
+// Traffic shares ECS accepts (aws-sdk-go-v2 service/ecs types.CanaryConfiguration and
+// types.LinearConfiguration): multiples of 0.1, from 0.1 (canary) or 3.0 (linear) to 100.
+const (
+	MinCanaryPercent = 0.1
+	MinLinearPercent = 3.0
+)
+
+// percent checks a traffic share: min-100 in steps of 0.1 (ECS takes multiples of 0.1).
+func (v *validator) percent(field string, pct, minPct float64) {
+	if math.IsNaN(pct) || pct < minPct || pct > 100 {
+		v.add(field, "%v is out of range (expected a percent between %v and 100)", pct, minPct)
 		return
 	}
 	if tenths := pct * 10; math.Abs(tenths-math.Round(tenths)) > 1e-9 {

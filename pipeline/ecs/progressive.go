@@ -119,11 +119,11 @@ func (d *Delivery) validate() error {
 			return fmt.Errorf("delivery %s %s: expected whole minutes between 0 and 24h", name, v)
 		}
 	}
-	if d.Strategy == types.DeploymentStrategyCanary && (d.CanaryPercent < 1 || d.CanaryPercent > 100) {
-		return fmt.Errorf("delivery canary percent %v: expected 1-100", d.CanaryPercent)
+	if d.Strategy == types.DeploymentStrategyCanary && (d.CanaryPercent < 0.1 || d.CanaryPercent > 100) {
+		return fmt.Errorf("delivery canary percent %v: expected 0.1-100", d.CanaryPercent)
 	}
-	if d.Strategy == types.DeploymentStrategyLinear && (d.LinearPercent < 1 || d.LinearPercent > 100) {
-		return fmt.Errorf("delivery linear percent %v: expected 1-100", d.LinearPercent)
+	if d.Strategy == types.DeploymentStrategyLinear && (d.LinearPercent < 3 || d.LinearPercent > 100) {
+		return fmt.Errorf("delivery linear percent %v: expected 3-100", d.LinearPercent)
 	}
 	if d.Strategy != types.DeploymentStrategyRolling {
 		lb := d.LoadBalancer

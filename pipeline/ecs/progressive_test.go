@@ -293,7 +293,8 @@ func TestDeliveryBadInputChangesNothing(t *testing.T) {
 	}{
 		{"canary on a service without a load balancer", canary(), false, "needs a load balancer, and service sample-app has none"},
 		{"canary without wiring", &Delivery{Strategy: types.DeploymentStrategyCanary, CanaryPercent: 5}, true, "a load balancer with an alternate target group"},
-		{"percent out of range", func() *Delivery { d := canary(); d.CanaryPercent = 0; return d }(), true, "canary percent 0: expected 1-100"},
+		{"percent out of range", func() *Delivery { d := canary(); d.CanaryPercent = 0; return d }(), true, "canary percent 0: expected 0.1-100"},
+		{"linear step below 3", &Delivery{Strategy: types.DeploymentStrategyLinear, LinearPercent: 2, LinearInterval: time.Minute}, true, "linear percent 2: expected 3-100"},
 		{"bake in seconds", func() *Delivery { d := canary(); d.BakeTime = 90 * time.Second; return d }(), true, "expected whole minutes"},
 		{"probe on canary", func() *Delivery { d := canary(); d.TestProbe = func(context.Context) error { return nil }; return d }(), true, "test probe: only for BLUE_GREEN"},
 		{"unknown strategy", &Delivery{Strategy: "BIG_BANG"}, true, `strategy "BIG_BANG"`},

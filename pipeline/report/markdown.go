@@ -40,6 +40,10 @@ func (r Report) Markdown() string {
 		b.WriteString(fmt.Sprintf("%d gate(s) bypassed on purpose; see the break-glass section.\n\n", len(r.BreakGlass)))
 	}
 
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", text(w))
+	}
+
 	r.writeSummary(&b)
 	r.writeGates(&b)
 	r.writeScanDetails(&b)
@@ -87,6 +91,10 @@ func (r Report) badge() string {
 		return "FAILED: concurrent deploy detected"
 	case FailedLocally:
 		return "FAILED LOCALLY: the app did not become healthy"
+	case FailedToBuild:
+		return "FAILED TO BUILD: nothing was deployed"
+	case FailedBeforeDeploy:
+		return "FAILED BEFORE DEPLOY: nothing was deployed"
 	case Refused:
 		return "REFUSED: nothing was deployed"
 	case BadInput:
@@ -101,6 +109,15 @@ func (r Report) badge() string {
 	default:
 		return "UNKNOWN: " + text(string(r.Outcome))
 	}
+}
+
+// phaseLine is the phases with their durations, e.g. "build 3.2s · scan 1.9s".
+func (r Report) phaseLine() string {
+	parts := make([]string, 0, len(r.Phases))
+	for _, p := range r.Phases {
+		parts = append(parts, text(p.Name)+" "+p.Duration.Round(100*time.Millisecond).String())
+	}
+	return strings.Join(parts, " · ")
 }
 
 func orDash(s string) string {
@@ -135,6 +152,9 @@ func (r Report) writeSummary(b *strings.Builder) {
 	}
 	if !r.Started.IsZero() && !r.Finished.IsZero() && !r.Finished.Before(r.Started) {
 		add("Duration", r.Finished.Sub(r.Started).Round(time.Second).String())
+	}
+	if len(r.Phases) > 0 {
+		add("Phases", r.phaseLine())
 	}
 	b.WriteString("| | |\n|---|---|\n")
 	for _, row := range rows {
@@ -194,7 +214,11 @@ func (r Report) writeGates(b *strings.Builder) {
 		if p.Failed > 0 {
 			result = "**FAILED**"
 		}
-		detail := fmt.Sprintf("%d passed, %d failed, %d suppressed", p.Passed, p.Failed, p.Suppressed)
+		detail := fmt.Sprintf("%d passed, %d failed", p.Passed, p.Failed)
+		if len(p.Failures) != p.Failed {
+			detail += fmt.Sprintf(" (%d findings)", len(p.Failures))
+		}
+		detail += fmt.Sprintf(", %d suppressed", p.Suppressed)
 		if p.Threshold != "" {
 			detail += "; threshold " + text(p.Threshold)
 		}

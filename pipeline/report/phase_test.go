@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -14,40 +13,40 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
-func TestPhase(t *testing.T) {
+func TestPhaseTimesTheStepAndOpensASpan(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		err      error
 		wantCode codes.Code
-		wantLog  []string
 	}{
-		{name: "passed", wantCode: codes.Ok, wantLog: []string{"signature gate: started"}},
-		{name: "failed", err: errors.New("no signature"), wantCode: codes.Error,
-			wantLog: []string{"signature gate: started", "signature gate: failed: no signature"}},
+		{name: "passed", wantCode: codes.Ok},
+		{name: "failed", err: errors.New("no signature"), wantCode: codes.Error},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := tracetest.NewSpanRecorder()
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 			ctx, root := tp.Tracer("test").Start(context.Background(), "deploy preprod")
-			var out bytes.Buffer
-			r := NewRecorder("preprod", &out, func() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) })
+			at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+			r := NewRecorder("preprod", nil, func() time.Time { at = at.Add(time.Second); return at })
 
-			_, end := r.Phase(ctx, "signature gate")
+			inner, end := r.Phase(ctx, "sign + verify")
+			_, child := tp.Tracer("test").Start(inner, "cosign verify")
+			child.End()
 			end(tc.err)
+			end(errors.New("a second end is ignored"))
 			root.End()
 
 			spans := rec.Ended()
-			require.Len(t, spans, 2)
-			phase := spans[0]
-			assert.Equal(t, "signature gate", phase.Name())
+			require.Len(t, spans, 3)
+			phase := spans[1]
+			assert.Equal(t, "sign + verify", phase.Name())
 			assert.Equal(t, root.SpanContext().SpanID(), phase.Parent().SpanID(), "nested under the span of ctx, on its provider")
+			assert.Equal(t, phase.SpanContext().SpanID(), spans[0].Parent().SpanID(), "the step's own spans nest under it")
 			assert.Equal(t, tc.wantCode, phase.Status().Code)
-			var lines []string
-			for _, ev := range r.Timeline {
-				lines = append(lines, ev.Message)
-			}
-			assert.Equal(t, tc.wantLog, lines)
-			assert.Equal(t, len(tc.wantLog), bytes.Count(out.Bytes(), []byte("\n")), "each line printed too")
+			require.Len(t, r.Phases, 1)
+			assert.Equal(t, "sign + verify", r.Phases[0].Name)
+			assert.Equal(t, time.Second, r.Phases[0].Duration, "timed once, by the first end")
+			assert.Empty(t, r.Timeline, "the progress lines are the steps' own")
 		})
 	}
 }

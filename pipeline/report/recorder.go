@@ -1,12 +1,14 @@
 package report
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"time"
+
+	"dagger/fargate/pipeline/progress"
 )
 
 // Recorder builds a Report while a deploy runs: every log line goes to the user and into the
@@ -51,6 +53,39 @@ func (r *Recorder) Logf(format string, args ...any) {
 	fmt.Fprintln(r.out, msg)
 }
 
+// Phase starts one step of the run (build, scan, publish, sign, deploy, ...): it times it in
+// the report's Phases, in the order the steps start, and opens a span of that name
+// (pipeline/progress), which the Dagger TUI and traces show as a step; the progress lines
+// stay as they are, for plain logs. The span comes from the provider of ctx's span when it
+// records, else from the global one. Pass the returned context on, so that the step's own
+// spans (the deploy engine's) nest under it, and call end once with the step's error (an
+// error gives the span an error status). Safe for concurrent use.
+func (r *Recorder) Phase(ctx context.Context, name string) (context.Context, func(err error)) {
+	r.mu.Lock()
+	i := len(r.Phases)
+	r.Phases = append(r.Phases, Phase{Name: name, Started: r.now().UTC()})
+	r.mu.Unlock()
+	ctx, endSpan := progress.FromContext(ctx).Span(ctx, name)
+	var once sync.Once
+	return ctx, func(err error) {
+		once.Do(func() {
+			r.mu.Lock()
+			r.Phases[i].Duration = r.now().UTC().Sub(r.Phases[i].Started)
+			r.mu.Unlock()
+			endSpan(err)
+		})
+	}
+}
+
+// Warnf records a warning: logged with a WARNING prefix, and listed in the report.
+func (r *Recorder) Warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	r.Warnings = append(r.Warnings, msg)
+	r.mu.Unlock()
+	r.Logf("WARNING: %s", msg)
+}
+
 // Write takes progress lines (the deploy engine's log), one timeline event per line.
 func (r *Recorder) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
@@ -82,9 +117,9 @@ func (r *Recorder) Gate(name string, failure error, bg BreakGlassRequest) error 
 	return nil
 }
 
-// Finish renders the report. A run that succeeded (deployed, or rolled back on request) returns the Markdown; any other
-// outcome returns an error that carries err (or the reason) and the whole report, so that
-// the caller exits non-zero and still shows what happened.
+// Finish renders the report. A run that succeeded (deployed, or rolled back on request)
+// returns the Markdown; any other outcome returns a *Failure that carries err (or the reason)
+// and the whole report, so that the caller exits non-zero and still shows what happened.
 func (r *Recorder) Finish(outcome Outcome, reason string, err error) (string, error) {
 	r.Outcome = outcome
 	r.Reason = reason
@@ -93,11 +128,26 @@ func (r *Recorder) Finish(outcome Outcome, reason string, err error) (string, er
 	if outcome.Succeeded() {
 		return md, nil
 	}
-	if err == nil {
-		err = errors.New(reason)
+	cause := reason
+	if err != nil {
+		cause = err.Error()
 	}
-	return "", fmt.Errorf("%w\n\n%s", err, md)
+	return "", &Failure{Outcome: outcome, Markdown: md, Cause: cause}
 }
+
+// Failure is the error of a run that did not succeed: the cause first, then the whole
+// report. It holds the cause as text and does not unwrap to it, on purpose: the function
+// dispatcher Dagger's Go SDK generates (dagger.gen.go, v0.21.8) returns exec.Unwrap() for an
+// error whose chain holds a *dagger.ExecError, and only the GraphQL error's message for one
+// whose chain holds a *gqlerror.Error, so a failure that wrapped a failed build or push would
+// reach the user as the engine's message alone, without the headline and the report.
+type Failure struct {
+	Outcome  Outcome
+	Markdown string
+	Cause    string
+}
+
+func (f *Failure) Error() string { return f.Cause + "\n\n" + f.Markdown }
 
 // Refuse ends the deploy before anything changed in the environment.
 func (r *Recorder) Refuse(err error) (string, error) {

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +93,10 @@ func TestRecorderFinish(t *testing.T) {
 	md, err = r.Finish(report.RolledBack, "rolled back to app:6: tasks failed to start", cause)
 	assert.Empty(t, md)
 	require.Error(t, err)
-	assert.True(t, errors.Is(err, cause), "the cause stays inspectable")
+	var failure *report.Failure
+	require.ErrorAs(t, err, &failure)
+	assert.Equal(t, report.RolledBack, failure.Outcome)
+	assert.Equal(t, cause.Error(), failure.Cause)
 	assert.Contains(t, err.Error(), "rolled back to app:6: tasks failed to start")
 	assert.True(t, strings.Index(err.Error(), "rolled back to app:6") < strings.Index(err.Error(), "\n\n"), "the cause comes first, then the report")
 
@@ -101,4 +105,34 @@ func TestRecorderFinish(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, report.Refused, r.Outcome)
 	assert.Contains(t, err.Error(), "REFUSED")
+}
+
+// engineError stands for *dagger.ExecError and *gqlerror.Error: Dagger's generated dispatcher
+// looks for them with errors.As and, when found, returns their message alone.
+type engineError struct{ msg string }
+
+func (e *engineError) Error() string { return e.msg }
+
+func TestFailureKeepsTheReportWhenTheCauseIsAnEngineError(t *testing.T) {
+	tests := []struct {
+		name    string
+		outcome report.Outcome
+		cause   error
+		badge   string
+	}{
+		{"a failed build", report.FailedToBuild, fmt.Errorf("build sample-app: %w", &engineError{"lstat /e2e-leaked-key.pem: no such file or directory"}), "**FAILED TO BUILD: nothing was deployed**"},
+		{"a failed push", report.FailedBeforeDeploy, fmt.Errorf("push: %w", &engineError{"unauthorized"}), "**FAILED BEFORE DEPLOY: nothing was deployed**"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := report.NewRecorder("preprod", nil, fixedClock())
+			_, err := r.Finish(tt.outcome, tt.cause.Error(), tt.cause)
+			require.Error(t, err)
+			var engine *engineError
+			assert.False(t, errors.As(err, &engine), "the engine's error must not be reachable: Dagger would print it instead of the report")
+			assert.Contains(t, err.Error(), tt.cause.Error())
+			assert.Contains(t, err.Error(), tt.badge)
+			assert.Contains(t, err.Error(), "| Outcome | "+string(tt.outcome)+" |")
+		})
+	}
 }

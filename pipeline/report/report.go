@@ -34,6 +34,11 @@ const (
 	Cancelled Outcome = "cancelled"
 	// ConcurrentDeploy: another deploy updated the service at the same time as this one.
 	ConcurrentDeploy Outcome = "concurrent deploy"
+	// FailedToBuild: the image did not build; nothing was deployed.
+	FailedToBuild Outcome = "failed to build"
+	// FailedBeforeDeploy: a step before the deploy could not run (the scanner, the SBOM, the
+	// registry login or push, cosign's setup, the local registry); nothing was deployed.
+	FailedBeforeDeploy Outcome = "failed before deploy"
 	// FailedLocally: the local run (--env local) started the app, but it never became healthy.
 	FailedLocally Outcome = "failed locally"
 	// Reverted: a rollback asked for (the rollback function) completed.
@@ -97,6 +102,13 @@ type Report struct {
 	Preflight *Preflight
 	Tasks     []Task
 
+	// Warnings are things the user must know that did not stop the run (an alarm already
+	// firing before the deploy, an alarm that could not be read).
+	Warnings []string
+
+	// Phases are the run's steps with their durations, in the order they started.
+	Phases []Phase
+
 	// Started and Finished bound the run; zero values are left out.
 	Started  time.Time
 	Finished time.Time
@@ -140,12 +152,13 @@ type Signature struct {
 
 // Policy is the policy check summary.
 type Policy struct {
+	// Passed counts the rules with no failing finding; Failed the rules with at least one.
 	Passed     int
 	Failed     int
 	Suppressed int
 	// Threshold is the severity at or above which findings fail (e.g. high).
 	Threshold string
-	// Failures lists the failed rules.
+	// Failures lists the failing findings (a rule can fail on several resources).
 	Failures []Finding
 }
 
@@ -160,6 +173,13 @@ type Promotion struct {
 	ApprovedBy           string
 	ApprovalReason       string
 	ApprovedAt           time.Time
+}
+
+// Phase is one step of the run and how long it took.
+type Phase struct {
+	Name     string
+	Started  time.Time
+	Duration time.Duration
 }
 
 // Event is one line of the rollout timeline.

@@ -57,6 +57,10 @@ type ImageScanOptions struct {
 	Severities []Severity
 	// Scanners overrides "vuln,secret".
 	Scanners []string
+	// ListAllPackages keeps every package in the report, vulnerable or not
+	// (--list-all-pkgs), so that `trivy convert` can render the SBOM from the same analysis
+	// (SBOMFromReportArgs) instead of analysing the image a second time.
+	ListAllPackages bool
 }
 
 // ImageScanArgs returns the argv (starting with "trivy") that scans an image tarball
@@ -86,6 +90,9 @@ func ImageScanArgs(o ImageScanOptions) ([]string, error) {
 	if len(o.Severities) > 0 {
 		args = append(args, "--severity", severityList(o.Severities))
 	}
+	if o.ListAllPackages {
+		args = append(args, "--list-all-pkgs")
+	}
 	common, err := o.TrivyOptions.args(true)
 	if err != nil {
 		return nil, fmt.Errorf("trivy image scan: %w", err)
@@ -114,6 +121,18 @@ func SBOMArgs(o SBOMOptions) ([]string, error) {
 		return nil, fmt.Errorf("trivy sbom: %w", err)
 	}
 	return append(args, common...), nil
+}
+
+// SBOMFromReportArgs returns the argv that renders the CycloneDX SBOM (output) from a JSON
+// report made with ListAllPackages (report), without analysing the image again: `trivy
+// convert --format cyclonedx` (Trivy's documented report conversion). The SBOM then comes
+// from the very analysis the scan gate decided on.
+func SBOMFromReportArgs(report, output string) ([]string, error) {
+	args, err := ConvertArgs(or(report, DefaultReportPath), or(output, DefaultSBOMPath), "cyclonedx")
+	if err != nil {
+		return nil, fmt.Errorf("trivy sbom: %w", err)
+	}
+	return args, nil
 }
 
 // ConfigScanOptions describe an IaC misconfiguration scan of a directory.

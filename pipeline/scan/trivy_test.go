@@ -30,6 +30,10 @@ func TestImageScanArgs(t *testing.T) {
 				"--scanners", "vuln,secret", "--exit-code", "0", "--ignorefile", "/dev/null", "--no-progress", "--severity", "CRITICAL,HIGH",
 				"--db-repository", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/trivy-db:2", "--java-db-repository", "registry.local/trivy-java-db:1",
 				"--skip-db-update", "--skip-java-db-update", "--cache-dir", "/cache", "--timeout", "3m0s"}},
+		{"all packages, for the SBOM", ImageScanOptions{ListAllPackages: true}, []string{"trivy", "image", "--input", "/scan/image.tar", "--format", "json", "--output", "/scan/report.json",
+			"--scanners", "vuln,secret", "--exit-code", "0", "--ignorefile", "/dev/null", "--no-progress", "--list-all-pkgs",
+			"--db-repository", "mirror.gcr.io/aquasec/trivy-db:2,ghcr.io/aquasecurity/trivy-db:2",
+			"--cache-dir", "/root/.cache/trivy", "--timeout", "10m0s"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +67,15 @@ func TestSBOMArgs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"trivy", "image", "--input", "/scan/image.tar", "--format", "cyclonedx", "--output", "/scan/sbom.cdx.json",
 		"--no-progress", "--cache-dir", "/root/.cache/trivy", "--timeout", "10m0s"}, got)
+}
+
+func TestSBOMFromReportArgs(t *testing.T) {
+	got, err := SBOMFromReportArgs("", "")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"trivy", "convert", "--format", "cyclonedx", "--output", "/scan/sbom.cdx.json", "--ignorefile", "/dev/null", "/scan/report.json"}, got,
+		"the SBOM is rendered from the scan's report, no second analysis of the image")
+	_, err = SBOMFromReportArgs("report.json", "")
+	assert.ErrorContains(t, err, `trivy sbom: trivy convert: input: "report.json" must be an absolute path`)
 }
 
 func TestConfigScanArgs(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"dagger/fargate/pipeline/internal/cloudwatchfake"
 	"dagger/fargate/pipeline/internal/detectorfake"
 	"dagger/fargate/pipeline/internal/ec2fake"
 	"dagger/fargate/pipeline/internal/ecrfake"
@@ -62,6 +63,11 @@ func Environments() []Environment {
 		{Name: "preprod", Cluster: "sample-app-preprod", Service: "sample-app", Family: "sample-app-preprod", Container: "app", Account: AccountID},
 		{Name: "prod", Cluster: "sample-app-prod", Service: "sample-app", Family: "sample-app-prod", Container: "app", Account: "444455556666"},
 	}
+}
+
+// SampleAlarms are the deployment alarms of the sample's prod, seeded in state OK.
+func SampleAlarms() []string {
+	return []string{"sample-app-prod-5xx-rate", "sample-app-prod-target-latency"}
 }
 
 // Options configure an account.
@@ -118,6 +124,11 @@ func New(opts Options) (*Account, error) {
 	a.ecs = ecsfake.New(srv, a.clock, ecsfake.Options{Account: AccountID, Region: Region})
 	a.ecr = ecrfake.New(srv, AccountID, Region)
 	a.ecr.SetProxyEndpoint(opts.RegistryEndpoint)
+	// The sample prod's deployment alarms (sample-app/fargate.yaml), quiet.
+	cw := cloudwatchfake.New(srv, AccountID, Region)
+	for _, name := range SampleAlarms() {
+		cw.SetAlarm(cloudwatchfake.State{Name: name, Value: cloudwatchfake.OK, Reason: "seeded", UpdatedAt: opts.Now().UTC()})
+	}
 	a.ecr.SetAuthorizationToken(base64.StdEncoding.EncodeToString([]byte("AWS:"+opts.RegistryPassword)), opts.Now().Add(12*time.Hour))
 	a.registerExtras()
 	if err := a.seed(); err != nil {

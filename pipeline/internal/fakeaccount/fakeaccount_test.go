@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -24,6 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"dagger/fargate/pipeline/alarms"
 	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/detectors"
 	"dagger/fargate/pipeline/ecr"
@@ -142,6 +144,15 @@ func TestStandaloneAccountServesTheModulesFlows(t *testing.T) {
 		assert.Equal(t, e.Family+":1", st.TaskDefinition)
 		assert.True(t, st.Steady)
 		assert.Equal(t, acct.SeedImage(e.Name), st.Image)
+	}
+
+	// CloudWatch (RPC v2 CBOR): the sample prod's deployment alarms exist, quiet.
+	states, err := alarms.Read(ctx, cloudwatch.NewFromConfig(cfg), fakeaccount.SampleAlarms())
+	require.NoError(t, err)
+	assert.Empty(t, states.Missing)
+	require.Len(t, states.States, 2)
+	for _, st := range states.States {
+		assert.False(t, st.Firing(), st.Name)
 	}
 
 	// Credentials: the planted key is accepted, another is refused as AWS would.

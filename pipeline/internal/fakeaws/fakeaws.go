@@ -1,6 +1,7 @@
 // Package fakeaws is the test support shared by the pipeline's wire-level tests: one local
 // HTTP endpoint that answers the real aws-sdk-go-v2 clients in the AWS protocols they speak
-// (JSON 1.1 with X-Amz-Target, the Query and EC2 Query XML protocols, and REST-JSON), routed
+// (JSON 1.1 with X-Amz-Target, the Query and EC2 Query XML protocols, Smithy RPC v2 CBOR, and
+// REST-JSON), routed
 // by the service name in the SigV4 credential scope, as LocalStack does on a single port.
 // Each service's fake registers its operations here; the core adds call counting and
 // scripted faults (throttling bursts, 5xx answers) for any operation.
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/encoding/cbor"
 
 	"dagger/fargate/pipeline/awsconf"
 )
@@ -56,6 +58,11 @@ func Errorf(code, format string, args ...any) *APIError {
 // a value marshalled as the response, or an error (an *APIError, or any error as a 500).
 type JSONHandler func(body []byte) (any, error)
 
+// CBORHandler answers one Smithy RPC v2 CBOR operation (CloudWatch): it receives the decoded
+// request (an empty map when the request had no body) and returns the response's members,
+// or an error (an *APIError, or any error as a 500).
+type CBORHandler func(in cbor.Map) (cbor.Map, error)
+
 // QueryHandler answers one Query-protocol action: it receives the form values and returns
 // the XML that goes inside the action's result element.
 type QueryHandler func(form url.Values) (string, error)
@@ -74,6 +81,7 @@ type Server struct {
 	mu     sync.Mutex
 	json   map[string]JSONHandler // "ecs/DescribeServices"
 	query  map[string]QueryHandler
+	cbor   map[string]CBORHandler
 	rest   map[string]http.Handler // by service
 	faults map[string][]*APIError
 	calls  []Call
@@ -100,6 +108,7 @@ func newServer() *Server {
 	return &Server{
 		json:   map[string]JSONHandler{},
 		query:  map[string]QueryHandler{},
+		cbor:   map[string]CBORHandler{},
 		rest:   map[string]http.Handler{},
 		faults: map[string][]*APIError{},
 	}
@@ -126,6 +135,14 @@ func (s *Server) HandleQuery(service, action string, h QueryHandler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.query[service+"/"+action] = h
+}
+
+// HandleCBOR registers a Smithy RPC v2 CBOR operation of a service (its SigV4 signing name,
+// e.g. "monitoring" for CloudWatch).
+func (s *Server) HandleCBOR(service, operation string, h CBORHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cbor[service+"/"+operation] = h
 }
 
 // HandleREST registers a handler for every request of a REST-JSON service (guardduty, ...).
@@ -193,15 +210,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if webIdentity {
 		service = "sts"
 	}
+	rpcv2 := r.Header.Get("Smithy-Protocol") == "rpc-v2-cbor"
 	if err := s.checkAccessKey(r.Header.Get("Authorization")); err != nil && !webIdentity {
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		switch {
+		case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
 			writeQueryError(w, service, err)
-		} else {
+		case rpcv2:
+			writeCBORError(w, err)
+		default:
 			writeJSONError(w, err)
 		}
 		return
 	}
 	switch {
+	case rpcv2:
+		// POST /service/{ServiceName}/operation/{Operation}
+		s.serveCBOR(w, service, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:], body)
 	case r.Header.Get("X-Amz-Target") != "":
 		target := r.Header.Get("X-Amz-Target")
 		op := target[strings.LastIndex(target, ".")+1:]
@@ -267,6 +291,51 @@ func (s *Server) serveJSON(w http.ResponseWriter, service, op string, body []byt
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-Requestid", "fake-request")
 	_, _ = w.Write(data)
+}
+
+func (s *Server) serveCBOR(w http.ResponseWriter, service, op string, body []byte) {
+	if fault := s.record(service, op, body); fault != nil {
+		writeCBORError(w, fault)
+		return
+	}
+	s.mu.Lock()
+	h := s.cbor[service+"/"+op]
+	s.mu.Unlock()
+	if h == nil {
+		writeCBORError(w, &APIError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "no fake for " + service + " " + op})
+		return
+	}
+	in := cbor.Map{}
+	if len(body) > 0 {
+		v, err := cbor.Decode(body)
+		m, ok := v.(cbor.Map)
+		if err != nil || !ok {
+			writeCBORError(w, &APIError{Status: http.StatusBadRequest, Code: "SerializationException", Message: fmt.Sprintf("the request body is not a CBOR map (%v)", err)})
+			return
+		}
+		in = m
+	}
+	out, err := h(in)
+	if err != nil {
+		writeCBORError(w, asAPIError(err))
+		return
+	}
+	if out == nil {
+		out = cbor.Map{}
+	}
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	w.Header().Set("Content-Type", "application/cbor")
+	w.Header().Set("X-Amzn-Requestid", "fake-request")
+	_, _ = w.Write(cbor.Encode(out))
+}
+
+// writeCBORError answers an RPC v2 CBOR request with an error: the status, and a CBOR map
+// with the error's shape name in __type and its message.
+func writeCBORError(w http.ResponseWriter, e *APIError) {
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	w.Header().Set("Content-Type", "application/cbor")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(cbor.Encode(cbor.Map{"__type": cbor.String(e.Code), "message": cbor.String(e.Message)}))
 }
 
 func (s *Server) serveQuery(w http.ResponseWriter, service string, form url.Values) {

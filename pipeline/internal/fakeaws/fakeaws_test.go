@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/encoding/cbor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -82,4 +84,29 @@ func TestQueryList(t *testing.T) {
 			assert.Equal(t, tt.want, fakeaws.QueryList(tt.form, tt.prefix))
 		})
 	}
+}
+
+// Smithy RPC v2 CBOR (CloudWatch): the real client's request reaches the handler decoded, its
+// answer and errors are read back, retries go through throttling.
+func TestCBOROperationAndFaults(t *testing.T) {
+	srv := fakeaws.New(t)
+	var got cbor.Map
+	srv.HandleCBOR("monitoring", "DescribeAlarms", func(in cbor.Map) (cbor.Map, error) {
+		got = in
+		return cbor.Map{"MetricAlarms": cbor.List{cbor.Map{"AlarmName": cbor.String("a"), "StateValue": cbor.String("ALARM")}}}, nil
+	})
+	client := cloudwatch.NewFromConfig(srv.Config(t))
+	srv.FailNext("monitoring", "DescribeAlarms", fakeaws.Throttling())
+	out, err := client.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"a"}})
+	require.NoError(t, err)
+	require.Len(t, out.MetricAlarms, 1)
+	assert.Equal(t, "a", aws.ToString(out.MetricAlarms[0].AlarmName))
+	assert.Equal(t, "ALARM", string(out.MetricAlarms[0].StateValue))
+	assert.Equal(t, cbor.List{cbor.String("a")}, got["AlarmNames"])
+	assert.Equal(t, 2, srv.Calls("monitoring", "DescribeAlarms"))
+
+	_, err = client.DescribeAlarmHistory(context.Background(), &cloudwatch.DescribeAlarmHistoryInput{})
+	var apiErr smithy.APIError
+	require.True(t, errors.As(err, &apiErr), "%v", err)
+	assert.Equal(t, "UnknownOperationException", apiErr.ErrorCode())
 }

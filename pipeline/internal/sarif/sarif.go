@@ -7,6 +7,7 @@
 package sarif
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +30,8 @@ type Log struct {
 type Run struct {
 	Tool    Tool     `json:"tool"`
 	Results []Result `json:"results"`
+	// Properties is the run's property bag (SARIF 2.1.0 §3.8), e.g. the gate's decision.
+	Properties map[string]any `json:"properties,omitempty"`
 }
 
 // Tool wraps the tool's driver component.
@@ -179,6 +182,26 @@ func (b *Builder) Results() []Result { return b.run.Results }
 // Log returns the log.
 func (b *Builder) Log() *Log {
 	return &Log{Schema: SchemaURI, Version: Version, Runs: []Run{b.run}}
+}
+
+// WithRunProperty returns the SARIF log data with key set to value in every run's property
+// bag.
+func WithRunProperty(data []byte, key string, value any) ([]byte, error) {
+	var l Log
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, fmt.Errorf("read sarif: %w", err)
+	}
+	for i := range l.Runs {
+		if l.Runs[i].Properties == nil {
+			l.Runs[i].Properties = map[string]any{}
+		}
+		l.Runs[i].Properties[key] = value
+	}
+	var b bytes.Buffer
+	if err := Encode(&b, &l); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Encode writes the log as indented JSON.
