@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"dagger/fargate/internal/dagger"
 
@@ -56,32 +55,25 @@ type Fargate struct {
 	AwsRoleArn         string
 	AwsExternalId      string
 	AwsRoleSessionName string
-	// AWS endpoint override (LocalStack-style), empty for AWS itself.
+	// AWS endpoint (LocalStack-style) and region overrides; empty: AWS and each environment's region.
 	AwsEndpoint string
-	// AWS region override; empty uses each environment's region.
-	AwsRegion string
+	AwsRegion   string
 
-	// Git revision recorded in labels, tags and the report.
-	GitRevision string
-	// Commit time of the revision (RFC 3339 or Unix seconds), the image's created label.
+	// Git revision, its commit time and the source repository URL: the image's labels, its
+	// tag and the report.
+	GitRevision   string
 	GitCommitTime string
-	// Source repository URL recorded in the image's org.opencontainers.image.source label.
-	SourceUrl string
+	SourceUrl     string
 
-	// Trivy image the scans run in.
-	TrivyImage string
-	// Trivy vulnerability DB repositories, comma-separated; empty means Trivy's defaults.
+	// Images the steps run in (Trivy, cosign, the local registry), the Trivy DB settings, and
+	// the Dockerfile's base-image overrides (empty keeps the Dockerfile's).
+	TrivyImage        string
 	TrivyDbRepository string
-	// Whether scans use the cached Trivy DB without downloading it.
 	TrivySkipDbUpdate bool
-	// cosign image signing and verification run in.
-	CosignImage string
-	// OCI registry image of --env local.
-	RegistryImage string
-	// Builder base image override (BUILDER_IMAGE build argument); empty keeps the Dockerfile's.
-	BuilderImage string
-	// Runtime base image override (RUNTIME_IMAGE build argument); empty keeps the Dockerfile's.
-	RuntimeImage string
+	CosignImage       string
+	RegistryImage     string
+	BuilderImage      string
+	RuntimeImage      string
 }
 
 // New configures the pipeline. Every image defaults to the digest pinned in
@@ -127,8 +119,8 @@ func New(
 	// Use this AWS region instead of the environment's region from the environments file.
 	// +optional
 	awsRegion string,
-	// Git revision of the source (tag, label and report). Defaults to "dev".
-	// +optional
+	// Git revision of the source (tag, label and report).
+	// +default="dev"
 	gitRevision string,
 	// Commit time of --git-revision (RFC 3339 or Unix seconds; git show -s --format=%cI HEAD),
 	// recorded as the image's created time. Empty leaves it out: the current time would make a
@@ -160,41 +152,24 @@ func New(
 	// +optional
 	runtimeImage string,
 ) (*Fargate, error) {
-	d, err := images.Defaults()
+	img, err := images.Resolve(images.Set{Trivy: trivyImage, Cosign: cosignImage, Registry: registryImage})
 	if err != nil {
 		return nil, err
 	}
 	return &Fargate{
-		Source:             source,
-		Config:             config,
-		Environment:        environment,
-		AwsAccessKeyId:     awsAccessKeyId,
-		AwsSecretAccessKey: awsSecretAccessKey,
-		AwsSessionToken:    awsSessionToken,
-		AwsEndpoint:        awsEndpoint,
-		AwsRegion:          awsRegion,
-		GitRevision:        orDefault(gitRevision, "dev"),
-		GitCommitTime:      gitCommitTime,
-		SourceUrl:          sourceUrl,
-		TrivyImage:         orDefault(trivyImage, d.Trivy),
-		TrivyDbRepository:  trivyDbRepository,
-		TrivySkipDbUpdate:  trivySkipDbUpdate,
-		CosignImage:        orDefault(cosignImage, d.Cosign),
-		RegistryImage:      orDefault(registryImage, d.Registry),
-		BuilderImage:       builderImage,
-		RuntimeImage:       runtimeImage,
-		AwsWebToken:        awsWebIdentityToken, AwsRoleArn: awsRoleArn, AwsExternalId: awsExternalId, AwsRoleSessionName: awsRoleSessionName,
+		Source: source, Config: config, Environment: environment,
+		AwsAccessKeyId: awsAccessKeyId, AwsSecretAccessKey: awsSecretAccessKey, AwsSessionToken: awsSessionToken, AwsWebToken: awsWebIdentityToken,
+		AwsRoleArn: awsRoleArn, AwsExternalId: awsExternalId, AwsRoleSessionName: awsRoleSessionName, AwsEndpoint: awsEndpoint, AwsRegion: awsRegion,
+		GitRevision: gitRevision, GitCommitTime: gitCommitTime, SourceUrl: sourceUrl,
+		TrivyImage: img.Trivy, TrivyDbRepository: trivyDbRepository, TrivySkipDbUpdate: trivySkipDbUpdate, CosignImage: img.Cosign, RegistryImage: img.Registry,
+		BuilderImage: builderImage, RuntimeImage: runtimeImage,
 	}, nil
 }
 
 // Environments loads and validates the environments file and prints what each environment
 // deploys where. Every problem in the file is reported with its line and field.
 func (m *Fargate) Environments(ctx context.Context) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Environments(ctx)
+	return m.session(ctx, keys{}).Environments(ctx)
 }
 
 // Build builds the service's image from its Dockerfile (multi-stage, with the build args of
@@ -206,10 +181,7 @@ func (m *Fargate) Build(
 	// +optional
 	platform dagger.Platform,
 ) (*dagger.Container, error) {
-	s, st, err := m.session(ctx, keys{})
-	if err != nil {
-		return nil, err
-	}
+	s, st := m.wire(ctx, keys{})
 	if err := s.BuildImage(ctx, string(platform)); err != nil {
 		return nil, err
 	}
@@ -234,11 +206,7 @@ func (m *Fargate) Scan(
 	// +optional
 	reportOnly bool,
 ) (*dagger.Directory, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.ScanImage(ctx, env, string(platform), reportOnly)
+	res, err := m.session(ctx, keys{}).ScanImage(ctx, env, string(platform), reportOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -256,10 +224,7 @@ func (m *Fargate) Sbom(
 	// +optional
 	platform dagger.Platform,
 ) (*dagger.File, error) {
-	s, st, err := m.session(ctx, keys{})
-	if err != nil {
-		return nil, err
-	}
+	s, st := m.wire(ctx, keys{})
 	if err := s.BuildSBOM(ctx, string(platform)); err != nil {
 		return nil, err
 	}
@@ -276,11 +241,7 @@ func (m *Fargate) Render(
 	// Image to run, preferably by digest (repo@sha256:...).
 	image string,
 ) (*dagger.File, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return nil, err
-	}
-	data, err := s.Render(ctx, env, image)
+	data, err := m.session(ctx, keys{}).Render(ctx, env, image)
 	if err != nil {
 		return nil, err
 	}
@@ -306,11 +267,7 @@ func (m *Fargate) Check(
 	// +optional
 	skipIacScan bool,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Check(ctx, chain.CheckOptions{Format: string(format), ReportOnly: reportOnly, SkipIaCScan: skipIacScan})
+	return m.session(ctx, keys{}).Check(ctx, chain.CheckOptions{Format: string(format), ReportOnly: reportOnly, SkipIaCScan: skipIacScan})
 }
 
 // Audit runs the security rules on what runs in an environment, through read-only
@@ -332,11 +289,7 @@ func (m *Fargate) Audit(
 	// +optional
 	reportOnly bool,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Audit(ctx, chain.AuditOptions{Env: env, Format: string(format), ReportOnly: reportOnly})
+	return m.session(ctx, keys{}).Audit(ctx, chain.AuditOptions{Env: env, Format: string(format), ReportOnly: reportOnly})
 }
 
 // Deploy runs the whole chain for one environment and returns the Markdown report.
@@ -396,10 +349,9 @@ func (m *Fargate) Deploy(
 	// +optional
 	reportJson bool,
 ) (string, error) {
-	s, _, _ := m.session(ctx, keys{ // s.Deploy reports an unreadable input with the report
+	return m.session(ctx, keys{
 		key: cosignKey, password: cosignPassword, publicKey: cosignPublicKey, oidcToken: oidcToken, sourceRoleArn: sourceAwsRoleArn,
-	})
-	return s.Deploy(ctx, chain.DeployRequest{
+	}).Deploy(ctx, chain.DeployRequest{
 		Env: env, Image: image, ApprovedBy: approvedBy, ApprovalReason: approvalReason,
 		BreakGlass: breakGlass, WaitForInProgress: waitForInProgress, ReportJSON: reportJson,
 	})
@@ -415,10 +367,7 @@ func (m *Fargate) Serve(
 	// +optional
 	env string,
 ) (*dagger.Service, error) {
-	s, st, err := m.session(ctx, keys{})
-	if err != nil {
-		return nil, err
-	}
+	s, st := m.wire(ctx, keys{})
 	spec, err := s.Serve(ctx, env)
 	if err != nil {
 		return nil, err
@@ -438,11 +387,7 @@ func (m *Fargate) Publish(
 	// +optional
 	env string,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Publish(ctx, env)
+	return m.session(ctx, keys{}).Publish(ctx, env)
 }
 
 // Sign signs an image by digest with the environments file's signing mode (key, AWS KMS or
@@ -466,11 +411,7 @@ func (m *Fargate) Sign(
 	// +optional
 	oidcToken *dagger.Secret,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{key: cosignKey, password: cosignPassword, oidcToken: oidcToken})
-	if err != nil {
-		return "", err
-	}
-	return s.Sign(ctx, env, image)
+	return m.session(ctx, keys{key: cosignKey, password: cosignPassword, oidcToken: oidcToken}).Sign(ctx, env, image)
 }
 
 // Verify verifies an image's signature against the configured identity (public key, KMS
@@ -488,11 +429,7 @@ func (m *Fargate) Verify(
 	// +optional
 	cosignPublicKey *dagger.File,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{publicKey: cosignPublicKey})
-	if err != nil {
-		return "", err
-	}
-	return s.Verify(ctx, env, image)
+	return m.session(ctx, keys{publicKey: cosignPublicKey}).Verify(ctx, env, image)
 }
 
 // Rollback returns an environment's service to the previous task definition revision, or to
@@ -509,11 +446,7 @@ func (m *Fargate) Rollback(
 	// +optional
 	to string,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Rollback(ctx, env, to)
+	return m.session(ctx, keys{}).Rollback(ctx, env, to)
 }
 
 // Status shows an environment's service: its deployments with counts and rollout state, the
@@ -526,11 +459,7 @@ func (m *Fargate) Status(
 	// +optional
 	env string,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Status(ctx, env)
+	return m.session(ctx, keys{}).Status(ctx, env)
 }
 
 // Diff shows, as a unified diff, how the task definition deploy would register differs from
@@ -546,11 +475,7 @@ func (m *Fargate) Diff(
 	// +optional
 	image string,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Diff(ctx, env, image)
+	return m.session(ctx, keys{}).Diff(ctx, env, image)
 }
 
 // RunTask runs one task of an environment's service on the revision it runs now, in its
@@ -569,11 +494,7 @@ func (m *Fargate) RunTask(
 	// +optional
 	container string,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.RunTask(ctx, chain.RunTaskRequest{Env: env, Command: command, Container: container})
+	return m.session(ctx, keys{}).RunTask(ctx, chain.RunTaskRequest{Env: env, Command: command, Container: container})
 }
 
 // Infra validates and deploys an environment's landing zone (VPC, load balancer, cluster,
@@ -598,16 +519,5 @@ func (m *Fargate) Infra(
 	// +optional
 	parameter []string,
 ) (string, error) {
-	s, _, err := m.session(ctx, keys{})
-	if err != nil {
-		return "", err
-	}
-	return s.Infra(ctx, chain.InfraOptions{Env: env, Plan: plan, AllowReplacement: allowReplacement, Parameters: parameter})
-}
-
-func orDefault(s, d string) string {
-	if strings.TrimSpace(s) == "" {
-		return d
-	}
-	return s
+	return m.session(ctx, keys{}).Infra(ctx, chain.InfraOptions{Env: env, Plan: plan, AllowReplacement: allowReplacement, Parameters: parameter})
 }

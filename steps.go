@@ -30,56 +30,49 @@ type keys struct {
 	sourceRoleArn string
 }
 
-// session wires one function call: the source directory, the credentials (read from their
-// secrets, never logged), the settings, and the Dagger steps.
-func (m *Fargate) session(ctx context.Context, k keys) (*chain.Session, *steps, error) {
+// session wires one function call (see wire).
+func (m *Fargate) session(ctx context.Context, k keys) *chain.Session {
+	s, _ := m.wire(ctx, k)
+	return s
+}
+
+// wire wires one function call: the source directory, the credentials (read from their
+// secrets, never logged), the settings, and the Dagger steps. An input it cannot read is
+// the session's Invalid, with which every function fails.
+func (m *Fargate) wire(ctx context.Context, k keys) (*chain.Session, *steps) {
 	creds := chain.Credentials{RoleARN: m.AwsRoleArn, ExternalID: m.AwsExternalId, RoleSessionName: m.AwsRoleSessionName}
 	secretsErr := m.readSecrets(ctx, &creds)
 	commitTime, timeErr := buildspec.ParseCreated(m.GitCommitTime)
-	err := errors.Join(secretsErr, chain.FieldError("--git-commit-time", timeErr))
 	st := &steps{m: m, k: k}
 	s := &chain.Session{
-		Invalid:    err,
+		Invalid:    errors.Join(secretsErr, chain.FieldError("--git-commit-time", timeErr)),
 		ConfigPath: m.Config, Environment: m.Environment,
 		ReadFile: func(ctx context.Context, path string) ([]byte, error) {
 			data, err := m.Source.File(path).Contents(ctx)
 			return []byte(data), err
 		},
-		Steps:         st,
-		Credentials:   creds,
-		SourceRoleARN: k.sourceRoleArn,
-		Endpoint:      m.AwsEndpoint,
-		Region:        m.AwsRegion,
-		GitRevision:   m.GitRevision,
-		CommitTime:    commitTime,
-		SourceURL:     m.SourceUrl,
-		BuilderImage:  m.BuilderImage,
-		RuntimeImage:  m.RuntimeImage,
-		Keys:          chain.Keys{PrivateKey: k.key != nil, Password: k.password != nil, PublicKey: k.publicKey != nil, OIDCToken: k.oidcToken != nil},
-		Trivy:         scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: chain.SplitList(m.TrivyDbRepository)},
-		Log:           os.Stderr,
+		Steps: st, Log: os.Stderr,
+		Credentials: creds, SourceRoleARN: k.sourceRoleArn, Endpoint: m.AwsEndpoint, Region: m.AwsRegion,
+		GitRevision: m.GitRevision, CommitTime: commitTime, SourceURL: m.SourceUrl,
+		BuilderImage: m.BuilderImage, RuntimeImage: m.RuntimeImage,
+		Keys:  chain.Keys{PrivateKey: k.key != nil, Password: k.password != nil, PublicKey: k.publicKey != nil, OIDCToken: k.oidcToken != nil},
+		Trivy: scan.TrivyOptions{SkipDBUpdate: m.TrivySkipDbUpdate, DBRepositories: chain.SplitList(m.TrivyDbRepository)},
 	}
-	return s, st, err
+	return s, st
 }
 
 // readSecrets reads the AWS secrets the module was given into c.
 func (m *Fargate) readSecrets(ctx context.Context, c *chain.Credentials) error {
-	for _, f := range []struct {
-		flag string
-		s    *dagger.Secret
-		to   *string
-	}{{"aws-access-key-id", m.AwsAccessKeyId, &c.AccessKeyID}, {"aws-secret-access-key", m.AwsSecretAccessKey, &c.SecretAccessKey},
-		{"aws-session-token", m.AwsSessionToken, &c.SessionToken}, {"aws-web-identity-token", m.AwsWebToken, &c.WebIdentityToken}} {
-		if f.s == nil {
-			continue
+	read := func(flag string, secret *dagger.Secret, to *string) (err error) {
+		if secret != nil {
+			if *to, err = secret.Plaintext(ctx); err != nil {
+				return fmt.Errorf("read --%s: %w", flag, err)
+			}
 		}
-		v, err := f.s.Plaintext(ctx)
-		if err != nil {
-			return fmt.Errorf("read --%s: %w", f.flag, err)
-		}
-		*f.to = v
+		return nil
 	}
-	return nil
+	return errors.Join(read("aws-access-key-id", m.AwsAccessKeyId, &c.AccessKeyID), read("aws-secret-access-key", m.AwsSecretAccessKey, &c.SecretAccessKey),
+		read("aws-session-token", m.AwsSessionToken, &c.SessionToken), read("aws-web-identity-token", m.AwsWebToken, &c.WebIdentityToken))
 }
 
 // steps is the Dagger implementation of chain.Steps: it keeps the images it built, the SBOM

@@ -3,6 +3,7 @@ package chain_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,6 +201,71 @@ func TestReportOnlyRunsRecordTheGateDecision(t *testing.T) {
 			var gate scan.GatePredicate
 			require.NoError(t, json.Unmarshal(res.GateJSON, &gate))
 			assert.Equal(t, tt.pass, gate.Pass)
+		})
+	}
+}
+
+// An input the module could not read (a secret, --git-commit-time) fails every function
+// with that error, before a build, a container step or an AWS call.
+func TestEveryFunctionFailsOnAnUnreadableInput(t *testing.T) {
+	invalid := errors.New("read --aws-access-key-id: secret env var not found")
+	calls := map[string]func(ctx context.Context, s *chain.Session) error{
+		"environments": func(ctx context.Context, s *chain.Session) error { _, err := s.Environments(ctx); return err },
+		"build":        func(ctx context.Context, s *chain.Session) error { return s.BuildImage(ctx, "") },
+		"sbom":         func(ctx context.Context, s *chain.Session) error { return s.BuildSBOM(ctx, "") },
+		"scan": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.ScanImage(ctx, "", "", true)
+			return err
+		},
+		"render": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Render(ctx, "preprod", "r@sha256:"+strings.Repeat("a", 64))
+			return err
+		},
+		"check": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Check(ctx, chain.CheckOptions{Format: "text"})
+			return err
+		},
+		"audit": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Audit(ctx, chain.AuditOptions{Env: "preprod", Format: "text"})
+			return err
+		},
+		"status":  func(ctx context.Context, s *chain.Session) error { _, err := s.Status(ctx, "preprod"); return err },
+		"diff":    func(ctx context.Context, s *chain.Session) error { _, err := s.Diff(ctx, "preprod", ""); return err },
+		"publish": func(ctx context.Context, s *chain.Session) error { _, err := s.Publish(ctx, "preprod"); return err },
+		"sign": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Sign(ctx, "preprod", "111122223333.dkr.ecr.eu-west-1.amazonaws.com/sample-app@sha256:"+strings.Repeat("a", 64))
+			return err
+		},
+		"verify": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Verify(ctx, "preprod", "111122223333.dkr.ecr.eu-west-1.amazonaws.com/sample-app@sha256:"+strings.Repeat("a", 64))
+			return err
+		},
+		"rollback": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Rollback(ctx, "preprod", "")
+			return err
+		},
+		"run-task": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.RunTask(ctx, chain.RunTaskRequest{Env: "preprod"})
+			return err
+		},
+		"infra": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Infra(ctx, chain.InfraOptions{Env: "preprod", Plan: true})
+			return err
+		},
+		"serve": func(ctx context.Context, s *chain.Session) error { _, err := s.Serve(ctx, ""); return err },
+		"deploy": func(ctx context.Context, s *chain.Session) error {
+			_, err := s.Deploy(ctx, chain.DeployRequest{Env: "preprod"})
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.s.Invalid = invalid
+			err := call(context.Background(), w.s)
+			require.ErrorContains(t, err, invalid.Error()) // deploy and rollback keep it as text, with the report
+			assert.Empty(t, w.steps.calls, "no container step ran")
+			assert.Empty(t, w.srv.CallLog(), "no AWS call was made")
 		})
 	}
 }

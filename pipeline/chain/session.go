@@ -22,8 +22,9 @@ import (
 // Session is one call of a module function: where its files come from, its container steps,
 // its credentials and its settings.
 type Session struct {
-	// Invalid is why the function's own inputs could not be read (a secret, a flag); Deploy
-	// reports it as bad input, with the report, before anything else.
+	// Invalid is why the function's own inputs could not be read (a secret, a flag). Every
+	// function fails with it before reading the environments file (LoadConfig); Deploy and
+	// Rollback report it as bad input, with the report.
 	Invalid error
 	// ConfigPath is the environments file's path in the source directory.
 	ConfigPath string
@@ -126,6 +127,9 @@ func (s *Session) log() io.Writer {
 
 // LoadConfig reads and validates the environments file.
 func (s *Session) LoadConfig(ctx context.Context) (*config.File, error) {
+	if s.Invalid != nil {
+		return nil, s.Invalid
+	}
 	data, err := s.ReadFile(ctx, s.ConfigPath)
 	if err != nil {
 		return nil, fmt.Errorf("read environments file %s from the source directory: %w", s.ConfigPath, err)

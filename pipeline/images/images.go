@@ -52,6 +52,22 @@ func Defaults() (Set, error) {
 	return setOf(list), nil
 }
 
+// Resolve returns the images the module runs: each override that is not blank, else the
+// default of Defaults.
+func Resolve(overrides Set) (Set, error) {
+	d, err := Defaults()
+	if err != nil {
+		return Set{}, err
+	}
+	pick := func(override, def string) string {
+		if o := strings.TrimSpace(override); o != "" {
+			return o
+		}
+		return def
+	}
+	return Set{Trivy: pick(overrides.Trivy, d.Trivy), Cosign: pick(overrides.Cosign, d.Cosign), Registry: pick(overrides.Registry, d.Registry)}, nil
+}
+
 // List returns the default images in file order.
 func List() ([]Image, error) {
 	list, err := Parse([]byte(defaultsFile))

@@ -23,6 +23,28 @@ func TestDefaultsArePinnedByDigest(t *testing.T) {
 	assert.True(t, strings.HasPrefix(set.Registry, "registry:"), set.Registry)
 }
 
+func TestResolveKeepsEachOverrideAndDefaultsTheRest(t *testing.T) {
+	d, err := Defaults()
+	require.NoError(t, err)
+	mirror := "mirror.example.com/aquasec/trivy:0.74.0" + digest
+	for _, tc := range []struct {
+		name      string
+		overrides Set
+		want      Set
+	}{
+		{"none", Set{}, d},
+		{"blank is no override", Set{Trivy: "  ", Cosign: "\t"}, d},
+		{"one", Set{Trivy: " " + mirror + " "}, Set{Trivy: mirror, Cosign: d.Cosign, Registry: d.Registry}},
+		{"all", Set{Trivy: "t:1", Cosign: "c:1", Registry: "r:1"}, Set{Trivy: "t:1", Cosign: "c:1", Registry: "r:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(tc.overrides)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
 func TestParse(t *testing.T) {
 	good := "# comment\n\nFROM aquasec/trivy:0.74.0" + digest + " AS trivy\n" +
 		"from ghcr.io/sigstore/cosign/cosign:v3.1.3" + digest + " as Cosign\n" +
