@@ -46,6 +46,9 @@ var (
 	quantitySuffixes = []string{"TTL", "TIMEOUT", "EXPIRY", "EXPIRES", "EXPIRATION", "LIFETIME",
 		"AGE", "INTERVAL", "DURATION", "SECONDS", "MINUTES", "HOURS", "DAYS",
 		"LENGTH", "LEN", "SIZE", "COUNT", "LIMIT", "PORT"}
+	// quantityWords, as a whole part of a name, make it a quantity too: MAX_TOKENS,
+	// LLM_MIN_TOKENS, NUM_TOKENS count tokens, they hold none.
+	quantityWords = []string{"MAX", "MIN", "NUM"}
 )
 
 var (
@@ -93,7 +96,8 @@ var (
 //     no credential-named query parameter with a value, or a path or identifier (letters,
 //     digits and _ . : / @ + ~ -, not shaped like user:password@host). After _TTL, _TIMEOUT, _EXPIRY, _EXPIRES, _EXPIRATION,
 //     _LIFETIME, _AGE, _INTERVAL, _DURATION, _SECONDS, _MINUTES, _HOURS, _DAYS, _LENGTH,
-//     _LEN, _SIZE, _COUNT, _LIMIT or _PORT: a number, a duration (30s, 1h30m) or a date.
+//     _LEN, _SIZE, _COUNT, _LIMIT or _PORT, or with a part MAX, MIN or NUM (MAX_TOKENS counts
+//     tokens): a number, a duration (30s, 1h30m) or a date.
 //     Anything else is a secret; a digits-only DB_PASSWORD is one (a PIN is a password).
 //  4. Any other variable is not a secret.
 func SecretReason(name, value string) string {
@@ -145,8 +149,20 @@ func harmless(upper, v string) bool {
 		return true
 	case hasSuffix(upper, locationSuffixes):
 		return identifierRE.MatchString(v) && !urlRE.MatchString(v) && !userinfoRE.MatchString(v) || plainURL(v)
-	case hasSuffix(upper, quantitySuffixes):
+	case hasSuffix(upper, quantitySuffixes) || hasPart(upper, quantityWords):
 		return quantityRE.MatchString(v) || dateRE.MatchString(v)
+	}
+	return false
+}
+
+// hasPart reports whether one of the "_"-separated parts of upper is one of words.
+func hasPart(upper string, words []string) bool {
+	for _, p := range strings.Split(upper, "_") {
+		for _, w := range words {
+			if p == w {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -148,6 +148,11 @@ func TestSecretReason(t *testing.T) {
 		{"_DAYS", "SECRET_ROTATION_DAYS", "30", ""},
 		{"_PORT", "SECRETS_PORT", "8200", ""},
 		{"lower-case suffix", "token_file", "/run/secrets/t", ""},
+		{"a count of tokens", "MAX_TOKENS", "100", ""},
+		{"a count of tokens, prefixed", "LLM_MAX_TOKENS", "4096", ""},
+		{"NUM part", "NUM_TOKENS", "8", ""},
+		{"a MAX name holds no word", "MAX_TOKENS", "abc", name},
+		{"MAX inside a word is no part", "MAXTOKEN", "100", name},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
