@@ -39,8 +39,7 @@ var credentialWords = []string{
 var (
 	// locationSuffixes name where a secret is or what it is called: their value is a URL,
 	// a path or an identifier.
-	locationSuffixes = []string{"ARN", "FILE", "PATH", "DIR", "NAME", "ID", "PARAM", "PARAMETER",
-		"URL", "URI", "ENDPOINT", "HOST", "HEADER", "REGION", "VERSION"}
+	locationSuffixes = []string{"ARN", "FILE", "PATH", "NAME", "ID", "PARAM", "PARAMETER", "URL", "URI", "HEADER"}
 	// quantitySuffixes describe a secret's lifetime or shape: their value is a number, a
 	// duration or a date.
 	quantitySuffixes = []string{"TTL", "TIMEOUT", "EXPIRY", "EXPIRES", "EXPIRATION", "LIFETIME",
@@ -75,30 +74,29 @@ var (
 //  1. An AWS credential variable (AWSCredentialVariable) is a secret whatever its value,
 //     empty included: Security Hub ECS.8 reports the name alone.
 //  2. A value that holds a credential is a secret whatever the name, a reference suffix
-//     such as _FILE or _ARN included: an AWS access key ID (ContainsAccessKeyID), a PEM
-//     private key (ContainsPrivateKey), a GitHub (ghp_, gho_, ghu_, ghs_, ghr_,
-//     github_pat_), Slack (xoxb-, xoxp-, xoxa-, xoxe-, xoxr-, xoxs-) or GitLab (glpat-) token, or a long
-//     high-entropy value: 32 or more characters without white space once trimmed, with
-//     lower-case and upper-case letters and digits, and at least 4.5 bits of entropy per
-//     character (hex digests, words, most URLs and paths fall below). An ARN is not held to
-//     the entropy test: its resource part routinely ends in random characters (Secrets
-//     Manager's "-AbCdEf") and an ARN is what secrets[].valueFrom itself holds.
+//     such as _FILE or _ARN included: an AWS access key ID (ContainsAccessKeyID); a PEM
+//     private key (ContainsPrivateKey); a GitHub (ghp_, gho_, ghu_, ghs_, ghr_,
+//     github_pat_), Slack (xoxb-, xoxp-, xoxa-, xoxe-, xoxr-, xoxs-) or GitLab (glpat-)
+//     token; or a long high-entropy value: once trimmed, 32 or more characters without
+//     white space, with lower-case and upper-case letters and digits, and at least 4.5 bits
+//     of entropy per character (hex digests, words, most URLs and paths fall below). An ARN
+//     is not held to the entropy test: its resource part routinely ends in random
+//     characters (Secrets Manager's "-AbCdEf"), and an ARN is what secrets[].valueFrom holds.
 //  3. A name that contains a credential word (PASSWORD, PASSWD, PASSPHRASE, SECRET, TOKEN,
 //     PRIVATE_KEY, PRIVATEKEY, API_KEY, APIKEY, ACCESS_KEY, ACCESSKEY, CREDENTIAL,
-//     AUTH_DATA; in any case, "-" read as "_") is a secret unless its value cannot be a
-//     secret held in plain text:
-//     - empty or white space;
-//     - a flag word: true, false, yes, no, on, off, none, null (any case);
-//     - an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE);
-//     - the name ends in a reference suffix and the value looks like what the suffix
-//     names. After _ARN, _FILE, _PATH, _DIR, _NAME, _ID, _PARAM, _PARAMETER, _URL, _URI,
-//     _ENDPOINT, _HOST, _HEADER, _REGION or _VERSION: a URL with no user information and
-//     no credential-named query parameter with a value, or a path or identifier (letters,
-//     digits and _ . : / @ + ~ -, not shaped like user:password@host). After _TTL, _TIMEOUT, _EXPIRY, _EXPIRES, _EXPIRATION,
-//     _LIFETIME, _AGE, _INTERVAL, _DURATION, _SECONDS, _MINUTES, _HOURS, _DAYS, _LENGTH,
-//     _LEN, _SIZE, _COUNT, _LIMIT or _PORT, or with a part MAX, MIN or NUM (MAX_TOKENS counts
-//     tokens): a number, a duration (30s, 1h30m) or a date.
-//     Anything else is a secret; a digits-only DB_PASSWORD is one (a PIN is a password).
+//     AUTH_DATA; in any case, "-" read as "_") is a secret unless its trimmed value cannot
+//     be a secret held in plain text: it is empty, a flag word (true, false, yes, no, on,
+//     off, none, null, in any case) or an ARN (arn:partition:service:region:account:...);
+//     after a location suffix (_ARN, _FILE, _PATH, _NAME, _ID, _PARAM,
+//     _PARAMETER, _URL, _URI, _HEADER) it is a URL with no user information and no
+//     credential-named query parameter with a value, or a path or identifier (letters,
+//     digits and _ . : / @ + ~ -, not shaped like user:password@host); after a quantity
+//     suffix (_TTL, _TIMEOUT, _EXPIRY, _EXPIRES, _EXPIRATION, _LIFETIME, _AGE, _INTERVAL,
+//     _DURATION, _SECONDS, _MINUTES, _HOURS, _DAYS, _LENGTH, _LEN, _SIZE, _COUNT, _LIMIT,
+//     _PORT), or in a name with a part MAX, MIN or NUM (MAX_TOKENS counts tokens), it is a
+//     number, a duration (30s, 1h30m) or a date.
+//     Anything else is a secret: a digits-only DB_PASSWORD is one (a PIN is a password),
+//     and so is TOKEN_TTL=hunter2.
 //  4. Any other variable is not a secret.
 func SecretReason(name, value string) string {
 	if AWSCredentialVariable(name) {
