@@ -9,6 +9,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"dagger/fargate/pipeline/policy/dockerfile"
+	"dagger/fargate/pipeline/redact"
 )
 
 // dockerfileView is a parsed Dockerfile under evaluation.
@@ -78,11 +79,14 @@ func checkDockerSecrets(v *dockerfileView) []hit {
 	var out []hit
 	check := func(kind, name, value string, line int) {
 		value = v.f.Literal(value)
-		if ecs8Names[strings.ToUpper(name)] && strings.TrimSpace(value) != "" {
-			out = append(out, hit{message: fmt.Sprintf("%s %s sets AWS credentials", kind, name), line: line})
+		if redact.AWSCredentialVariable(name) {
+			// An ARG or ENV without a value declares the variable and holds nothing.
+			if strings.TrimSpace(value) != "" {
+				out = append(out, hit{message: fmt.Sprintf("%s %s sets AWS credentials", kind, name), line: line})
+			}
 			return
 		}
-		if why := secretLooking(name, value); why != "" {
+		if why := redact.SecretReason(name, value); why != "" {
 			out = append(out, hit{message: fmt.Sprintf("%s %s %s", kind, name, why), line: line})
 		}
 	}

@@ -425,6 +425,28 @@ func TestTaskDefinitionRuleDetails(t *testing.T) {
 		{"client secret name", func(c *ecstypes.ContainerDefinition) {
 			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("oauth_client_secret"), Value: aws.String("abc")}}
 		}, "FG-TD-014", true},
+		// One heuristic with the renderer (redact.SecretReason).
+		{"digits-only password", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("DB_PASSWORD"), Value: aws.String("123456")}}
+		}, "FG-TD-014", true},
+		{"high-entropy value under innocent name", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("SIGNING"), Value: aws.String("q8Zr4Xw2LmN7vB1cK9sD3fG6hJ0pT5yU2iO8aE4rW7tY")}}
+		}, "FG-TD-014", true},
+		{"token value under a _FILE name", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("TOKEN_FILE"), Value: aws.String("ghp_abcdefghijklmnopqrstuvwxyz0123456789")}}
+		}, "FG-TD-014", true},
+		{"word under a _TTL name", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("TOKEN_TTL"), Value: aws.String("hunter2")}}
+		}, "FG-TD-014", true},
+		{"path under a _FILE name is fine", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("TOKEN_FILE"), Value: aws.String("/run/secrets/t")}}
+		}, "FG-TD-014", false},
+		{"session token is an AWS credential", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("AWS_SESSION_TOKEN"), Value: aws.String("FwoGZXIvYXdzEJr")}}
+		}, "FG-TD-013", true},
+		{"session token is not reported twice", func(c *ecstypes.ContainerDefinition) {
+			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("AWS_SESSION_TOKEN"), Value: aws.String("FwoGZXIvYXdzEJr")}}
+		}, "FG-TD-014", false},
 		{"secret ARN reference is fine", func(c *ecstypes.ContainerDefinition) {
 			c.Environment = []ecstypes.KeyValuePair{{Name: aws.String("DB_SECRET"), Value: aws.String("arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")}}
 		}, "FG-TD-014", false},

@@ -375,14 +375,11 @@ func checkLogging(v *taskDefView) []hit {
 	})
 }
 
-// ecs8Names are the environment variable names Security Hub ECS.8 checks.
-var ecs8Names = map[string]bool{"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "ECS_ENGINE_AUTH_DATA": true}
-
 func checkECS8Env(v *taskDefView) []hit {
 	var out []hit
 	for _, c := range v.td.ContainerDefinitions {
 		for _, kv := range c.Environment {
-			if ecs8Names[strings.ToUpper(aws.ToString(kv.Name))] {
+			if redact.AWSCredentialVariable(aws.ToString(kv.Name)) {
 				out = append(out, v.containerHit(c, "environment variable %s carries AWS credentials in plain text", aws.ToString(kv.Name)))
 			}
 		}
@@ -395,41 +392,16 @@ func checkSecretEnv(v *taskDefView) []hit {
 	for _, c := range v.td.ContainerDefinitions {
 		for _, kv := range c.Environment {
 			name := aws.ToString(kv.Name)
-			if ecs8Names[strings.ToUpper(name)] {
+			if redact.AWSCredentialVariable(name) {
 				continue // FG-TD-013
 			}
-			if why := secretLooking(name, aws.ToString(kv.Value)); why != "" {
+			if why := redact.SecretReason(name, aws.ToString(kv.Value)); why != "" {
 				// Never echo the value: only the variable name and the reason.
 				out = append(out, v.containerHit(c, "environment variable %s %s", name, why))
 			}
 		}
 	}
 	return out
-}
-
-var (
-	secretNamePattern = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_DATA)`)
-	// Names that point at a secret rather than hold one.
-	referenceSuffix = regexp.MustCompile(`(?i)_(ARN|FILE|PATH|NAME|PARAM|PARAMETER|ID|URL|URI|TTL|LENGTH|TIMEOUT|EXPIRY|HEADER)$`)
-	tokenPattern    = regexp.MustCompile(`\b(ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[baprs]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20})\b`)
-	harmlessValue   = regexp.MustCompile(`(?i)^(|[0-9]+|true|false|yes|no|on|off|none|null|arn:aws[a-z-]*:.*)$`)
-)
-
-// secretLooking says why a name/value pair looks like a plaintext secret, or "" if it does not.
-// The value is inspected but never returned.
-func secretLooking(name, value string) string {
-	switch {
-	case redact.ContainsAccessKeyID(value):
-		return "holds an AWS access key ID"
-	case redact.ContainsPrivateKey(value):
-		return "holds a PEM private key"
-	case tokenPattern.MatchString(value):
-		return "holds an API token"
-	}
-	if secretNamePattern.MatchString(name) && !referenceSuffix.MatchString(name) && !harmlessValue.MatchString(strings.TrimSpace(value)) {
-		return "looks like a secret held in plain text"
-	}
-	return ""
 }
 
 var (

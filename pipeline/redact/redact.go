@@ -1,7 +1,8 @@
-// Package redact recognises AWS access key IDs and PEM private keys, for the checks that refuse
-// them (the task definition renderer, the policy rules on container environments and
-// Dockerfiles) and the outputs that mask them (the deployment report). It is the pipeline's one
-// definition of what a key ID and a private key look like.
+// Package redact recognises credentials: AWS access key IDs, PEM private keys and, in
+// SecretReason, variables that hold a credential in plain text, for the checks that refuse them
+// (the task definition renderer, the policy rules on container environments and Dockerfiles)
+// and the outputs that mask them (the deployment report, task log excerpts). It is the
+// pipeline's one definition of what a key ID, a private key and a plaintext secret look like.
 package redact
 
 import "strings"

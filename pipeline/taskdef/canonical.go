@@ -6,10 +6,13 @@ import (
 	"fmt"
 
 	"github.com/pmezard/go-difflib/difflib"
+
+	"dagger/fargate/pipeline/redact"
 )
 
 // Redacted replaces, in CanonicalJSON, the value of an environment variable that looks like
-// a credential (a running definition may hold one; Render never lets one through).
+// a credential (redact.SecretReason; a running definition may hold one, Render never lets one
+// through).
 const Redacted = "<redacted: looks like a credential>"
 
 // CanonicalJSON is the definition in registration shape with keys sorted, two-space indent
@@ -37,7 +40,7 @@ func redactCredentials(doc map[string]any) {
 			m, _ := e.(map[string]any)
 			n, _ := m["name"].(string)
 			v, _ := m["value"].(string)
-			if m != nil && CredentialReason(n, v) != "" {
+			if m != nil && redact.SecretReason(n, v) != "" {
 				m["value"] = Redacted
 			}
 		}

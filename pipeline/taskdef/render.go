@@ -3,7 +3,6 @@ package taskdef
 import (
 	"fmt"
 	"maps"
-	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -148,8 +147,9 @@ func setEnv(c map[string]any, env map[string]string) {
 	c["environment"] = list
 }
 
-// CheckEnvironment refuses plain environment variables that carry credentials (Render does
-// it too). The error names the container and the variable, never the value.
+// CheckEnvironment refuses plain environment variables that carry credentials, as
+// redact.SecretReason decides (Render does it too). The error names the container and the
+// variable, never the value.
 func (d *Definition) CheckEnvironment() error { return checkEnvironment(d) }
 
 func checkEnvironment(d *Definition) error {
@@ -160,70 +160,13 @@ func checkEnvironment(d *Definition) error {
 			m, _ := e.(map[string]any)
 			n, _ := m["name"].(string)
 			v, _ := m["value"].(string)
-			if why := CredentialReason(n, v); why != "" {
+			if why := redact.SecretReason(n, v); why != "" {
 				return fmt.Errorf("render %s: container %q: environment variable %s %s; pass it through secrets[].valueFrom (Secrets Manager or SSM Parameter Store) instead",
 					d.source, cname, n, why)
 			}
 		}
 	}
 	return nil
-}
-
-var (
-	credentialNames = map[string]bool{"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true, "ECS_ENGINE_AUTH_DATA": true}
-	credentialWords = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "PRIVATE_KEY", "API_KEY", "APIKEY", "CREDENTIAL"}
-)
-
-// CredentialReason says why an environment variable looks like a credential ("" if it does
-// not). The reason never contains the value.
-func CredentialReason(nameStr, value string) string {
-	up := strings.ToUpper(nameStr)
-	if credentialNames[up] {
-		return "is an AWS credential variable (Security Hub ECS.8)"
-	}
-	for _, w := range credentialWords {
-		if strings.Contains(up, w) {
-			return fmt.Sprintf("has a credential-like name (contains %s)", w)
-		}
-	}
-	switch {
-	case redact.ContainsAccessKeyID(value):
-		return "has a value shaped like an AWS access key ID"
-	case redact.ContainsPrivateKey(value):
-		return "has a value containing a private key"
-	case highEntropy(value):
-		return "has a long high-entropy value that looks like a secret"
-	}
-	return ""
-}
-
-// highEntropy is true for long strings without spaces whose characters are close to random
-// (base64-like secrets). Hex digests (at most 4 bits per character) and ordinary words,
-// URLs and paths fall below the threshold.
-func highEntropy(s string) bool {
-	if len(s) < 32 || strings.ContainsAny(s, " \t\n") {
-		return false
-	}
-	var classes int
-	for _, set := range []string{"abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"} {
-		if strings.ContainsAny(s, set) {
-			classes++
-		}
-	}
-	if classes < 3 {
-		return false
-	}
-	counts := map[rune]int{}
-	for _, r := range s {
-		counts[r]++
-	}
-	var h float64
-	n := float64(len([]rune(s)))
-	for _, c := range counts {
-		p := float64(c) / n
-		h -= p * math.Log2(p)
-	}
-	return h >= 4.5
 }
 
 func quoteList(names []string) string {

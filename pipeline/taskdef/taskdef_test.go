@@ -224,6 +224,12 @@ func TestCredentialsRefusedWithoutEcho(t *testing.T) {
 		{"CONTEXT_CFG", "id=ACCAIOSFODNN7EXAMPLE", "shaped like an AWS access key ID"},
 		{"TLS_CERT_BODY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "private key"},
 		{"SIGNING", "q8Zr4Xw2LmN7vB1cK9sD3fG6hJ0pT5yU2iO8aE4rW7tY", "high-entropy"},
+		// One heuristic with the policy rules (redact.SecretReason): a digits-only password is
+		// one, the session token is an AWS credential, and a credential value is refused under
+		// a reference name too.
+		{"PIN_PASSWORD", "123456", "looks like a secret held in plain text"},
+		{"AWS_SESSION_TOKEN", "FwoGZXIvYXdzEJr", "AWS credential variable"},
+		{"TOKEN_FILE", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "API token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,6 +246,11 @@ func TestCredentialsRefusedWithoutEcho(t *testing.T) {
 		"GIT_SHA":      "9fceb02d0ae598e95dc970b74767f19372d61af8",
 		"IMAGE":        digest,
 		"MODE":         "production",
+		// Names of credentials whose value cannot be one held in plain text.
+		"DB_PASSWORD_FILE": "/run/secrets/db",
+		"DB_SECRET_ARN":    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:MyApp-Prod-DbCredentials-7hXq2B",
+		"USE_SECRETS":      "true",
+		"TOKEN_TTL":        "3600",
 	} {
 		_, err := d.Render(RenderOptions{Containers: []string{"app"}, Environment: map[string]string{k: v}})
 		assert.NoError(t, err, k)

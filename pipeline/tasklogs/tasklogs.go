@@ -3,7 +3,7 @@
 // with the awslogs driver is awslogs-stream-prefix/container-name/task-id in awslogs-group,
 // in awslogs-region. The lines are bounded (a few tasks, N lines each, each line truncated)
 // and masked: access key IDs, and values that look like credentials (the rules the task
-// definition checks use, taskdef.CredentialReason), never reach the report. A missing group
+// definition checks use, redact.SecretReason), never reach the report. A missing group
 // or stream is said, not an error: the task may have died before it logged anything.
 package tasklogs
 
@@ -19,7 +19,7 @@ import (
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"dagger/fargate/pipeline/taskdef"
+	"dagger/fargate/pipeline/redact"
 )
 
 // Bounds of what a report quotes.
@@ -126,10 +126,10 @@ func Clean(line string) string {
 }
 
 // Mask replaces what looks like a credential in a log line with ***: a word shaped like an
-// access key ID, a private key or a long random token, and the value of a key=value or
-// key: value pair whose key names a credential (password, token, secret, ...). The rules are
-// the task definition checks' (taskdef.CredentialReason); the report masks access key IDs
-// again on output.
+// access key ID, a private key, an API token or a long random string, and the value of a
+// key=value or key: value pair whose key names a credential (password, token, secret, ...)
+// unless the value cannot be one (true, a path after token_file=, ...). The rules are the task
+// definition checks' (redact.SecretReason); the report masks access key IDs again on output.
 func Mask(line string) string {
 	fields := strings.Fields(line)
 	if len(fields) == 0 {
@@ -141,7 +141,7 @@ func Mask(line string) string {
 		word := strings.Trim(f, `"',;{}[]()`)
 		switch {
 		case nextIsValue != "":
-			if taskdef.CredentialReason(nextIsValue, "") != "" {
+			if redact.SecretReason(nextIsValue, word) != "" {
 				fields[i], masked = "***", true
 			}
 			nextIsValue = ""
@@ -168,10 +168,10 @@ func Mask(line string) string {
 // maskWord masks one word or key=value pair; ok is false when nothing looked like a secret.
 func maskWord(part string) (string, bool) {
 	word := strings.Trim(part, `"',;{}[]()`)
-	if k, v, ok := cutPair(word); ok && v != "" && taskdef.CredentialReason(k, v) != "" {
+	if k, v, ok := cutPair(word); ok && v != "" && redact.SecretReason(k, v) != "" {
 		return strings.Trim(k, `"`) + "=***", true
 	}
-	if word != "" && taskdef.CredentialReason("", word) != "" {
+	if word != "" && redact.SecretReason("", word) != "" {
 		return "***", true
 	}
 	return part, false

@@ -115,6 +115,10 @@ func TestCleanMasksAndTruncates(t *testing.T) {
 		{"token after colon", "token: s3cr3t-value", "token: ***"},
 		{"random blob", "secret is wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY0aZ9", "secret is ***"},
 		{"newline", "done\n", "done"},
+		{"GitHub token", "cloning with ghp_abcdefghijklmnopqrstuvwxyz0123456789", "cloning with ***"},
+		{"digits-only password", "password=123456", "password=***"},
+		{"a path is no secret", "reading token_file=/run/secrets/t", "reading token_file=/run/secrets/t"},
+		{"a flag is no secret", "auth password: false", "auth password: false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
