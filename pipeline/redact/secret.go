@@ -53,7 +53,7 @@ var (
 var (
 	tokenRE      = regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[abeprs]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,})`)
 	arnRE        = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:\S+$`)
-	flagRE       = regexp.MustCompile(`(?i)^(true|false|yes|no|on|off|none|null)$`)
+	flagRE       = regexp.MustCompile(`(?i)^(true|false|yes|no|on|off|none|null|0|1)$`)
 	identifierRE = regexp.MustCompile(`^[A-Za-z0-9_.:/@+~-]+$`)
 	urlRE        = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://\S+$`)
 	quantityRE   = regexp.MustCompile(`(?i)^-?([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|d|w|sec|secs|min|mins|hours?|days?|seconds?|minutes?)?)+$`)
@@ -86,8 +86,8 @@ var (
 //     PRIVATE_KEY, PRIVATEKEY, API_KEY, APIKEY, ACCESS_KEY, ACCESSKEY, CREDENTIAL,
 //     AUTH_DATA; in any case, "-" read as "_") is a secret unless its trimmed value cannot
 //     be a secret held in plain text: it is empty, a flag word (true, false, yes, no, on,
-//     off, none, null, in any case) or an ARN (arn:partition:service:region:account:...);
-//     after a location suffix (_ARN, _FILE, _PATH, _NAME, _ID, _PARAM,
+//     off, none, null, in any case, or a lone 0 or 1: SECRETS_ENABLED=1) or an ARN
+//     (arn:partition:service:region:account:...); after a location suffix (_ARN, _FILE, _PATH, _NAME, _ID, _PARAM,
 //     _PARAMETER, _URL, _URI, _HEADER) it is a URL with no user information and no
 //     credential-named query parameter with a value, or a path or identifier (letters,
 //     digits and _ . : / @ + ~ -, not shaped like user:password@host); after a quantity

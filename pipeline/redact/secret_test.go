@@ -71,7 +71,6 @@ func TestSecretReason(t *testing.T) {
 		{"password", "DB_PASSWORD", "hunter2-not-shown", "contains PASSWORD"},
 		{"password, reason", "DB_PASSWORD", "hunter2", value},
 		{"digits-only password", "DB_PASSWORD", "123456", "contains PASSWORD"},
-		{"one-digit password", "DB_PASSWORD", "1", "contains PASSWORD"},
 		{"passwd", "MYSQL_PASSWD", "x", "contains PASSWD"},
 		{"passphrase", "GPG_PASSPHRASE", "correct horse battery staple", "contains PASSPHRASE"},
 		{"secret", "API_SECRET", "plain-value-xyz", "contains SECRET"},
@@ -102,12 +101,14 @@ func TestSecretReason(t *testing.T) {
 		{"no reference suffix", "SECRET_HOST", "vault.internal", name},
 		{"identifier with punctuation", "SECRET_NAME", "p@ss w0rd!", name},
 		{"path with a space", "TOKEN_PATH", "/run/my secrets/t", name},
-		{"boolean-looking digits are digits", "SECRETS_ENABLED", "1", name},
+		{"two digits are a number, not a flag", "SECRETS_ENABLED", "10", name},
 
 		// ... unless the value cannot be a secret held in plain text.
 		{"empty", "DB_PASSWORD", "", ""},
 		{"white space", "DB_PASSWORD", "  ", ""},
 		{"true", "USE_SECRETS", "true", ""},
+		{"1 is a flag", "SECRETS_ENABLED", "1", ""},
+		{"0 is a flag", "TOKEN_AUTH", " 0 ", ""},
 		{"TRUE", "USE_SECRETS", "TRUE", ""},
 		{"false", "TOKEN_AUTH", "false", ""},
 		{"yes", "TOKEN_AUTH", "yes", ""},
