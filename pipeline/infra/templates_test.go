@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -233,42 +232,14 @@ func TestServiceTemplateAgreesWithTaskDefinitionJSON(t *testing.T) {
 				if strings.Contains(arn, ":ssm:") {
 					action = "ssm:GetParameters"
 				}
-				assert.True(t, allows(exec.Policies[0].PolicyDocument, action, arn), "execution role: %s on %s", action, arn)
-				assert.True(t, allows(boundary.PolicyDocument, action, arn), "boundary: %s on %s", action, arn)
+				assert.True(t, policy.GrantsActionOn(policyStatements(exec.Policies[0].PolicyDocument), action, arn), "execution role: %s on %s", action, arn)
+				assert.True(t, policy.GrantsActionOn(policyStatements(boundary.PolicyDocument), action, arn), "boundary: %s on %s", action, arn)
 			}
 		})
 	}
 }
 
 var accountRE = regexp.MustCompile(`:[0-9]{12}:`)
-
-// allows reports whether an Allow statement of doc grants action on resource (IAM * and ?
-// wildcards in the resource).
-func allows(doc any, action, resource string) bool {
-	for _, st := range statements(doc) {
-		if st["Effect"] != "Allow" || !slices.Contains(list(st["Action"]), action) {
-			continue
-		}
-		for _, r := range list(st["Resource"]) {
-			pattern := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(r)) + "$"
-			if regexp.MustCompile(pattern).MatchString(resource) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func TestAllows(t *testing.T) {
-	doc := map[string]any{"Statement": []any{
-		map[string]any{"Effect": "Allow", "Action": "s:Get", "Resource": "arn:x:secret:a/b-??????"},
-		map[string]any{"Effect": "Deny", "Action": "s:Put", "Resource": "*"},
-	}}
-	assert.True(t, allows(doc, "s:Get", "arn:x:secret:a/b-AbCdEf"))
-	assert.False(t, allows(doc, "s:Get", "arn:x:secret:a/b-AbCdEfG"))
-	assert.False(t, allows(doc, "s:Get", "arn:x:secret:a/c-AbCdEf"))
-	assert.False(t, allows(doc, "s:Put", "anything"))
-}
 
 func TestServiceTemplateDeliveryWiring(t *testing.T) {
 	canary := loadService(t, envParams("prod", map[string]string{"DeploymentStrategy": "CANARY"}))

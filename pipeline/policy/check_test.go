@@ -277,7 +277,7 @@ func TestRenderJSONContract(t *testing.T) {
 	require.Len(t, findings, len(r.Findings))
 	for _, f := range findings {
 		m := f.(map[string]any)
-		for _, k := range []string{"rule", "severity", "controls", "resource", "message", "remediation", "suppressed"} {
+		for _, k := range []string{"rule", "severity", "source", "controls", "resource", "message", "remediation", "suppressed"} {
 			require.Contains(t, m, k)
 		}
 		require.IsType(t, []any{}, m["controls"])

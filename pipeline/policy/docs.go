@@ -57,7 +57,10 @@ suppression stops suppressing, and the finding says so.
 
 - ` + "`text`" + ` (default): findings grouped by severity, one line each: rule, resource, message, fix, location.
 - ` + "`json`" + `: a stable contract:
-  ` + "`" + `{"findings": [{"rule", "severity", "controls", "resource", "message", "remediation", "suppressed", "suppressionNote"?, "location"?}], "summary": {"critical", "high", "medium", "low", "suppressed"}}` + "`" + `.
+  ` + "`" + `{"findings": [{"rule", "severity", "source", "controls", "resource", "message", "remediation", "suppressed", "suppressionNote"?, "location"?}], "summary": {"critical", "high", "medium", "low", "suppressed"}}` + "`" + `.
+  ` + "`source`" + ` names the check that found the finding, on every finding: ` + "`policy`" + ` (the rules over the Dockerfile, task
+  definitions, IAM policy files and service settings), ` + "`iac`" + ` (the template checks: the FG-CFN rules and Trivy's
+  misconfigurations, FG-IAC-001) or ` + "`audit`" + ` (a live account: its resources, registry and detective controls).
   Suppressed findings are listed with ` + "`\"suppressed\": true`" + ` and a ` + "`suppressionNote`" + `; the severity counts in
   ` + "`summary`" + ` exclude them and ` + "`summary.suppressed`" + ` counts them. ` + "`location`" + ` is ` + "`{path, line}`" + ` for files or
   ` + "`{logical}`" + ` (an ARN) for live resources.
@@ -65,7 +68,9 @@ suppression stops suppressing, and the finding says so.
   low 2.0: the middle of the band GitHub reads the score in; the scan gate's SARIF uses the same scale) and control IDs
   as tags, result level ` + "`error`" + ` (critical, high), ` + "`warning`" + ` (medium) or ` + "`note`" + ` (low),
   results located at the file and line (Dockerfile instruction, task definition container, policy statement) or, for
-  live resources, a logical location. Suppressed findings carry a SARIF ` + "`suppressions`" + ` entry.
+  live resources, a logical location. Suppressed findings carry a SARIF ` + "`suppressions`" + ` entry. Every result names
+  its source, as in JSON, in its property bag: ` + "`\"properties\": {\"fargate/source\": \"policy\"}`" + ` (or ` + "`iac`" + `, ` + "`audit`" + `);
+  the scan gate's SARIF writes ` + "`scan`" + ` there.
 
 ## Resource names
 

@@ -551,21 +551,19 @@ func matchesAnySecret(resource string, refs []string) bool {
 				base = strings.Join(parts[:7], ":")
 			}
 		}
-		if wildcardMatch(resource, base) || wildcardMatch(resource, ref) {
+		// IAM's resource matching (* and ?), as GrantsActionOn: the random 6-character suffix of
+		// a Secrets Manager ARN is often written -??????.
+		if iamMatch(resource, base) || iamMatch(resource, ref) {
 			return true
 		}
 		// ARN resources for SSM names: arn:…:parameter/name matches "name" or "/name".
 		if !strings.HasPrefix(base, "arn:") {
 			if i := strings.Index(resource, ":parameter/"); i >= 0 {
 				name := resource[i+len(":parameter"):]
-				if wildcardMatch(name, "/"+strings.TrimPrefix(base, "/")) {
+				if iamMatch(name, "/"+strings.TrimPrefix(base, "/")) {
 					return true
 				}
 			}
-		}
-		// Secrets Manager ARNs end with a random 6-character suffix; policies often use -??????.
-		if strings.HasSuffix(resource, "-??????") && strings.HasPrefix(base, strings.TrimSuffix(resource, "??????")) && len(base) == len(resource) {
-			return true
 		}
 	}
 	return false

@@ -11,7 +11,8 @@ import (
 // ("ECR:GetAuthorizationToken" is "ecr:GetAuthorizationToken": "the prefix and the action name
 // are case insensitive", IAM JSON policy elements: Action,
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html),
-// so every comparison here is.
+// so every comparison of actions here is; resources compare in their case. GrantsActionOn is the
+// one answer to "does this policy allow that action on that resource", for code and tests alike.
 
 // IAMIssueKind is a way an Allow statement grants more than least privilege.
 type IAMIssueKind string
@@ -83,15 +84,103 @@ func LeastPrivilege(stmts []Statement, opts LeastPrivilegeOptions) []IAMIssue {
 func WildcardAction(a string) bool { return strings.Contains(a, "*") }
 
 // GrantsAction reports whether an Allow statement's Action covers action, in any case and
-// through wildcards ("iam:*", "IAM:Pass*", "*").
-func GrantsAction(s Statement, action string) bool {
+// through wildcards ("iam:*", "IAM:Pass*", "ecr:GetAuthorizationToke?", "*").
+func GrantsAction(s Statement, action string) bool { return coversAction(s.Action, action) }
+
+// GrantsActionOn reports whether a permissions policy's statements allow action on resource:
+// an Allow statement applies to both and no Deny statement does (an explicit Deny wins). A
+// statement applies when its Action covers the action (or, with NotAction, none of NotAction
+// does) and its Resource covers the resource (or, with NotResource, none of NotResource does).
+// Actions compare in any case, resources case-sensitively, both with IAM's wildcards: * any run
+// of characters, ? any one. Conditions are not evaluated: a statement applies as if its
+// Condition held. A statement with neither Resource nor NotResource (a trust policy's) applies
+// to no resource.
+func GrantsActionOn(stmts []Statement, action, resource string) bool {
+	allowed := false
+	for _, s := range stmts {
+		if !appliesTo(s, action, resource) {
+			continue
+		}
+		switch s.Effect {
+		case "Deny":
+			return false
+		case "Allow":
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+// appliesTo reports whether a statement, whatever its effect, covers action on resource.
+func appliesTo(s Statement, action, resource string) bool {
+	switch {
+	case len(s.Action) > 0:
+		if !coversAction(s.Action, action) {
+			return false
+		}
+	case len(s.NotAction) > 0:
+		if coversAction(s.NotAction, action) {
+			return false
+		}
+	default:
+		return false
+	}
+	switch {
+	case len(s.Resource) > 0:
+		return coversResource(s.Resource, resource)
+	case len(s.NotResource) > 0:
+		return !coversResource(s.NotResource, resource)
+	}
+	return false
+}
+
+// coversAction reports whether one of the action patterns matches action, in any case.
+func coversAction(patterns []string, action string) bool {
 	action = strings.ToLower(action)
-	for _, a := range s.Action {
-		if wildcardMatch(strings.ToLower(a), action) {
+	for _, p := range patterns {
+		if iamMatch(strings.ToLower(p), action) {
 			return true
 		}
 	}
 	return false
+}
+
+// coversResource reports whether one of the resource patterns matches resource, in its case.
+func coversResource(patterns []string, resource string) bool {
+	for _, p := range patterns {
+		if iamMatch(p, resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// iamMatch matches s against an IAM pattern, character by character: * matches any run of
+// characters (none included), ? exactly one; everything else only itself.
+func iamMatch(pattern, s string) bool {
+	p, r := []rune(pattern), []rune(s)
+	pi, ri := 0, 0
+	star, resume := -1, 0 // the last * seen, and where in s its run ends so far
+	for ri < len(r) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, resume = pi, ri
+			pi++
+		case pi < len(p) && (p[pi] == '?' || p[pi] == r[ri]):
+			pi++
+			ri++
+		case star >= 0:
+			// Let the last * take one more character and match the rest from there.
+			resume++
+			pi, ri = star+1, resume
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 // needResourceLevel returns the actions that are not allowed on "*" (those that support

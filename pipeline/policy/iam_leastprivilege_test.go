@@ -48,6 +48,8 @@ func TestGrantsAction(t *testing.T) {
 		{[]string{"iam:Pass*"}, "iam:PassRole", true},
 		{[]string{"*"}, "sts:AssumeRoleWithWebIdentity", true},
 		{[]string{"sts:AssumeRole"}, "sts:AssumeRoleWithWebIdentity", false},
+		{[]string{"ssm:GetParameter?"}, "ssm:GetParameters", true},
+		{[]string{"ssm:GetParameter?"}, "ssm:GetParameter", false},
 	} {
 		t.Run(tt.action, func(t *testing.T) {
 			assert.Equal(t, tt.want, GrantsAction(Statement{Action: tt.actions}, tt.action))

@@ -96,6 +96,7 @@ func textLocation(l Location) string {
 type jsonFinding struct {
 	Rule            string        `json:"rule"`
 	Severity        string        `json:"severity"`
+	Source          string        `json:"source"`
 	Controls        []string      `json:"controls"`
 	Resource        string        `json:"resource"`
 	Message         string        `json:"message"`
@@ -127,7 +128,10 @@ type jsonReport struct {
 func renderJSON(w io.Writer, r Report) error {
 	out := jsonReport{Findings: []jsonFinding{}, Summary: jsonSummary(r.Summary)}
 	for _, f := range r.Findings {
-		jf := jsonFinding{Rule: f.Rule, Severity: f.Severity.String(), Controls: f.Controls, Resource: f.Resource, Message: f.Message,
+		if f.Source == "" {
+			return fmt.Errorf("render policy json: finding %s on %s has no source", f.Rule, f.Resource)
+		}
+		jf := jsonFinding{Rule: f.Rule, Severity: f.Severity.String(), Source: string(f.Source), Controls: f.Controls, Resource: f.Resource, Message: f.Message,
 			Remediation: f.Remediation, Suppressed: f.Suppressed, SuppressionNote: f.SuppressionNote}
 		if jf.Controls == nil {
 			jf.Controls = []string{}
@@ -158,7 +162,7 @@ func renderSARIF(w io.Writer, r Report) error {
 		})
 	}
 	for _, f := range r.Findings {
-		res := sarif.Result{RuleID: f.Rule, Level: f.Severity.SARIFLevel(),
+		res := sarif.Result{RuleID: f.Rule, Level: f.Severity.SARIFLevel(), Source: f.Source,
 			Message:             sarif.Message{Text: fmt.Sprintf("%s: %s. Fix: %s", f.Resource, f.Message, f.Remediation)},
 			PartialFingerprints: map[string]string{"findingKey/v1": f.Rule + "|" + f.Resource + "|" + f.Message}}
 		var loc sarif.Location

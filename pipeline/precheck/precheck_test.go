@@ -2,6 +2,7 @@ package precheck_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/infra"
+	"dagger/fargate/pipeline/internal/sarif"
 	"dagger/fargate/pipeline/policy"
 	"dagger/fargate/pipeline/precheck"
 	"dagger/fargate/pipeline/scan"
@@ -368,5 +370,44 @@ func TestDeliveryRulesFromTheEnvironmentsFile(t *testing.T) {
 				assert.NotContains(t, g, "preprod", "preprod is rolling, not production: no delivery finding")
 			}
 		})
+	}
+}
+
+// The check's JSON and SARIF name each finding's source: the policy engine's own rules and
+// the template checks (IaC), rendered together.
+func TestRenderedFindingsNameTheirSource(t *testing.T) {
+	f := loadSample(t, "")
+	rep, err := precheck.Run(context.Background(), f, memReader(t, map[string]string{
+		"Dockerfile":         "FROM nginx:latest\nCMD [\"nginx\"]\n",
+		"infra/service.yaml": sampleTemplate(t, publicIPAnchor, "AssignPublicIp: ENABLED"),
+	}))
+	require.NoError(t, err)
+	require.NotEmpty(t, findingsOf(rep, "FG-DF-"))
+	require.NotEmpty(t, findingsOf(rep, "FG-CFN-002"))
+	want := func(rule string) string {
+		if strings.HasPrefix(rule, "FG-CFN-") {
+			return "iac"
+		}
+		return "policy"
+	}
+
+	var j struct {
+		Findings []struct{ Rule, Source string } `json:"findings"`
+	}
+	var buf strings.Builder
+	require.NoError(t, policy.Render(&buf, rep, policy.FormatJSON))
+	require.NoError(t, json.Unmarshal([]byte(buf.String()), &j))
+	require.Len(t, j.Findings, len(rep.Findings))
+	for _, fd := range j.Findings {
+		assert.Equal(t, want(fd.Rule), fd.Source, "json: %s", fd.Rule)
+	}
+
+	var s sarif.Log
+	buf.Reset()
+	require.NoError(t, policy.Render(&buf, rep, policy.FormatSARIF))
+	require.NoError(t, json.Unmarshal([]byte(buf.String()), &s))
+	require.Len(t, s.Runs[0].Results, len(rep.Findings))
+	for _, res := range s.Runs[0].Results {
+		assert.Equal(t, want(res.RuleID), res.Properties["fargate/source"], "sarif: %s", res.RuleID)
 	}
 }

@@ -5,17 +5,18 @@ import (
 	"fmt"
 	"sort"
 
+	"dagger/fargate/pipeline/findings"
 	"dagger/fargate/pipeline/internal/sarif"
 )
 
 // SARIF 2.1.0 through the pipeline's shared writer (pipeline/internal/sarif), the subset GitHub
 // code scanning reads. https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html
 
-// BuildSARIF converts the report's findings to a SARIF 2.1.0 log: one rule per finding
-// ID, one result per finding per target. Findings that d suppressed are left out (d may
-// be nil to include everything); unfixed vulnerabilities stay in, since the alert is
-// still true.
-func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
+// BuildSARIF converts the report's findings to a SARIF 2.1.0 log: one rule per finding ID, one
+// result per finding per target, each with source "scan" (sarif.SourceProperty). Findings that
+// d suppressed are left out (d may be nil to include everything); unfixed vulnerabilities stay
+// in, since the alert is still true.
+func BuildSARIF(rep *Report, d *Decision) (*sarif.Log, error) {
 	suppressed := map[string]bool{}
 	if d != nil {
 		for _, s := range d.Suppressed {
@@ -26,6 +27,7 @@ func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
 	}
 	b := sarif.NewBuilder("Trivy", "https://github.com/aquasecurity/trivy")
 	worst := map[string]Severity{} // by rule: the rule's security-severity is its worst finding's
+	var addErr error               // the first result the builder refused
 	add := func(kind FindingKind, id, title, uri, rawSev, target, text string, start, end int) {
 		if suppressed[string(kind)+"\x00"+id+"\x00"+target] {
 			return
@@ -42,14 +44,15 @@ func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
 			worst[id] = sev
 			b.Rule(id).Properties["security-severity"] = sev.SecuritySeverity()
 		}
-		// The rule was just added, so the result's rule exists.
-		_ = b.AddResult(sarif.Result{
-			RuleID: id, Level: sev.SARIFLevel(), Message: sarif.Message{Text: text},
+		if err := b.AddResult(sarif.Result{
+			RuleID: id, Level: sev.SARIFLevel(), Message: sarif.Message{Text: text}, Source: findings.SourceScan,
 			Locations: []sarif.Location{{PhysicalLocation: &sarif.PhysicalLocation{
 				ArtifactLocation: sarif.ArtifactLocation{URI: target},
 				Region:           sarif.Lines(start, end),
 			}}},
-		})
+		}); err != nil && addErr == nil {
+			addErr = err
+		}
 	}
 	for _, res := range rep.Results {
 		for _, v := range res.Vulnerabilities {
@@ -80,13 +83,20 @@ func BuildSARIF(rep *Report, d *Decision) *sarif.Log {
 	}
 	results := b.Results()
 	sort.SliceStable(results, func(i, j int) bool { return results[i].RuleIndex < results[j].RuleIndex })
-	return b.Log()
+	if addErr != nil {
+		return nil, fmt.Errorf("build trivy sarif: %w", addErr)
+	}
+	return b.Log(), nil
 }
 
 // SARIF renders BuildSARIF as indented JSON.
 func SARIF(rep *Report, d *Decision) ([]byte, error) {
+	l, err := BuildSARIF(rep, d)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
-	if err := sarif.Encode(&buf, BuildSARIF(rep, d)); err != nil {
+	if err := sarif.Encode(&buf, l); err != nil {
 		return nil, fmt.Errorf("render trivy sarif: %w", err)
 	}
 	return buf.Bytes(), nil

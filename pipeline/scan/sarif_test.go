@@ -161,6 +161,31 @@ func TestSARIFStructure(t *testing.T) {
 	assert.Contains(t, byRule["CVE-2024-0001"][0].Message.Text, "Fixed Version: 3.0.13-1~deb12u1")
 }
 
+// Every result of the scan's SARIF, of each kind, says it comes from the scan.
+func TestSARIFResultsNameTheScanSource(t *testing.T) {
+	out, err := SARIF(loadReport(t, "report-mixed.json"), nil)
+	require.NoError(t, err)
+	var doc struct {
+		Runs []struct {
+			Results []struct {
+				RuleID     string         `json:"ruleId"`
+				Properties map[string]any `json:"properties"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	require.NoError(t, json.Unmarshal(out, &doc))
+	results := doc.Runs[0].Results
+	require.NotEmpty(t, results)
+	ids := map[string]bool{}
+	for i, r := range results {
+		ids[r.RuleID] = true
+		assert.Equal(t, "scan", r.Properties["fargate/source"], "runs[0].results[%d] (%s)", i, r.RuleID)
+	}
+	for _, id := range []string{"CVE-2024-1000", "DS002", "aws-access-key-id"} {
+		assert.True(t, ids[id], "a %s result is checked", id)
+	}
+}
+
 func TestSARIFSecretLocationsAndNoSecretText(t *testing.T) {
 	rep := loadReport(t, "report-mixed.json")
 	out, err := SARIF(rep, nil)

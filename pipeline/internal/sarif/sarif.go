@@ -3,7 +3,8 @@
 // code scanning reads and a Builder that keeps rule indexes right. Both writers rank alerts
 // alike with the one severity scale's SARIF level and security-severity
 // (findings.Severity.SARIFLevel, findings.Severity.SecuritySeverity). Output is checked against
-// the official 2.1.0 schema in tests (package sarifschema).
+// the official 2.1.0 schema in tests (package sarifschema). Every result names the check that
+// found it (findings.Source) in its property bag, under SourceProperty.
 package sarif
 
 import (
@@ -11,6 +12,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+
+	"dagger/fargate/pipeline/findings"
 )
 
 // SchemaURI is the $schema written into every log.
@@ -18,6 +22,10 @@ const SchemaURI = "https://json.schemastore.org/sarif-2.1.0.json"
 
 // Version is the SARIF version written into every log.
 const Version = "2.1.0"
+
+// SourceProperty is the key, in every result's property bag (SARIF 2.1.0 §3.8), of
+// the check that found the result: findings.Source's string ("policy", "scan", "iac", "audit").
+const SourceProperty = "fargate/source"
 
 // Log is a SARIF log.
 type Log struct {
@@ -80,6 +88,11 @@ type Result struct {
 	Locations           []Location        `json:"locations"`
 	Suppressions        []Suppression     `json:"suppressions,omitempty"`
 	PartialFingerprints map[string]string `json:"partialFingerprints,omitempty"`
+	// Source is the check that found the result; Builder.AddResult requires it and writes it
+	// into Properties under SourceProperty.
+	Source findings.Source `json:"-"`
+	// Properties is the result's property bag (SARIF 2.1.0 §3.8).
+	Properties map[string]any `json:"properties,omitempty"`
 }
 
 // Location is where a result is: a file region, resources by name, or both.
@@ -162,13 +175,21 @@ func (b *Builder) Rule(id string) *Rule {
 	return nil
 }
 
-// AddResult adds a result for a rule already added, setting its ruleIndex.
+// AddResult adds a result for a rule already added, setting its ruleIndex and its
+// SourceProperty from its Source, which it must have.
 func (b *Builder) AddResult(r Result) error {
 	i, ok := b.index[r.RuleID]
 	if !ok {
 		return fmt.Errorf("sarif result for rule %q: no such rule", r.RuleID)
 	}
+	if r.Source == "" {
+		return fmt.Errorf("sarif result for rule %q: no source", r.RuleID)
+	}
 	r.RuleIndex = i
+	props := make(map[string]any, len(r.Properties)+1)
+	maps.Copy(props, r.Properties)
+	props[SourceProperty] = string(r.Source)
+	r.Properties = props
 	if r.Locations == nil {
 		r.Locations = []Location{}
 	}

@@ -25,8 +25,9 @@ func TestWriterOutputIsValidSARIF(t *testing.T) {
 			LogicalLocations: []sarif.LogicalLocation{{Name: "svc", FullyQualifiedName: "arn:aws:ecs:eu-west-1:1:service/c/svc", Kind: "resource"}},
 		}},
 		Suppressions:        []sarif.Suppression{{Kind: "external", Status: "accepted", Justification: "why"}},
-		PartialFingerprints: map[string]string{"findingKey/v1": "x"}}))
-	require.NoError(t, b.AddResult(sarif.Result{RuleID: "R2", Level: findings.Low.SARIFLevel(), Message: sarif.Message{Text: "n"}}))
+		PartialFingerprints: map[string]string{"findingKey/v1": "x"}, Source: findings.SourcePolicy,
+		Properties: map[string]any{"note": "kept"}}))
+	require.NoError(t, b.AddResult(sarif.Result{RuleID: "R2", Level: findings.Low.SARIFLevel(), Message: sarif.Message{Text: "n"}, Source: findings.SourceScan}))
 
 	v, err := sarifschema.New()
 	require.NoError(t, err)

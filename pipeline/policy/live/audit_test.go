@@ -13,6 +13,7 @@ import (
 	"dagger/fargate/pipeline/internal/ec2fake"
 	"dagger/fargate/pipeline/internal/fakeaws"
 	"dagger/fargate/pipeline/internal/iamfake"
+	"dagger/fargate/pipeline/internal/sarif"
 	"dagger/fargate/pipeline/policy"
 
 	"dagger/fargate/pipeline/findings"
@@ -263,6 +264,37 @@ func TestAuditRegistryScanningCoversRepository(t *testing.T) {
 	r, err = Audit(t.Context(), w.srv.Config(t), target())
 	require.NoError(t, err)
 	require.Empty(t, r.Findings)
+}
+
+// The audit's findings, the engine's rules over live resources (FG-CL) and the audit's own
+// (FG-ECR through pipeline/ecr), are rendered with source "audit" in JSON and SARIF.
+func TestAuditRenderedSource(t *testing.T) {
+	w := newWorld(t)
+	w.cluster["settings"] = []any{map[string]any{"name": "containerInsights", "value": "disabled"}}
+	w.repo["imageScanningConfiguration"] = map[string]any{"scanOnPush": false}
+	r, err := Audit(t.Context(), w.srv.Config(t), target())
+	require.NoError(t, err)
+	require.Equal(t, []string{"FG-CL-001", "FG-ECR-001"}, ruleIDs(r))
+
+	var j struct {
+		Findings []struct{ Rule, Source string } `json:"findings"`
+	}
+	var buf strings.Builder
+	require.NoError(t, policy.Render(&buf, r, policy.FormatJSON))
+	require.NoError(t, json.Unmarshal([]byte(buf.String()), &j))
+	require.Len(t, j.Findings, 2)
+	for _, f := range j.Findings {
+		require.Equal(t, "audit", f.Source, "json: %s", f.Rule)
+	}
+
+	var s sarif.Log
+	buf.Reset()
+	require.NoError(t, policy.Render(&buf, r, policy.FormatSARIF))
+	require.NoError(t, json.Unmarshal([]byte(buf.String()), &s))
+	require.Len(t, s.Runs[0].Results, 2)
+	for _, res := range s.Runs[0].Results {
+		require.Equal(t, "audit", res.Properties[sarif.SourceProperty], "sarif: %s", res.RuleID)
+	}
 }
 
 func TestAuditAccessDeniedBecomesFindings(t *testing.T) {
