@@ -108,7 +108,7 @@ var registry = []ruleDef{
 		Rationale:   "Without a log configuration there is no record to investigate an incident with.",
 		Remediation: `Set "logConfiguration": {"logDriver": "awslogs", "options": {...}} on every container.`}, td: checkLogging},
 	{Rule: Rule{ID: "FG-TD-013", Title: "No AWS credentials in container environment", Severity: Critical, Controls: []string{"ECS.8"}, Target: TargetTaskDefinition,
-		Rationale:   "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and ECS_ENGINE_AUTH_DATA in plain environment variables are readable by anyone who can describe the task definition.",
+		Rationale:   "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and ECS_ENGINE_AUTH_DATA in plain environment variables are readable by anyone who can describe the task definition.",
 		Remediation: "Remove the variable; give the task a task role instead of access keys, and pass other secrets through \"secrets\"."}, td: checkECS8Env},
 	{Rule: Rule{ID: "FG-TD-014", Title: "No secret-looking values in container environment", Severity: High, Controls: []string{"ECS.8"}, Target: TargetTaskDefinition,
 		Rationale:   "Passwords, tokens, API keys, access key IDs and private keys in \"environment\" are stored in plain text in the task definition.",
