@@ -27,17 +27,17 @@ func TestDeployReportJSONOnEveryOutcome(t *testing.T) {
 		registered, previous string
 	}{
 		{name: "deployed", env: "preprod", outcome: report.Deployed, succeeded: true,
-			phases: []string{"build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
+			phases: []string{"account", "policy", "preflight", "build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
 		{name: "rolled back", env: "preprod", outcome: report.RolledBack,
 			setup:  func(w *world) { w.ecs.ScriptNext(ecsfake.Rollout{Kind: ecsfake.FailTasks}) },
-			phases: []string{"build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
+			phases: []string{"account", "policy", "preflight", "build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
 		{name: "failed to build", env: "preprod", outcome: report.FailedToBuild,
 			setup:  func(w *world) { w.steps.buildErr = &engineError{"exit code: 1"} },
-			phases: []string{"build"}},
+			phases: []string{"account", "policy", "preflight", "build"}},
 		{name: "a secret that cannot be read", env: "preprod", outcome: report.BadInput,
 			setup: func(w *world) { w.s.Invalid = errors.New("read --aws-access-key-id: secret env var not found") }},
 		{name: "local, deployed", env: "local", outcome: report.Deployed, succeeded: true,
-			phases: []string{"build", "scan + SBOM", "publish", "sign + verify", "run + probe"}, registered: "sample-app-preprod (rendered, not registered)"},
+			phases: []string{"policy", "build", "scan + SBOM", "publish", "sign + verify", "run + probe"}, registered: "sample-app-preprod (rendered, not registered)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,7 +91,10 @@ func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequ
 	}
 	approval := promote.Approval{By: req.ApprovedBy, Reason: req.ApprovalReason, At: s.now()}
 	if req.ApprovedBy != "" || e.Approval {
-		if err := promote.RequireApproval(e.Approval, approval); err != nil {
+		_, endApproval := r.Phase(ctx, "approval")
+		err := promote.RequireApproval(e.Approval, approval)
+		endApproval(err)
+		if err != nil {
 			return r.Finish(report.Refused, err.Error(), err)
 		}
 	}
@@ -258,8 +261,10 @@ func (s *Session) verifyGiven(ctx context.Context, r *report.Recorder, cfg aws.C
 
 // promotion picks the digest running in the source environment, verifies it again and
 // returns it with the promotion tags; the report's revision becomes the one the promoted
-// image was built from.
-func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, approval promote.Approval, bg report.BreakGlassRequest) (string, map[string]string, error) {
+// image was built from. It is the "promotion" phase, failed when the source is refused.
+func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, cfg aws.Config, setup SigningSetup, sg signer, approval promote.Approval, bg report.BreakGlassRequest) (_ string, _ map[string]string, rerr error) {
+	ctx, end := r.Phase(ctx, "promotion")
+	defer func() { end(rerr) }()
 	src := f.Environments[e.PromoteFrom]
 	srcCfg := cfg
 	if s.SourceRoleARN != "" || orDefault(s.Region, src.Region) != cfg.Region {
@@ -298,8 +303,11 @@ func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.F
 }
 
 // policyGate checks the task definition, rendered with image, and the environment's service
-// settings.
-func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, def *taskdef.Definition, image string, bg report.BreakGlassRequest) error {
+// settings. It is the "policy" phase, failed when the gate refuses (not when break glass
+// bypasses it: the report records the bypass).
+func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.File, e config.Environment, def *taskdef.Definition, image string, bg report.BreakGlassRequest) (rerr error) {
+	ctx, end := r.Phase(ctx, "policy")
+	defer func() { end(rerr) }()
 	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: image})
 	if err != nil {
 		return err

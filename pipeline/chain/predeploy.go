@@ -14,10 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"go.opentelemetry.io/otel/attribute"
 
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/ecs"
 	"dagger/fargate/pipeline/preflight"
+	"dagger/fargate/pipeline/progress"
 	"dagger/fargate/pipeline/report"
 	"dagger/fargate/pipeline/runtask"
 	"dagger/fargate/pipeline/taskdef"
@@ -46,8 +48,11 @@ func checkPreDeploy(e config.Environment, def *taskdef.Definition) error {
 
 // preflightGate verifies the secrets, roles and log groups the task definition refers to
 // (preflight.Check), before anything is built or registered. A miss, or a reference the
-// pipeline could not verify, refuses the deploy.
-func (s *Session) preflightGate(ctx context.Context, r *report.Recorder, e config.Environment, cfg aws.Config, def *taskdef.Definition) error {
+// pipeline could not verify, refuses the deploy. It is the "preflight" phase, failed when
+// the gate refuses.
+func (s *Session) preflightGate(ctx context.Context, r *report.Recorder, e config.Environment, cfg aws.Config, def *taskdef.Definition) (rerr error) {
+	ctx, end := r.Phase(ctx, "preflight")
+	defer func() { end(rerr) }()
 	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: "registry.invalid/check@" + placeholderDigest})
 	if err != nil {
 		return err
@@ -125,13 +130,18 @@ func (s *Session) runner(cfg aws.Config, r *report.Recorder) *runtask.Runner {
 
 // preDeployHook is the deploy engine's BeforeUpdate for an environment with a pre-deploy
 // task (nil without one): it runs the registered revision once, in the service's network,
-// and lets the update go ahead only when the container exited 0.
+// and lets the update go ahead only when the container exited 0. The run is a step of the
+// engine's deploy: a span, "run pre-deploy task", under the engine's "deploy <service>" (in
+// the "ECS deploy" phase, which times it), failed when the task did not succeed.
 func (s *Session) preDeployHook(r *report.Recorder, e config.Environment, cfg aws.Config, in *awsecs.RegisterTaskDefinitionInput) func(context.Context, string, *types.Service) error {
 	pd := e.PreDeploy
 	if pd == nil {
 		return nil
 	}
-	return func(ctx context.Context, registered string, svc *types.Service) error {
+	return func(ctx context.Context, registered string, svc *types.Service) (rerr error) {
+		ctx, end := progress.FromContext(ctx).Span(ctx, "run pre-deploy task",
+			attribute.String("ecs.task_definition", taskdef.ShortName(registered)), attribute.String("ecs.container", pd.Container))
+		defer func() { end(rerr) }()
 		current := taskdef.ShortName(aws.ToString(svc.TaskDefinition))
 		untouched := fmt.Sprintf("nothing was rolled out; service stays on %s (%s is registered and unused)", current, taskdef.ShortName(registered))
 		network, err := runtask.Network(e.Cluster+"/"+e.Service, svc.NetworkConfiguration)

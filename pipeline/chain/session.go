@@ -291,13 +291,17 @@ func (s *Session) expectedAccount(r *report.Recorder, e config.Environment) stri
 }
 
 // checkAccount verifies the credentials' account when the environment names one, and
-// returns the account the engine checks again before it changes anything.
+// returns the account the engine checks again before it changes anything. The check is the
+// "account" phase (none when there is no account to check), failed on a wrong account.
 func (s *Session) checkAccount(ctx context.Context, r *report.Recorder, engine *ecs.Engine, e config.Environment) (string, error) {
 	account := s.expectedAccount(r, e)
 	if account == "" {
 		return "", nil
 	}
-	if err := engine.VerifyAccount(ctx, account); err != nil {
+	ctx, end := r.Phase(ctx, "account")
+	err := engine.VerifyAccount(ctx, account)
+	end(err)
+	if err != nil {
 		return "", err
 	}
 	r.Logf("account: credentials belong to %s", account)
