@@ -345,7 +345,7 @@ func (s *Session) policyGate(ctx context.Context, r *report.Recorder, f *config.
 		_ = policy.Render(&b, rep, policy.FormatText)
 		failure = fmt.Errorf("policy check failed (threshold %s):\n%s", f.Policy.Threshold, b.String())
 	}
-	return r.Gate("policy", failure, bg)
+	return r.Gate(ctx, "policy", failure, bg)
 }
 
 // policySummary counts rules, not findings: a rule passed when none of its findings fails

@@ -263,7 +263,7 @@ func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *sig
 		wg.Wait()
 	}
 	if err != nil {
-		if err := r.Gate(signatureGate, fmt.Errorf("sign %s: %w", ref, err), bg); err != nil {
+		if err := r.Gate(ctx, signatureGate, fmt.Errorf("sign %s: %w", ref, err), bg); err != nil {
 			return err
 		}
 		// Break glass: the image goes out unsigned, and the report says so.
@@ -274,7 +274,7 @@ func (s *Session) signAndVerify(ctx context.Context, r *report.Recorder, sg *sig
 	r.SBOM.Attached = true
 	r.Logf("sign: signed %s and attached the SBOM and scan attestations", ref)
 	err = verifyErr
-	if err := r.Gate(signatureGate, err, bg); err != nil {
+	if err := r.Gate(ctx, signatureGate, err, bg); err != nil {
 		return err
 	}
 	r.Signature.Verified = err == nil
@@ -313,7 +313,7 @@ func (s *Session) verifyExisting(ctx context.Context, r *report.Recorder, sg *si
 	if err != nil {
 		err = fmt.Errorf("%w: %v", promote.ErrUnsigned, err)
 	}
-	if err := r.Gate(signatureGate, err, bg); err != nil {
+	if err := r.Gate(ctx, signatureGate, err, bg); err != nil {
 		return err
 	}
 	r.Signature = &report.Signature{Signed: identity != "", Verified: identity != "", Identity: identity}

@@ -104,6 +104,8 @@ func TestDeploySpansTheGates(t *testing.T) {
 		// nested names spans below the phases whose path is checked.
 		nested []string
 		tree   string
+		// events are the span events of the run, "span: event (attributes)".
+		events []string
 		// failed is the reason in the status of every failed span (none: all succeeded).
 		failed  string
 		outcome report.Outcome
@@ -160,7 +162,9 @@ policy!
 			setup: func(w *world, req *chain.DeployRequest) {
 				w.files["ecs/preprod.taskdef.json"] = strings.Replace(w.file("ecs/preprod.taskdef.json"), `"privileged": false`, `"privileged": true`, 1)
 				req.BreakGlass, req.ApprovedBy = "hotfix for INC-42, fix ships tomorrow", "alice"
-			}, tree: `
+			},
+			events: []string{"policy: break glass: the policy gate was bypassed (fargate.gate=policy fargate.break_glass.by=alice fargate.break_glass.reason=hotfix for INC-42, fix ships tomorrow)"},
+			tree: `
 approval
 account
 policy
@@ -242,6 +246,20 @@ ECS deploy! > deploy sample-app! > run pre-deploy task!
 				}
 			}
 			assert.Equal(t, tt.failed == "", !strings.Contains(tt.tree, "!"), "a failed case has a failed span")
+			var events []string
+			for _, s := range rec.Ended() {
+				for _, e := range s.Events() {
+					if e.Name == "exception" { // RecordError's event on a failed span
+						continue
+					}
+					var attrs []string
+					for _, a := range e.Attributes {
+						attrs = append(attrs, string(a.Key)+"="+a.Value.Emit())
+					}
+					events = append(events, fmt.Sprintf("%s: %s (%s)", s.Name(), e.Name, strings.Join(attrs, " ")))
+				}
+			}
+			assert.Equal(t, tt.events, events, "span events: a break-glass bypass marks its gate's span")
 		})
 	}
 }

@@ -164,7 +164,7 @@ func (s *Session) buildAndScan(ctx context.Context, r *report.Recorder, f *confi
 	r.SBOM = &report.SBOM{Produced: true, Format: "cyclonedx"}
 	r.Scan = scanSummary(scanned.Decision)
 	r.Logf("scan: %s", firstLine(scanned.Summary))
-	if err := r.Gate("scan", scanned.Gate(), bg); err != nil {
+	if err := r.Gate(ctx, "scan", scanned.Gate(), bg); err != nil {
 		return nil, err
 	}
 	return scanned, nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"dagger/fargate/pipeline/progress"
 )
 
@@ -98,8 +100,9 @@ func (r *Recorder) Write(p []byte) (int, error) {
 
 // Gate records the result of a gate. A passed gate (nil failure) returns nil. A failed gate
 // returns the failure, unless break glass was requested: then the bypass is recorded in the
-// report and logged loudly, and Gate returns nil. A bypass is never silent.
-func (r *Recorder) Gate(name string, failure error, bg BreakGlassRequest) error {
+// report, logged loudly and marked as an event on ctx's span (the step's, in the TUI and
+// traces), and Gate returns nil. A bypass is never silent.
+func (r *Recorder) Gate(ctx context.Context, name string, failure error, bg BreakGlassRequest) error {
 	if failure == nil {
 		return nil
 	}
@@ -114,6 +117,8 @@ func (r *Recorder) Gate(name string, failure error, bg BreakGlassRequest) error 
 	r.BreakGlass = append(r.BreakGlass, BreakGlass{Gate: name, By: by, Reason: bg.Reason, At: r.now().UTC()})
 	r.mu.Unlock()
 	r.Logf("BREAK-GLASS: the %s gate failed and was bypassed by %s: %s (%v)", name, by, bg.Reason, failure)
+	progress.Mark(ctx, "break glass: the "+name+" gate was bypassed", attribute.String("fargate.gate", name),
+		attribute.String("fargate.break_glass.by", by), attribute.String("fargate.break_glass.reason", bg.Reason))
 	return nil
 }
 

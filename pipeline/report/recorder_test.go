@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,7 +54,7 @@ func TestRecorderGate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			r := report.NewRecorder("prod", &out, fixedClock())
-			err := r.Gate("scan", tt.failure, tt.bg)
+			err := r.Gate(context.Background(), "scan", tt.failure, tt.bg)
 			if tt.wantErr {
 				assert.Equal(t, tt.failure, err)
 			} else {
