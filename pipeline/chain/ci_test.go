@@ -27,13 +27,13 @@ func TestDeployReportJSONOnEveryOutcome(t *testing.T) {
 		registered, previous string
 	}{
 		{name: "deployed", env: "preprod", outcome: report.Deployed, succeeded: true,
-			phases: []string{"account", "policy", "preflight", "build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
+			phases: []string{"account", "service", "policy", "preflight", "build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
 		{name: "rolled back", env: "preprod", outcome: report.RolledBack,
 			setup:  func(w *world) { w.ecs.ScriptNext(ecsfake.Rollout{Kind: ecsfake.FailTasks}) },
-			phases: []string{"account", "policy", "preflight", "build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
+			phases: []string{"account", "service", "policy", "preflight", "build", "scan + SBOM", "publish", "sign + verify", "ECS deploy"}, registered: "sample-app-preprod:2", previous: "sample-app-preprod:1"},
 		{name: "failed to build", env: "preprod", outcome: report.FailedToBuild,
 			setup:  func(w *world) { w.steps.buildErr = &engineError{"exit code: 1"} },
-			phases: []string{"account", "policy", "preflight", "build"}},
+			phases: []string{"account", "service", "policy", "preflight", "build"}},
 		{name: "a secret that cannot be read", env: "preprod", outcome: report.BadInput,
 			setup: func(w *world) { w.s.Invalid = errors.New("read --aws-access-key-id: secret env var not found") }},
 		{name: "local, deployed", env: "local", outcome: report.Deployed, succeeded: true,

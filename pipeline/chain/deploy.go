@@ -119,12 +119,8 @@ func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequ
 	}
 	// The service must exist and, unless told to wait, not be mid-deployment: find out
 	// before building and publishing anything.
-	st, err := engine.Status(ctx, e.Cluster, e.Service)
-	if err != nil {
-		return r.Refuse(fmt.Errorf("read service %s/%s: %w", e.Cluster, e.Service, err))
-	}
-	if busy := busyReason(st); busy != "" && !req.WaitForInProgress {
-		return r.Refuse(fmt.Errorf("%s/%s has a deployment in progress (%s); nothing was changed: retry when it ends, or pass --wait-for-in-progress", e.Cluster, e.Service, busy))
+	if err := s.serviceGate(ctx, r, engine, e, req.WaitForInProgress); err != nil {
+		return r.Refuse(err)
 	}
 	// The policy gate on the task definition as it will be registered (the image's digest
 	// aside), before building: a definition that cannot pass is refused in seconds.
@@ -243,8 +239,26 @@ func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *c
 	return ref, s.signAndVerify(ctx, r, signer, ref, scanned, existed, bg)
 }
 
-// verifyGiven checks the signature and attestations of an image given with --image.
-func (s *Session) verifyGiven(ctx context.Context, r *report.Recorder, cfg aws.Config, setup SigningSetup, sg signer, ref string, bg report.BreakGlassRequest) error {
+// serviceGate is the "service" phase: the service must exist and, unless told to wait, not
+// be mid-deployment.
+func (s *Session) serviceGate(ctx context.Context, r *report.Recorder, engine *ecs.Engine, e config.Environment, waitForInProgress bool) (rerr error) {
+	ctx, end := r.Phase(ctx, "service")
+	defer func() { end(rerr) }()
+	st, err := engine.Status(ctx, e.Cluster, e.Service)
+	if err != nil {
+		return fmt.Errorf("read service %s/%s: %w", e.Cluster, e.Service, err)
+	}
+	if busy := busyReason(st); busy != "" && !waitForInProgress {
+		return fmt.Errorf("%s/%s has a deployment in progress (%s); nothing was changed: retry when it ends, or pass --wait-for-in-progress", e.Cluster, e.Service, busy)
+	}
+	return nil
+}
+
+// verifyGiven checks the signature and attestations of an image given with --image: the
+// "verify" phase.
+func (s *Session) verifyGiven(ctx context.Context, r *report.Recorder, cfg aws.Config, setup SigningSetup, sg signer, ref string, bg report.BreakGlassRequest) (rerr error) {
+	ctx, end := r.Phase(ctx, "verify")
+	defer func() { end(rerr) }()
 	if err := requireDigest("image", ref); err != nil {
 		return err
 	}

@@ -114,6 +114,7 @@ func TestDeploySpansTheGates(t *testing.T) {
 			setup:  func(w *world, _ *chain.DeployRequest) { w.withPreDeploy(preDeploy) },
 			nested: []string{"run pre-deploy task"}, tree: `
 account
+service
 policy
 preflight
 build
@@ -131,6 +132,7 @@ ECS deploy > deploy sample-app > run pre-deploy task
 			}, tree: `
 approval
 account
+service
 policy
 preflight
 promotion
@@ -156,6 +158,7 @@ account!
 				w.files["ecs/preprod.taskdef.json"] = strings.Replace(w.file("ecs/preprod.taskdef.json"), `"privileged": false`, `"privileged": true`, 1)
 			}, tree: `
 account
+service
 policy!
 `},
 		{name: "policy bypassed with break glass", env: "preprod", outcome: report.Deployed,
@@ -167,6 +170,7 @@ policy!
 			tree: `
 approval
 account
+service
 policy
 preflight
 build
@@ -175,11 +179,29 @@ publish
 sign + verify
 ECS deploy
 `},
+		{name: "busy service", env: "preprod", outcome: report.Refused, failed: "deployment in progress",
+			setup: func(w *world, _ *chain.DeployRequest) {
+				require.NoError(w.t, w.ecs.StartDeployment("sample-app-preprod", "sample-app", w.arns["preprod"], ecsfake.Rollout{Kind: ecsfake.Hang}))
+			}, tree: `
+account
+service!
+`},
+		{name: "given image by tag", env: "preprod", outcome: report.Refused, failed: "digest",
+			setup: func(_ *world, req *chain.DeployRequest) {
+				req.Image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/sample-app:latest"
+			}, tree: `
+account
+service
+policy
+preflight
+verify!
+`},
 		{name: "preflight refusal", env: "preprod", outcome: report.Refused, failed: "no such secret",
 			setup: func(w *world, _ *chain.DeployRequest) {
 				w.files["ecs/preprod.taskdef.json"] = strings.Replace(w.file("ecs/preprod.taskdef.json"), "secret:sample-app/preprod/api-token-AbCdEf", "secret:sample-app/preprod/missing-ZyXwVu", 1)
 			}, tree: `
 account
+service
 policy
 preflight!
 `},
@@ -187,6 +209,7 @@ preflight!
 			setup: func(w *world, req *chain.DeployRequest) { req.ApprovedBy, w.caller = "alice", prodAccount }, tree: `
 approval
 account
+service
 policy
 preflight
 promotion!
@@ -198,6 +221,7 @@ promotion!
 			},
 			nested: []string{"run pre-deploy task"}, tree: `
 account
+service
 policy
 preflight
 build
