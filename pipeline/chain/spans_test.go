@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,11 +87,7 @@ func phaseTree(t *testing.T, spans []sdktrace.ReadOnlySpan, nested ...string) st
 // sortByStart orders spans by start time (the SDK's wall clock: the chain's phases start
 // one after another), keeping the recorded order of spans that started at the same time.
 func sortByStart(ss []sdktrace.ReadOnlySpan) {
-	for i := 1; i < len(ss); i++ {
-		for j := i; j > 0 && ss[j].StartTime().Before(ss[j-1].StartTime()); j-- {
-			ss[j], ss[j-1] = ss[j-1], ss[j]
-		}
-	}
+	slices.SortStableFunc(ss, func(a, b sdktrace.ReadOnlySpan) int { return a.StartTime().Compare(b.StartTime()) })
 }
 
 // Issue #20 item 4: every gate is a phase (a span in the Dagger TUI and traces, a timing in

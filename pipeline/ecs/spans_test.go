@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,11 +72,7 @@ func spanTree(spans []sdktrace.ReadOnlySpan) string {
 }
 
 func sortByStart(ss []sdktrace.ReadOnlySpan) {
-	for i := 1; i < len(ss); i++ {
-		for j := i; j > 0 && ss[j].StartTime().Before(ss[j-1].StartTime()); j-- {
-			ss[j], ss[j-1] = ss[j-1], ss[j]
-		}
-	}
+	slices.SortStableFunc(ss, func(a, b sdktrace.ReadOnlySpan) int { return a.StartTime().Compare(b.StartTime()) })
 }
 
 // TestSpans checks the spans a deploy shows in the Dagger TUI and traces: one per step
