@@ -50,7 +50,7 @@ type Fargate struct {
 	// +private
 	AwsSessionToken *dagger.Secret
 	// +private
-	AwsWebToken *dagger.Secret
+	AwsWebIdentityToken *dagger.Secret
 	// AWS role to assume (--aws-role-arn), its external ID and the session name.
 	AwsRoleArn         string
 	AwsExternalId      string
@@ -158,7 +158,7 @@ func New(
 	}
 	return &Fargate{
 		Source: source, Config: config, Environment: environment,
-		AwsAccessKeyId: awsAccessKeyId, AwsSecretAccessKey: awsSecretAccessKey, AwsSessionToken: awsSessionToken, AwsWebToken: awsWebIdentityToken,
+		AwsAccessKeyId: awsAccessKeyId, AwsSecretAccessKey: awsSecretAccessKey, AwsSessionToken: awsSessionToken, AwsWebIdentityToken: awsWebIdentityToken,
 		AwsRoleArn: awsRoleArn, AwsExternalId: awsExternalId, AwsRoleSessionName: awsRoleSessionName, AwsEndpoint: awsEndpoint, AwsRegion: awsRegion,
 		GitRevision: gitRevision, GitCommitTime: gitCommitTime, SourceUrl: sourceUrl,
 		TrivyImage: img.Trivy, TrivyDbRepository: trivyDbRepository, TrivySkipDbUpdate: trivySkipDbUpdate, CosignImage: img.Cosign, RegistryImage: img.Registry,

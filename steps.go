@@ -72,7 +72,7 @@ func (m *Fargate) readSecrets(ctx context.Context, c *chain.Credentials) error {
 		return nil
 	}
 	return errors.Join(read("aws-access-key-id", m.AwsAccessKeyId, &c.AccessKeyID), read("aws-secret-access-key", m.AwsSecretAccessKey, &c.SecretAccessKey),
-		read("aws-session-token", m.AwsSessionToken, &c.SessionToken), read("aws-web-identity-token", m.AwsWebToken, &c.WebIdentityToken))
+		read("aws-session-token", m.AwsSessionToken, &c.SessionToken), read("aws-web-identity-token", m.AwsWebIdentityToken, &c.WebIdentityToken))
 }
 
 // steps is the Dagger implementation of chain.Steps: it keeps the images it built, the SBOM
