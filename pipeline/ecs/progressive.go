@@ -360,7 +360,7 @@ func (f *follower) run(ctx context.Context, target string) {
 	e := f.e
 	sctx, end := e.spans.Span(ctx, "follow service deployment", attribute.String("ecs.strategy", string(f.d.Strategy)),
 		attribute.String("ecs.service_deployment", taskdef.ShortName(f.arn)), attribute.String("plan", f.rep.Plan))
-	p := e.newPoller(f.st, f.start, e.clock.Now().Add(f.rq.timeout), bucketBudget(f.start, deliveryPolls, deliveryPolls))
+	p := e.newPoller(f.st, e.clock.Now().Add(f.rq.timeout), bucketBudget(f.start, deliveryPolls, deliveryPolls))
 	// Throttling stretches the intervals up to Polling.Max, never below the follower's own.
 	p.maxInterval = max(e.poll.Max, bakePoll)
 	p.phases = &phases{spans: e.spans, ctx: sctx}

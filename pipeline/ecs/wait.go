@@ -67,7 +67,6 @@ type pollStats struct {
 	polls, throttled int
 	maxInterval      time.Duration
 	events           []string
-	times            []time.Time
 }
 
 func (s *pollStats) lastEvents(n int) []string {
@@ -105,7 +104,7 @@ const drainMargin = 5 * time.Second
 func (e *Engine) follow(ctx context.Context, name string, w *waitSpec, st *pollStats) waitResult {
 	ctx, end := e.spans.Span(ctx, name, attribute.String("ecs.task_definition", taskdef.ShortName(w.taskDef)),
 		attribute.String("ecs.deployment", w.deploymentID), attribute.String("timeout", w.deadline.Sub(w.start).String()))
-	pl := e.newPoller(st, w.start, w.deadline, averageBudget(w.start, w.deadline, e.poll.PerMinute, freeReads))
+	pl := e.newPoller(st, w.deadline, averageBudget(w.start, w.deadline, e.poll.PerMinute, freeReads))
 	// The update was just made: the first read comes after a short pause and confirms it.
 	pl.first, pl.maxInterval = e.poll.Confirm, e.poll.Max
 	pl.phases = &phases{spans: e.spans, ctx: ctx}
