@@ -281,7 +281,7 @@ type follower struct {
 	last    *types.ServiceDeployment
 	stageAt time.Time // when the current stage was first seen
 	start   time.Time
-	events  *waitSpec // service events already shown
+	events  *waitSpec // the service to read for its events, and those already shown
 	probed  bool
 	stopped string // why the pipeline stopped the deployment ("" when it did not)
 
@@ -469,7 +469,7 @@ func (f *follower) read(ctx context.Context, p *poller) (*types.ServiceDeploymen
 func (f *follower) showEvents(ctx context.Context, p *poller) {
 	now := f.e.clock.Now()
 	p.extra(now)
-	svc, _, err := f.e.poll1(ctx, &waitSpec{cluster: f.rq.cluster, service: f.rq.service, deadline: now.Add(time.Minute)})
+	svc, _, err := f.e.poll1(ctx, f.events, time.Minute)
 	if err == nil {
 		f.e.showEvents(svc, f.events, f.st)
 	}

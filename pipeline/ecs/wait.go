@@ -220,7 +220,7 @@ func (o *rollingObserver) observe(ctx context.Context, p *poller) verdict {
 	e, w := o.e, o.w
 	now := e.clock.Now()
 	p.read(now)
-	svc, throttled, err := e.poll1(ctx, w)
+	svc, throttled, err := e.poll1(ctx, w, p.limit(now))
 	giveUp := p.outcome(throttled, err)
 	o.waitingForECS = false
 	if err != nil {
@@ -485,16 +485,10 @@ func drainHint(svc *types.Service) time.Duration {
 	return 0
 }
 
-// poll1 is one DescribeServices, bounded so that it cannot run far past the deadline. It
-// reports whether any attempt (the SDK retries) was throttled.
-func (e *Engine) poll1(ctx context.Context, w *waitSpec) (*types.Service, bool, error) {
-	limit := w.deadline.Sub(e.clock.Now())
-	if limit < 5*time.Second {
-		limit = 5 * time.Second
-	}
-	if limit > time.Minute {
-		limit = time.Minute
-	}
+// poll1 is one DescribeServices of w's service, bounded by limit (poller.limit: it cannot
+// run far past the deadline). It reports whether any attempt (the SDK retries) was
+// throttled.
+func (e *Engine) poll1(ctx context.Context, w *waitSpec, limit time.Duration) (*types.Service, bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	// The poll loop is itself a retry loop with its own backoff, so a poll gives up after a
