@@ -366,7 +366,7 @@ func (f *follower) run(ctx context.Context, target string) {
 	p.phases = &phases{spans: e.spans, ctx: sctx}
 	f.phases = p.phases
 	p.run(sctx, f)
-	f.finish(sctx, f.end, f.lastErr, target)
+	f.finish(sctx, target)
 	var err error
 	if f.end != endSuccessful {
 		err = errors.New(f.r.Outcome)
@@ -665,9 +665,9 @@ func (f *follower) stageBake(sd *types.ServiceDeployment) time.Duration {
 	return 0
 }
 
-// finish sets the Result from how the service deployment ended.
-func (f *follower) finish(ctx context.Context, end followEnd, lastErr error, target string) {
-	e, r, rep := f.e, f.r, f.rep
+// finish sets the Result from how the service deployment ended (f.end).
+func (f *follower) finish(ctx context.Context, target string) {
+	e, r, rep, end := f.e, f.r, f.rep, f.end
 	e.finalState(ctx, r, target)
 	reason := ""
 	if f.last != nil {
@@ -685,7 +685,7 @@ func (f *follower) finish(ctx context.Context, end followEnd, lastErr error, tar
 		return
 	case endAWSError:
 		r.Class = AWSError
-		r.Outcome = fmt.Sprintf("lost track of service deployment %s: %v; service on %s", taskdef.ShortName(f.arn), lastErr, where)
+		r.Outcome = fmt.Sprintf("lost track of service deployment %s: %v; service on %s", taskdef.ShortName(f.arn), f.lastErr, where)
 		return
 	}
 	var why []string
