@@ -201,14 +201,15 @@ type attempt struct {
 	st    *pollStats
 	start time.Time
 
-	svc       *types.Service  // the service as it was before the update
-	seen      map[string]bool // service event IDs already shown
-	before    map[string]bool // the deployment IDs the service had before the update
-	hint      time.Duration   // drainHint of the service's history
-	target    string          // the task definition deployed
-	cfg       *types.DeploymentConfiguration
-	upd       *types.Service // the UpdateService answer
-	updatedAt time.Time      // when it was sent
+	svc       *types.Service                 // the service as it was before the update
+	seen      map[string]bool                // service event IDs already shown
+	before    map[string]bool                // the deployment IDs the service had before the update
+	hint      time.Duration                  // drainHint of the service's history
+	target    string                         // the task definition deployed
+	cfg       *types.DeploymentConfiguration // the deployment configuration sent (and the rollback's)
+	lbs       []types.LoadBalancer           // the load balancers sent (Delivery.apply)
+	upd       *types.Service                 // the UpdateService answer
+	updatedAt time.Time                      // when it was sent
 }
 
 // execute runs the steps of a deploy or rollback, each a span (progress.Tracer) under one
@@ -339,7 +340,8 @@ func (a *attempt) inspect(ctx context.Context) bool {
 		a.before[aws.ToString(d.Id)] = true
 	}
 	a.hint = drainHint(svc)
-	if _, err := rq.delivery.apply(deploymentConfig(svc, rq.noBreaker), svc); err != nil {
+	a.cfg = deploymentConfig(svc, rq.noBreaker)
+	if a.lbs, err = rq.delivery.apply(a.cfg, svc); err != nil {
 		return a.stop(BadInput, "%v", err)
 	}
 	return true
@@ -418,12 +420,10 @@ func (a *attempt) beforeUpdate(ctx context.Context) bool {
 // update points the service at the target, with the circuit breaker on.
 func (a *attempt) update(ctx context.Context) bool {
 	e, rq, r, target := a.e, a.rq, a.r, a.target
-	a.cfg = deploymentConfig(a.svc, rq.noBreaker)
-	lbs, _ := rq.delivery.apply(a.cfg, a.svc) // checked by inspect
 	a.updatedAt = e.clock.Now()
 	upd, err := e.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{
 		Cluster: aws.String(rq.cluster), Service: aws.String(rq.service),
-		TaskDefinition: aws.String(target), DeploymentConfiguration: a.cfg, LoadBalancers: lbs,
+		TaskDefinition: aws.String(target), DeploymentConfiguration: a.cfg, LoadBalancers: a.lbs,
 	})
 	if err != nil {
 		r.Class = classify(ctx, err)

@@ -95,7 +95,6 @@ type poller struct {
 	// budget bounds the reads; deadline is when the loop stops reading (an observer may
 	// move it); maxInterval caps the phase's interval times the backoff (0: no cap).
 	budget      *readBudget
-	start       time.Time
 	deadline    time.Time
 	maxInterval time.Duration
 	// first is the pause before the first read (0: read at once).
@@ -108,9 +107,9 @@ type poller struct {
 	lastRead    time.Time
 }
 
-// newPoller starts a poller at the clock's now.
-func (e *Engine) newPoller(st *pollStats, start, deadline time.Time, budget *readBudget) *poller {
-	return &poller{clock: e.clock, st: st, budget: budget, start: start, deadline: deadline, backoff: 1}
+// newPoller returns a poller that reads until deadline within budget.
+func (e *Engine) newPoller(st *pollStats, deadline time.Time, budget *readBudget) *poller {
+	return &poller{clock: e.clock, st: st, budget: budget, deadline: deadline, backoff: 1}
 }
 
 // run reads until the observer says the wait is over, never sleeping past the deadline.
@@ -165,7 +164,6 @@ func (p *poller) read(now time.Time) {
 // deploy shows): it takes its share of the budget.
 func (p *poller) extra(now time.Time) {
 	p.st.polls++
-	p.st.times = append(p.st.times, now)
 	p.budget.spend(now)
 }
 

@@ -281,7 +281,7 @@ type follower struct {
 	last    *types.ServiceDeployment
 	stageAt time.Time // when the current stage was first seen
 	start   time.Time
-	events  *waitSpec // service events already shown
+	events  *waitSpec // the service to read for its events, and those already shown
 	probed  bool
 	stopped string // why the pipeline stopped the deployment ("" when it did not)
 
@@ -360,13 +360,13 @@ func (f *follower) run(ctx context.Context, target string) {
 	e := f.e
 	sctx, end := e.spans.Span(ctx, "follow service deployment", attribute.String("ecs.strategy", string(f.d.Strategy)),
 		attribute.String("ecs.service_deployment", taskdef.ShortName(f.arn)), attribute.String("plan", f.rep.Plan))
-	p := e.newPoller(f.st, f.start, e.clock.Now().Add(f.rq.timeout), bucketBudget(f.start, deliveryPolls, deliveryPolls))
+	p := e.newPoller(f.st, e.clock.Now().Add(f.rq.timeout), bucketBudget(f.start, deliveryPolls, deliveryPolls))
 	// Throttling stretches the intervals up to Polling.Max, never below the follower's own.
 	p.maxInterval = max(e.poll.Max, bakePoll)
 	p.phases = &phases{spans: e.spans, ctx: sctx}
 	f.phases = p.phases
 	p.run(sctx, f)
-	f.finish(sctx, f.end, f.lastErr, target)
+	f.finish(sctx, target)
 	var err error
 	if f.end != endSuccessful {
 		err = errors.New(f.r.Outcome)
@@ -469,7 +469,7 @@ func (f *follower) read(ctx context.Context, p *poller) (*types.ServiceDeploymen
 func (f *follower) showEvents(ctx context.Context, p *poller) {
 	now := f.e.clock.Now()
 	p.extra(now)
-	svc, _, err := f.e.poll1(ctx, &waitSpec{cluster: f.rq.cluster, service: f.rq.service, deadline: now.Add(time.Minute)})
+	svc, _, err := f.e.poll1(ctx, f.events, time.Minute)
 	if err == nil {
 		f.e.showEvents(svc, f.events, f.st)
 	}
@@ -665,9 +665,9 @@ func (f *follower) stageBake(sd *types.ServiceDeployment) time.Duration {
 	return 0
 }
 
-// finish sets the Result from how the service deployment ended.
-func (f *follower) finish(ctx context.Context, end followEnd, lastErr error, target string) {
-	e, r, rep := f.e, f.r, f.rep
+// finish sets the Result from how the service deployment ended (f.end).
+func (f *follower) finish(ctx context.Context, target string) {
+	e, r, rep, end := f.e, f.r, f.rep, f.end
 	e.finalState(ctx, r, target)
 	reason := ""
 	if f.last != nil {
@@ -685,7 +685,7 @@ func (f *follower) finish(ctx context.Context, end followEnd, lastErr error, tar
 		return
 	case endAWSError:
 		r.Class = AWSError
-		r.Outcome = fmt.Sprintf("lost track of service deployment %s: %v; service on %s", taskdef.ShortName(f.arn), lastErr, where)
+		r.Outcome = fmt.Sprintf("lost track of service deployment %s: %v; service on %s", taskdef.ShortName(f.arn), f.lastErr, where)
 		return
 	}
 	var why []string

@@ -67,7 +67,6 @@ type pollStats struct {
 	polls, throttled int
 	maxInterval      time.Duration
 	events           []string
-	times            []time.Time
 }
 
 func (s *pollStats) lastEvents(n int) []string {
@@ -105,7 +104,7 @@ const drainMargin = 5 * time.Second
 func (e *Engine) follow(ctx context.Context, name string, w *waitSpec, st *pollStats) waitResult {
 	ctx, end := e.spans.Span(ctx, name, attribute.String("ecs.task_definition", taskdef.ShortName(w.taskDef)),
 		attribute.String("ecs.deployment", w.deploymentID), attribute.String("timeout", w.deadline.Sub(w.start).String()))
-	pl := e.newPoller(st, w.start, w.deadline, averageBudget(w.start, w.deadline, e.poll.PerMinute, freeReads))
+	pl := e.newPoller(st, w.deadline, averageBudget(w.start, w.deadline, e.poll.PerMinute, freeReads))
 	// The update was just made: the first read comes after a short pause and confirms it.
 	pl.first, pl.maxInterval = e.poll.Confirm, e.poll.Max
 	pl.phases = &phases{spans: e.spans, ctx: ctx}
@@ -221,7 +220,7 @@ func (o *rollingObserver) observe(ctx context.Context, p *poller) verdict {
 	e, w := o.e, o.w
 	now := e.clock.Now()
 	p.read(now)
-	svc, throttled, err := e.poll1(ctx, w)
+	svc, throttled, err := e.poll1(ctx, w, p.limit(now))
 	giveUp := p.outcome(throttled, err)
 	o.waitingForECS = false
 	if err != nil {
@@ -486,16 +485,10 @@ func drainHint(svc *types.Service) time.Duration {
 	return 0
 }
 
-// poll1 is one DescribeServices, bounded so that it cannot run far past the deadline. It
-// reports whether any attempt (the SDK retries) was throttled.
-func (e *Engine) poll1(ctx context.Context, w *waitSpec) (*types.Service, bool, error) {
-	limit := w.deadline.Sub(e.clock.Now())
-	if limit < 5*time.Second {
-		limit = 5 * time.Second
-	}
-	if limit > time.Minute {
-		limit = time.Minute
-	}
+// poll1 is one DescribeServices of w's service, bounded by limit (poller.limit: it cannot
+// run far past the deadline). It reports whether any attempt (the SDK retries) was
+// throttled.
+func (e *Engine) poll1(ctx context.Context, w *waitSpec, limit time.Duration) (*types.Service, bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	// The poll loop is itself a retry loop with its own backoff, so a poll gives up after a
