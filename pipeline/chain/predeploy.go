@@ -121,11 +121,7 @@ func (s *Session) runner(cfg aws.Config, r *report.Recorder) *runtask.Runner {
 			api = a
 		}
 	}
-	var c runtask.Clock
-	if s.ECS.Clock != nil {
-		c = s.ECS.Clock
-	}
-	return runtask.New(api, runtask.Options{Clock: c, Log: r})
+	return runtask.New(api, runtask.Options{Clock: s.ECS.Clock, Log: r})
 }
 
 // preDeployHook is the deploy engine's BeforeUpdate for an environment with a pre-deploy
@@ -225,7 +221,7 @@ func (s *Session) failedTaskLogs(ctx context.Context, r *report.Recorder, e conf
 			r.Logf("logs: %d more stopped task(s) not read", len(res.StoppedTasks)-i)
 			break
 		}
-		t := report.Task{Role: "rollout", ID: runtask.TaskID(st.TaskArn), TaskDefinition: taskdef.ShortName(st.TaskDefinition),
+		t := report.Task{Role: "rollout", ID: taskdef.ShortName(st.TaskArn), TaskDefinition: taskdef.ShortName(st.TaskDefinition),
 			Container: e.Container, Outcome: "stopped", StoppedReason: st.StoppedReason}
 		for _, c := range st.Containers {
 			if c.Name == e.Container {

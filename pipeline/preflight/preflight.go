@@ -92,6 +92,10 @@ func (p Problem) String() string { return p.Resource + ": " + p.What }
 type Result struct {
 	Verified []string
 	Problems []Problem
+
+	// described is DescribeSecret's answer by secret ARN: the JSON keys of one secret are
+	// as many references to it, and it is described once.
+	described map[string]error
 }
 
 // Err is nil when nothing is missing; otherwise it lists every problem.
@@ -115,7 +119,7 @@ func (r *Result) ok(what string) { r.Verified = append(r.Verified, what) }
 // Check verifies the definition's secrets, roles and log groups (see the package doc). It
 // never fails: every problem, "could not verify" included, is in the Result.
 func Check(ctx context.Context, c Clients, in Input) *Result {
-	r := &Result{}
+	r := &Result{described: map[string]error{}}
 	if in.Definition == nil {
 		r.miss("task definition", "none given")
 		return r
@@ -217,7 +221,11 @@ func (r *Result) secret(ctx context.Context, c Clients, in Input, ref secretRef)
 		if !r.where(in, "the secret of "+ref.where, arn, region, account) {
 			return
 		}
-		_, err := c.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+		err, described := r.described[arn]
+		if !described {
+			_, err = c.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+			r.described[arn] = err
+		}
 		switch {
 		case isCode(err, "ResourceNotFoundException"):
 			r.miss(arn, "%s: no such secret in Secrets Manager (%s)", ref.where, in.Region)

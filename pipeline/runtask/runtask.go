@@ -135,9 +135,8 @@ type Result struct {
 	Outcome        Outcome
 	// ExitCode is the container's exit code (nil when it never ran or is unknown).
 	ExitCode *int32
-	// StoppedReason and StopCode are the task's; ContainerReason is the container's.
+	// StoppedReason is the task's; ContainerReason is the container's.
 	StoppedReason   string
-	StopCode        string
 	ContainerReason string
 	// LastStatus is the task's status at the last read.
 	LastStatus string
@@ -151,11 +150,8 @@ type Result struct {
 // Succeeded reports whether the container exited 0.
 func (r *Result) Succeeded() bool { return r != nil && r.Outcome == Succeeded }
 
-// TaskID is the task's ID, the last part of its ARN.
-func (r *Result) TaskID() string { return TaskID(r.TaskArn) }
-
-// TaskID is the ID of a task ARN (arn:aws:ecs:region:account:task/cluster/ID).
-func TaskID(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+// TaskID is the task's ID, the last part of its ARN (arn:aws:ecs:region:account:task/cluster/ID).
+func (r *Result) TaskID() string { return taskdef.ShortName(r.TaskArn) }
 
 // String is one line: the task, how it ended, its exit code and reasons.
 func (r *Result) String() string {
@@ -322,14 +318,14 @@ func (r *Runner) follow(ctx context.Context, s Spec, res *Result, deadline time.
 func (r *Runner) describe(ctx context.Context, cluster, arn string) (*types.Task, error) {
 	out, err := r.ecs.DescribeTasks(ctx, &awsecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: []string{arn}})
 	if err != nil {
-		return nil, fmt.Errorf("describe task %s: %w", TaskID(arn), err)
+		return nil, fmt.Errorf("describe task %s: %w", taskdef.ShortName(arn), err)
 	}
 	if len(out.Tasks) == 0 {
 		reason := "MISSING"
 		if len(out.Failures) > 0 {
 			reason = aws.ToString(out.Failures[0].Reason)
 		}
-		return nil, fmt.Errorf("describe task %s: %s", TaskID(arn), reason)
+		return nil, fmt.Errorf("describe task %s: %s", taskdef.ShortName(arn), reason)
 	}
 	return &out.Tasks[0], nil
 }
@@ -348,14 +344,12 @@ func (r *Runner) stop(ctx context.Context, s Spec, res *Result, outcome Outcome,
 	if t, err := r.describe(sctx, s.Cluster, res.TaskArn); err == nil {
 		res.record(t)
 	}
-	res.Outcome = outcome
 }
 
 // record takes the task's status, reasons and the container's exit.
 func (res *Result) record(t *types.Task) {
 	res.LastStatus = aws.ToString(t.LastStatus)
 	res.StoppedReason = aws.ToString(t.StoppedReason)
-	res.StopCode = string(t.StopCode)
 	for _, c := range t.Containers {
 		if aws.ToString(c.Name) == res.Container {
 			res.ExitCode = c.ExitCode

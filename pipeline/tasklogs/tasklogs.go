@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"dagger/fargate/pipeline/redact"
+	"dagger/fargate/pipeline/taskdef"
 )
 
 // Bounds of what a report quotes.
@@ -61,8 +62,7 @@ func SourceOf(c *types.ContainerDefinition, taskArn string) (Source, error) {
 	case prefix == "":
 		return Source{}, fmt.Errorf("container %s: logConfiguration.options has no awslogs-stream-prefix (on Fargate the stream is prefix/container/task-id)", name)
 	}
-	id := taskArn[strings.LastIndex(taskArn, "/")+1:]
-	return Source{Group: group, Stream: prefix + "/" + name + "/" + id, Region: lc.Options["awslogs-region"]}, nil
+	return Source{Group: group, Stream: prefix + "/" + name + "/" + taskdef.ShortName(taskArn), Region: lc.Options["awslogs-region"]}, nil
 }
 
 // Tail is the end of one stream.

@@ -42,9 +42,25 @@ func New(srv *fakeaws.Server, account, region string) *Fake {
 func (f *Fake) AddGroup(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.group(name)
+}
+
+// group is the streams of a log group, created if missing; f.mu is held.
+func (f *Fake) group(name string) map[string][]event {
 	if f.groups[name] == nil {
 		f.groups[name] = map[string][]event{}
 	}
+	return f.groups[name]
+}
+
+// events are lines as events one second apart, starting at at.
+func events(at time.Time, lines []string) []event {
+	out := make([]event, len(lines))
+	for i, l := range lines {
+		ts := at.Add(time.Duration(i) * time.Second).UnixMilli()
+		out[i] = event{Timestamp: ts, Message: l, IngestionTime: ts + 200}
+	}
+	return out
 }
 
 // Append adds lines to a stream (creating the group and the stream), one second apart
@@ -52,14 +68,8 @@ func (f *Fake) AddGroup(name string) {
 func (f *Fake) Append(group, stream string, at time.Time, lines ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.groups[group] == nil {
-		f.groups[group] = map[string][]event{}
-	}
-	f.groups[group][stream] = append(f.groups[group][stream], []event{}...)
-	for i, l := range lines {
-		ts := at.Add(time.Duration(i) * time.Second).UnixMilli()
-		f.groups[group][stream] = append(f.groups[group][stream], event{Timestamp: ts, Message: l, IngestionTime: ts + 200})
-	}
+	g := f.group(group)
+	g[stream] = append(g[stream], events(at, lines)...)
 }
 
 // AppendAny makes every stream of group whose name starts with prefix (e.g.
@@ -68,17 +78,12 @@ func (f *Fake) Append(group, stream string, at time.Time, lines ...string) {
 func (f *Fake) AppendAny(group, prefix string, at time.Time, lines ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.groups[group] == nil {
-		f.groups[group] = map[string][]event{}
-	}
+	f.group(group)
 	if f.any == nil {
 		f.any = map[string][]event{}
 	}
 	key := group + "\x00" + prefix
-	for i, l := range lines {
-		ts := at.Add(time.Duration(i) * time.Second).UnixMilli()
-		f.any[key] = append(f.any[key], event{Timestamp: ts, Message: l, IngestionTime: ts + 200})
-	}
+	f.any[key] = append(f.any[key], events(at, lines)...)
 }
 
 func notFound(what string) error {
