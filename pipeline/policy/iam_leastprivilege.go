@@ -155,34 +155,6 @@ func coversResource(patterns []string, resource string) bool {
 	return false
 }
 
-// iamMatch matches s against an IAM pattern, character by character: * matches any run of
-// characters (none included), ? exactly one; everything else only itself.
-func iamMatch(pattern, s string) bool {
-	p, r := []rune(pattern), []rune(s)
-	pi, ri := 0, 0
-	star, resume := -1, 0 // the last * seen, and where in s its run ends so far
-	for ri < len(r) {
-		switch {
-		case pi < len(p) && p[pi] == '*':
-			star, resume = pi, ri
-			pi++
-		case pi < len(p) && (p[pi] == '?' || p[pi] == r[ri]):
-			pi++
-			ri++
-		case star >= 0:
-			// Let the last * take one more character and match the rest from there.
-			resume++
-			pi, ri = star+1, resume
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
-}
-
 // needResourceLevel returns the actions that are not allowed on "*" (those that support
 // resource-level permissions), as written.
 func needResourceLevel(actions []string, opts LeastPrivilegeOptions) []string {

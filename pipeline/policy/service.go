@@ -430,26 +430,6 @@ func checkKMS(v *repoView) []hit {
 	return []hit{{message: "repository uses AES256 (AWS-managed) encryption"}}
 }
 
-// wildcardMatch matches s against a pattern where * matches any run of characters.
-func wildcardMatch(pattern, s string) bool {
-	if !strings.Contains(pattern, "*") {
-		return pattern == s
-	}
-	parts := strings.Split(pattern, "*")
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for i := 1; i < len(parts)-1; i++ {
-		idx := strings.Index(s, parts[i])
-		if idx < 0 {
-			return false
-		}
-		s = s[idx+len(parts[i]):]
-	}
-	return strings.HasSuffix(s, parts[len(parts)-1])
-}
-
 // deliveryFromService reads a live service's strategy, alarms and test listener.
 func deliveryFromService(svc ecstypes.Service) *DeliveryFacts {
 	d := &DeliveryFacts{}
