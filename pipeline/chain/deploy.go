@@ -232,7 +232,7 @@ func (s *Session) buildPublishSign(ctx context.Context, r *report.Recorder, f *c
 	r.Image = ref
 	ctx, endSign := r.Phase(ctx, "sign + verify")
 	defer func() { endSign(rerr) }()
-	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	signer, err := s.prepareSigner(ctx, setup, sg, login, cfg.Credentials)
 	if err != nil {
 		return "", err
 	}
@@ -266,7 +266,7 @@ func (s *Session) verifyGiven(ctx context.Context, r *report.Recorder, cfg aws.C
 	if err != nil {
 		return err
 	}
-	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	signer, err := s.prepareSigner(ctx, setup, sg, login, cfg.Credentials)
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,8 @@ func (s *Session) promotion(ctx context.Context, r *report.Recorder, f *config.F
 	if err != nil {
 		return "", nil, err
 	}
-	signer, err := s.prepareSigner(ctx, setup, sg, login)
+	// cosign reaches the KMS key as the target, in the target's region (signingPlan).
+	signer, err := s.prepareSigner(ctx, setup, sg, login, cfg.Credentials)
 	if err != nil {
 		return "", nil, err
 	}

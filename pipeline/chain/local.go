@@ -48,7 +48,7 @@ func (s *Session) deployLocal(ctx context.Context, r *report.Recorder, f *config
 	r.Image = ref
 	r.Logf("publish: pushed %s to the local registry", ref)
 	sctx, endSign := r.Phase(ctx, "sign + verify")
-	signer, err := s.prepareSigner(sctx, setup, sg, nil)
+	signer, err := s.prepareSigner(sctx, setup, sg, nil, nil)
 	if err != nil {
 		endSign(err)
 		return stopped(r, err)

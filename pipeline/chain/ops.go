@@ -476,7 +476,7 @@ func (s *Session) ecrSigner(ctx context.Context, is *imageSigning) (*signer, err
 	if err != nil {
 		return nil, err
 	}
-	return s.prepareSigner(ctx, is.setup, is.sg, login)
+	return s.prepareSigner(ctx, is.setup, is.sg, login, is.cfg.Credentials)
 }
 
 // Sign signs an image by digest (scanning its source build for the scan attestation) and

@@ -68,10 +68,6 @@ type Session struct {
 	// TuneAWS, when set, adjusts every AWS configuration before it is loaded (tests point
 	// the SDK at the wire-level fakes with it).
 	TuneAWS func(*awsconf.Options)
-
-	// awsCreds are the credentials of the last AWSConfig, handed to cosign for KMS (renewed
-	// by the SDK when they are an assumed role's).
-	awsCreds aws.CredentialsProvider
 }
 
 // FieldError names the flag a value was read from; nil stays nil.
@@ -240,9 +236,7 @@ func (s *Session) TaskDefinition(ctx context.Context, e config.Environment) (*ta
 
 // AWSConfig is the AWS configuration for a region (or the --aws-region override).
 func (s *Session) AWSConfig(ctx context.Context, region string) (aws.Config, error) {
-	cfg, err := s.awsConfig(ctx, s.Credentials, region)
-	s.awsCreds = cfg.Credentials
-	return cfg, err
+	return s.awsConfig(ctx, s.Credentials, region)
 }
 
 func (s *Session) awsConfig(ctx context.Context, c Credentials, region string) (aws.Config, error) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/cosign"
 	"dagger/fargate/pipeline/ecr"
@@ -92,8 +94,10 @@ func (s *Session) signingPlan(f *config.File, region string, local bool, wantSig
 	return setup, sg, nil
 }
 
-// prepareSigner prepares cosign for a registry: the local one, or ECR with a login.
-func (s *Session) prepareSigner(ctx context.Context, setup SigningSetup, sg signer, login *ecr.Credentials) (*signer, error) {
+// prepareSigner prepares cosign for a registry: the local one, or ECR with a login. With a
+// KMS key, cosign gets awsCreds' current credentials (renewed by the SDK when they are an
+// assumed role's); nil gives it none.
+func (s *Session) prepareSigner(ctx context.Context, setup SigningSetup, sg signer, login *ecr.Credentials, awsCreds aws.CredentialsProvider) (*signer, error) {
 	insecure := []string{"--allow-insecure-registry", "--allow-http-registry"}
 	if login != nil {
 		setup.ECR = login
@@ -107,8 +111,8 @@ func (s *Session) prepareSigner(ctx context.Context, setup SigningSetup, sg sign
 		setup.LocalRegistry = true
 		sg.extra = insecure
 	}
-	if login != nil && s.awsCreds != nil && (strings.HasPrefix(sg.sign.Key, "awskms://") || strings.HasPrefix(sg.verify.Key, "awskms://")) {
-		c, err := s.awsCreds.Retrieve(ctx)
+	if awsCreds != nil && (strings.HasPrefix(sg.sign.Key, "awskms://") || strings.HasPrefix(sg.verify.Key, "awskms://")) {
+		c, err := awsCreds.Retrieve(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("AWS credentials for cosign (KMS): %w", err)
 		}

@@ -40,8 +40,6 @@ type File struct {
 	// EnvironmentsLine is the line of the environments key (0: unknown), for errors naming
 	// an environment the file does not define.
 	EnvironmentsLine int `yaml:"-"`
-	// order is the deployment order of the environments (see EnvironmentNames).
-	order []string
 }
 
 // App describes the image to build.
@@ -264,9 +262,6 @@ func (f *File) Environment(name string) (Environment, error) {
 // EnvironmentNames lists the defined environments in deployment order: an environment comes
 // after the one it promotes from (by the length of its promotion chain), then by name.
 func (f *File) EnvironmentNames() []string {
-	if len(f.order) == len(f.Environments) {
-		return slices.Clone(f.order)
-	}
 	return deploymentOrder(f.Environments)
 }
 

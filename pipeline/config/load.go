@@ -26,8 +26,7 @@ const DefaultWaitTimeout = 15 * time.Minute
 var (
 	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
 	accountPattern    = regexp.MustCompile(`^[0-9]{12}$`)
-	namePattern       = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	envNamePattern    = regexp.MustCompile(EnvironmentNamePattern)
+	namePattern       = regexp.MustCompile(EnvironmentNamePattern) // a DNS label: the app's name and the environments'
 	repositoryPattern = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	ecsNamePattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 	stackPattern      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
@@ -372,7 +371,7 @@ func (v *validator) check(f *File) {
 		env := f.Environments[name]
 		env.Name = name
 		p := "environments." + name
-		if !envNamePattern.MatchString(name) {
+		if !namePattern.MatchString(name) {
 			v.add(p, "%q is not an environment name (expected a DNS label: lowercase letters, digits and dashes, starting and ending with a letter or digit, at most 63; %s)", name, EnvironmentNamePattern)
 			continue
 		}
@@ -474,9 +473,9 @@ func (v *validator) environment(f *File, p string, env *Environment) {
 }
 
 // promotionChains checks every promoteFrom: a defined, non-local environment other than
-// itself, and no cycle of any length. It then records the deployment order.
+// itself, and no cycle of any length.
 func (v *validator) promotionChains(f *File) {
-	defined := strings.Join(deploymentOrder(f.Environments), ", ")
+	defined := strings.Join(f.EnvironmentNames(), ", ")
 	reported := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(f.Environments)) {
 		env := f.Environments[name]
@@ -512,9 +511,6 @@ func (v *validator) promotionChains(f *File) {
 				break
 			}
 		}
-	}
-	if len(v.problems) == 0 {
-		f.order = deploymentOrder(f.Environments)
 	}
 }
 

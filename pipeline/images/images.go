@@ -7,6 +7,7 @@ package images
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"regexp"
@@ -59,13 +60,11 @@ func Resolve(overrides Set) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	pick := func(override, def string) string {
-		if o := strings.TrimSpace(override); o != "" {
-			return o
-		}
-		return def
-	}
-	return Set{Trivy: pick(overrides.Trivy, d.Trivy), Cosign: pick(overrides.Cosign, d.Cosign), Registry: pick(overrides.Registry, d.Registry)}, nil
+	return Set{
+		Trivy:    cmp.Or(strings.TrimSpace(overrides.Trivy), d.Trivy),
+		Cosign:   cmp.Or(strings.TrimSpace(overrides.Cosign), d.Cosign),
+		Registry: cmp.Or(strings.TrimSpace(overrides.Registry), d.Registry),
+	}, nil
 }
 
 // List returns the default images in file order.

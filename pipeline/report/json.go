@@ -128,5 +128,5 @@ func (r Report) JSON() (string, error) {
 
 // badgePlain is the headline without Markdown escapes.
 func (r Report) badgePlain() string {
-	return strings.NewReplacer(`\`, "").Replace(r.badge())
+	return strings.ReplaceAll(r.badge(), `\`, "")
 }

@@ -91,14 +91,13 @@ func (f *Fake) describeAlarms(in cbor.Map) (cbor.Map, error) {
 		if len(names) > 0 && !slices.Contains(names, a.Name) {
 			continue
 		}
-		kind := "alarm:"
 		m := cbor.Map{
 			"AlarmName":             cbor.String(a.Name),
+			"AlarmArn":              cbor.String(fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", f.region, f.account, a.Name)),
 			"StateValue":            cbor.String(a.Value),
 			"StateReason":           cbor.String(a.Reason),
 			"StateUpdatedTimestamp": &cbor.Tag{ID: 1, Value: cbor.Float64(float64(a.UpdatedAt.UnixMilli()) / 1000)},
 		}
-		m["AlarmArn"] = cbor.String(fmt.Sprintf("arn:aws:cloudwatch:%s:%s:%s%s", f.region, f.account, kind, a.Name))
 		switch {
 		case a.Composite && wantComposite:
 			composite = append(composite, m)
