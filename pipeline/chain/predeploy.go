@@ -20,6 +20,7 @@ import (
 	"dagger/fargate/pipeline/ecs"
 	"dagger/fargate/pipeline/preflight"
 	"dagger/fargate/pipeline/progress"
+	"dagger/fargate/pipeline/redact"
 	"dagger/fargate/pipeline/report"
 	"dagger/fargate/pipeline/runtask"
 	"dagger/fargate/pipeline/taskdef"
@@ -144,7 +145,7 @@ func (s *Session) preDeployHook(r *report.Recorder, e config.Environment, cfg aw
 		if err != nil {
 			return fmt.Errorf("pre-deploy task: %w; %s", err, untouched)
 		}
-		r.Logf("pre-deploy: running %s on %s (container %s, timeout %s)", strings.Join(pd.Command, " "), taskdef.ShortName(registered), pd.Container, pd.PreDeployTimeout())
+		r.Logf("pre-deploy: running %s on %s (container %s, timeout %s)", redact.MaskText(strings.Join(pd.Command, " ")), taskdef.ShortName(registered), pd.Container, pd.PreDeployTimeout())
 		res, err := s.runner(cfg, r).Run(ctx, runtask.Spec{
 			Cluster: e.Cluster, TaskDefinition: registered, Container: pd.Container, Command: pd.Command,
 			Timeout: pd.PreDeployTimeout(), StartedBy: startedByPreDeploy, Network: network,

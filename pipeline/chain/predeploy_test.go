@@ -260,3 +260,21 @@ func TestRunTaskRunsTheServicesCurrentRevision(t *testing.T) {
 		})
 	}
 }
+
+// A credential in the pre-deploy command (a bad habit, but the user's) reaches the task as
+// given and never the log or the report.
+func TestPreDeployCommandIsShownMasked(t *testing.T) {
+	w := newWorld(t)
+	w.withPreDeploy(`    preDeploy: {command: [/app, migrate, "--db=postgres://app:hunter2-pw@db/app", --password, s3cr3t-pw]}` + "\n")
+	out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	ran := w.ecs.RanTasks()
+	require.Len(t, ran, 1)
+	assert.Equal(t, []string{"/app", "migrate", "--db=postgres://app:hunter2-pw@db/app", "--password", "s3cr3t-pw"}, ran[0].Overrides["app"], "the task runs the command as given")
+	for name, text := range map[string]string{"report": out, "log": w.log.String()} {
+		assert.NotContains(t, text, "hunter2-pw", name)
+		assert.NotContains(t, text, "s3cr3t-pw", name)
+	}
+	assert.Contains(t, out, `/app migrate --db=postgres://\*\*\*@db/app --password \*\*\*`)
+	assert.Contains(t, w.log.String(), "pre-deploy: running /app migrate --db=postgres://***@db/app --password ***")
+}

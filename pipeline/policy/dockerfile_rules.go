@@ -67,7 +67,7 @@ func checkDockerAddURL(v *dockerfileView) []hit {
 			}
 			for _, src := range add.SourcePaths {
 				if urlRe.MatchString(src) {
-					out = append(out, hit{message: fmt.Sprintf("ADD fetches %s", src), line: dockerfile.Line(c)})
+					out = append(out, hit{message: fmt.Sprintf("ADD fetches %s", redact.MaskURLCredentials(src)), line: dockerfile.Line(c)})
 				}
 			}
 		}

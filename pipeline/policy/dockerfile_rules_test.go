@@ -54,7 +54,8 @@ func TestDockerfileRuleDetails(t *testing.T) {
 }
 
 func TestDockerfileFindingsCarryLinesAndHideValues(t *testing.T) {
-	src := "FROM node:20 AS build\n\nRUN npm ci\nFROM scratch\nENV DB_PASSWORD=s3cr3t-value \\\n    OTHER=1\n"
+	src := "FROM node:20 AS build\n\nRUN npm ci\nFROM scratch\nENV DB_PASSWORD=s3cr3t-value \\\n    OTHER=1\n" +
+		"ADD https://deploy:url-s3cr3t@files.example.com/app.tgz?access_token=query-s3cr3t /opt/\n"
 	r := mustCheck(t, CheckInput{Dockerfile: &FileInput{Path: "svc/Dockerfile", Content: []byte(src)}})
 	lines := map[string]int{}
 	for _, f := range r.Findings {
@@ -62,10 +63,13 @@ func TestDockerfileFindingsCarryLinesAndHideValues(t *testing.T) {
 		require.Equal(t, "svc/Dockerfile", f.Location.Path)
 		require.Equal(t, "svc/Dockerfile", f.Resource)
 	}
-	require.Equal(t, map[string]int{"FG-DF-001": 4, "FG-DF-002": 1, "FG-DF-005": 5}, lines)
+	require.Equal(t, map[string]int{"FG-DF-001": 4, "FG-DF-002": 1, "FG-DF-004": 7, "FG-DF-005": 5}, lines)
 	for _, format := range []Format{FormatText, FormatJSON, FormatSARIF} {
 		var buf bytes.Buffer
 		require.NoError(t, Render(&buf, r, format))
-		require.NotContains(t, buf.String(), "s3cr3t-value")
+		for _, secret := range []string{"s3cr3t-value", "url-s3cr3t", "query-s3cr3t"} {
+			require.NotContains(t, buf.String(), secret)
+		}
+		require.Contains(t, buf.String(), "ADD fetches https://***@files.example.com/app.tgz?access_token=***")
 	}
 }

@@ -230,3 +230,36 @@ func highEntropy(s string) bool {
 	}
 	return h >= 4.5
 }
+
+// urlInTextRE finds URLs in free text (a log line, a message).
+var urlInTextRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
+
+// MaskURLCredentials replaces the credentials URLs in s carry with ***: the user
+// information (https://user:password@host, or a token as the user) and the value of each
+// query parameter with a credential-like name (?access_token=...). The rest of s, and of
+// each URL, is left as it is.
+func MaskURLCredentials(s string) string {
+	return urlInTextRE.ReplaceAllStringFunc(s, func(raw string) string {
+		scheme, rest, _ := strings.Cut(raw, "://")
+		authority, path, hasPath := strings.Cut(rest, "/")
+		if at := strings.LastIndex(authority, "@"); at >= 0 {
+			authority = "***" + authority[at:]
+		}
+		out := scheme + "://" + authority
+		if hasPath {
+			out += "/" + path
+		}
+		base, query, hasQuery := strings.Cut(out, "?")
+		if !hasQuery {
+			return out
+		}
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			k, v, ok := strings.Cut(p, "=")
+			if ok && v != "" && credentialWord(strings.ReplaceAll(strings.ToUpper(k), "-", "_")) != "" {
+				params[i] = k + "=***"
+			}
+		}
+		return base + "?" + strings.Join(params, "&")
+	})
+}

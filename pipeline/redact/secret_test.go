@@ -175,3 +175,20 @@ func TestAWSCredentialVariable(t *testing.T) {
 		assert.False(t, AWSCredentialVariable(n), n)
 	}
 }
+
+func TestMaskURLCredentials(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"no URL", "applying migration 0003", "applying migration 0003"},
+		{"plain URL", "GET https://api.example.com/v1/items?page=2", "GET https://api.example.com/v1/items?page=2"},
+		{"password", "connecting to postgres://admin:hunter2@db:5432/app now", "connecting to postgres://***@db:5432/app now"},
+		{"token as the user", "cloning https://ghp_x@github.com/o/r.git", "cloning https://***@github.com/o/r.git"},
+		{"credential parameter", "callback https://auth.example.com/cb?state=1&access_token=abc&x=", "callback https://auth.example.com/cb?state=1&access_token=***&x="},
+		{"empty credential parameter", "https://h/x?token=", "https://h/x?token="},
+		{"two URLs", "a=https://u:p@h1/x b=redis://:pw@h2", "a=https://***@h1/x b=redis://***@h2"},
+		{"@ in the path is no user", "https://h/users/@me", "https://h/users/@me"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, MaskURLCredentials(tt.in))
+		})
+	}
+}

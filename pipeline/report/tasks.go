@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"strings"
+
+	"dagger/fargate/pipeline/redact"
 )
 
 // Preflight is what was verified before registering the task definition (secrets, roles,
@@ -23,7 +25,8 @@ type Task struct {
 	ID             string
 	TaskDefinition string
 	Container      string
-	// Command is the command the task ran (pre-deploy and run-task).
+	// Command is the command the task ran (pre-deploy and run-task), shown masked
+	// (redact.MaskText).
 	Command []string
 	// Outcome is how it ended (succeeded, failed, failed to start, timed out, cancelled, stopped).
 	Outcome  string
@@ -62,7 +65,7 @@ func (r Report) writeTasks(b *strings.Builder) {
 		}
 		b.WriteString("\n")
 		if len(t.Command) > 0 {
-			fmt.Fprintf(b, "  - command: %s\n", code(strings.Join(t.Command, " ")))
+			fmt.Fprintf(b, "  - command: %s\n", code(redact.MaskText(strings.Join(t.Command, " "))))
 		}
 		if t.StoppedReason != "" {
 			fmt.Fprintf(b, "  - stopped reason: %s\n", text(t.StoppedReason))

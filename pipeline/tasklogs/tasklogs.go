@@ -111,10 +111,10 @@ func Read(ctx context.Context, api API, src Source, n int) (Tail, error) {
 	return t, nil
 }
 
-// Clean makes one log line fit for the report: masked (Mask), without trailing newline, and
+// Clean makes one log line fit for the report: masked (redact.MaskText), without trailing newline, and
 // at most MaxLineLength bytes.
 func Clean(line string) string {
-	line = Mask(strings.TrimRight(line, "\r\n"))
+	line = redact.MaskText(strings.TrimRight(line, "\r\n"))
 	if len(line) <= MaxLineLength {
 		return line
 	}
@@ -123,67 +123,4 @@ func Clean(line string) string {
 		cut--
 	}
 	return line[:cut] + " …(truncated)"
-}
-
-// Mask replaces what looks like a credential in a log line with ***: a word shaped like an
-// access key ID, a private key, an API token or a long random string, and the value of a
-// key=value or key: value pair whose key names a credential (password, token, secret, ...)
-// unless the value cannot be one (true, a path after token_file=, ...). The rules are the task
-// definition checks' (redact.SecretReason); the report masks access key IDs again on output.
-func Mask(line string) string {
-	fields := strings.Fields(line)
-	if len(fields) == 0 {
-		return line
-	}
-	masked := false
-	nextIsValue := ""
-	for i, f := range fields {
-		word := strings.Trim(f, `"',;{}[]()`)
-		switch {
-		case nextIsValue != "":
-			if redact.SecretReason(nextIsValue, word) != "" {
-				fields[i], masked = "***", true
-			}
-			nextIsValue = ""
-			continue
-		case strings.HasSuffix(word, ":") || strings.HasSuffix(f, `":`):
-			nextIsValue = strings.Trim(strings.TrimSuffix(word, ":"), `"`)
-			continue
-		}
-		// A field may hold several pairs: {"a":"b","token":"c"} or a=b,c=d.
-		parts := strings.Split(f, ",")
-		for j, part := range parts {
-			if m, ok := maskWord(part); ok {
-				parts[j], masked = m, true
-			}
-		}
-		fields[i] = strings.Join(parts, ",")
-	}
-	if !masked {
-		return line
-	}
-	return strings.Join(fields, " ")
-}
-
-// maskWord masks one word or key=value pair; ok is false when nothing looked like a secret.
-func maskWord(part string) (string, bool) {
-	word := strings.Trim(part, `"',;{}[]()`)
-	if k, v, ok := cutPair(word); ok && v != "" && redact.SecretReason(k, v) != "" {
-		return strings.Trim(k, `"`) + "=***", true
-	}
-	if word != "" && redact.SecretReason("", word) != "" {
-		return "***", true
-	}
-	return part, false
-}
-
-// cutPair splits key=value or "key":"value".
-func cutPair(word string) (string, string, bool) {
-	if k, v, ok := strings.Cut(word, "="); ok {
-		return k, strings.Trim(v, `"`), true
-	}
-	if k, v, ok := strings.Cut(word, `":`); ok {
-		return strings.Trim(k, `"`), strings.Trim(v, `"`), true
-	}
-	return "", "", false
 }

@@ -119,6 +119,13 @@ func TestCleanMasksAndTruncates(t *testing.T) {
 		{"digits-only password", "password=123456", "password=***"},
 		{"a path is no secret", "reading token_file=/run/secrets/t", "reading token_file=/run/secrets/t"},
 		{"a flag is no secret", "auth password: false", "auth password: false"},
+		{"URL with a password", "connecting to postgres://admin:hunter2@db/app", "connecting to postgres://***@db/app"},
+		{"spaced pair", "password = hunter2 ok", "password = *** ok"},
+		{"pair with an open value", "password= hunter2", "password= ***"},
+		{"private key", "-----BEGIN RSA PRIVATE KEY-----", "*** (a private key)"},
+		{"spaced pair, no secret", "retries = 3", "retries = 3"},
+		{"flag and value", "exec migrate --db-password hunter2 --verbose", "exec migrate --db-password *** --verbose"},
+		{"flag and a flag value", "exec --use-token true", "exec --use-token true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
