@@ -169,3 +169,12 @@ func (r roleProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	}
 	return c, nil
 }
+
+// throttleCheck recognises the throttling answers the SDK's standard retryer backs off on.
+var throttleCheck = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+// IsThrottle reports whether err is a throttling answer (ThrottlingException and the
+// others the SDK's standard retryer knows) that outlasted the client's own retries.
+func IsThrottle(err error) bool {
+	return err != nil && throttleCheck.IsErrorThrottle(err) == aws.TrueTernary
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.opentelemetry.io/otel/attribute"
 
+	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/taskdef"
 )
 
@@ -390,7 +391,7 @@ func (f *follower) observe(ctx context.Context, p *poller) verdict {
 			return finished
 		}
 		f.lastErr = err
-		if p.outcome(isThrottle(err), err) {
+		if p.outcome(awsconf.IsThrottle(err), err) {
 			f.end = endAWSError
 			return finished
 		}

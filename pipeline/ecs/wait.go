@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"go.opentelemetry.io/otel/attribute"
 
+	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/taskdef"
 )
 
@@ -496,16 +497,10 @@ func (e *Engine) poll1(ctx context.Context, w *waitSpec, limit time.Duration) (*
 	out, err := e.ecs.DescribeServices(cctx, &awsecs.DescribeServicesInput{Cluster: aws.String(w.cluster), Services: []string{w.service}},
 		func(o *awsecs.Options) { o.RetryMaxAttempts = pollAttempts })
 	if err != nil {
-		return nil, isThrottle(err), fmt.Errorf("describe service %s: %w", w.service, err)
+		return nil, awsconf.IsThrottle(err), fmt.Errorf("describe service %s: %w", w.service, err)
 	}
 	svc, err := serviceFrom(out, w.cluster, w.service)
 	return svc, throttledAttempts(out.ResultMetadata), err
-}
-
-var throttleCheck = retry.IsErrorThrottles(retry.DefaultThrottles)
-
-func isThrottle(err error) bool {
-	return err != nil && throttleCheck.IsErrorThrottle(err) == aws.TrueTernary
 }
 
 func throttledAttempts(md middleware.Metadata) bool {
@@ -514,7 +509,7 @@ func throttledAttempts(md middleware.Metadata) bool {
 		return false
 	}
 	for _, a := range res.Results {
-		if isThrottle(a.Err) {
+		if awsconf.IsThrottle(a.Err) {
 			return true
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"dagger/fargate/pipeline/awsconf"
 	"dagger/fargate/pipeline/internal/clock"
 	"dagger/fargate/pipeline/taskdef"
 )
@@ -50,8 +51,10 @@ const (
 	// DefaultPoll is the interval between two DescribeTasks reads: a one-off task takes
 	// tens of seconds to start on Fargate, so reading more often only spends API calls.
 	DefaultPoll = 6 * time.Second
-	// maxReadErrors is how many DescribeTasks failures in a row end the wait.
-	maxReadErrors = 3
+	// maxReadErrors is how many DescribeTasks failures in a row end the wait; throttling
+	// is not one: it stretches the interval, up to maxPollBackoff times the poll.
+	maxReadErrors  = 3
+	maxPollBackoff = 8
 	// stopGrace bounds the StopTask (and last read) made after a timeout or a cancellation.
 	stopGrace = 15 * time.Second
 )
@@ -273,10 +276,10 @@ func (r *Runner) Run(ctx context.Context, s Spec) (*Result, error) {
 
 // follow reads the task until it stops, the deadline passes or ctx is done.
 func (r *Runner) follow(ctx context.Context, s Spec, res *Result, deadline time.Time) error {
-	errorsInARow := 0
+	errorsInARow, interval := 0, r.poll
 	last := res.LastStatus
 	for {
-		wait := min(r.poll, deadline.Sub(r.clock.Now()))
+		wait := min(interval, deadline.Sub(r.clock.Now()))
 		if wait > 0 {
 			if err := r.clock.Sleep(ctx, wait); err != nil {
 				r.stop(ctx, s, res, Cancelled, "fargate: the deploy was cancelled")
@@ -290,6 +293,10 @@ func (r *Runner) follow(ctx context.Context, s Spec, res *Result, deadline time.
 		t, err := r.describe(ctx, s.Cluster, res.TaskArn)
 		res.Reads++
 		switch {
+		case awsconf.IsThrottle(err):
+			// Throttled past the client's retries: read less often, and do not give up on
+			// a task that is running well (the deadline still bounds the wait).
+			interval = min(2*interval, maxPollBackoff*r.poll)
 		case err != nil:
 			errorsInARow++
 			if errorsInARow >= maxReadErrors {
@@ -297,7 +304,7 @@ func (r *Runner) follow(ctx context.Context, s Spec, res *Result, deadline time.
 				return fmt.Errorf("follow task %s: %w", res.TaskID(), err)
 			}
 		default:
-			errorsInARow = 0
+			errorsInARow, interval = 0, r.poll
 			res.record(t)
 			if res.LastStatus != last {
 				r.logf("run task: %s is %s", res.TaskID(), res.LastStatus)

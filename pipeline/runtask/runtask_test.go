@@ -163,3 +163,31 @@ func TestRunTaskWireShape(t *testing.T) {
 		assert.EqualValues(t, 1, body["count"])
 	}
 }
+
+// Throttled reads, past the client's own retries, stretch the interval and never end the
+// follow: a throttled DescribeTasks does not stop a healthy migration. Other errors do.
+func TestRunOutlastsThrottling(t *testing.T) {
+	f := setup(t, types.AssignPublicIpDisabled)
+	f.ecs.ScriptRunTask(ecsfake.TaskScript{RunFor: 90 * time.Second})
+	throttles := make([]*fakeaws.APIError, 30) // ten failed reads of three attempts each
+	for i := range throttles {
+		throttles[i] = fakeaws.Throttling()
+	}
+	f.srv.FailNext("ecs", "DescribeTasks", throttles...)
+	res, err := f.run.Run(context.Background(), f.spec(t))
+	require.NoError(t, err)
+	assert.Equal(t, runtask.Succeeded, res.Outcome, res.String())
+	assert.Empty(t, f.ecs.RanTasks()[0].StopReason, "the task was not stopped")
+	assert.Less(t, res.Reads, 10+int(2*time.Minute/runtask.DefaultPoll), "throttling spaces the reads")
+
+	f = setup(t, types.AssignPublicIpDisabled)
+	f.ecs.ScriptRunTask(ecsfake.TaskScript{RunFor: 90 * time.Second})
+	denied := make([]*fakeaws.APIError, 3)
+	for i := range denied {
+		denied[i] = &fakeaws.APIError{Status: 400, Code: "AccessDeniedException", Message: "not authorized to perform ecs:DescribeTasks"}
+	}
+	f.srv.FailNext("ecs", "DescribeTasks", denied...)
+	_, err = f.run.Run(context.Background(), f.spec(t))
+	require.ErrorContains(t, err, "AccessDeniedException")
+	assert.Equal(t, "fargate: lost track of the task", f.ecs.RanTasks()[0].StopReason)
+}
