@@ -49,13 +49,7 @@ type Clock interface {
 }
 
 // RealClock is the wall clock.
-type RealClock struct{}
-
-// Now is time.Now.
-func (RealClock) Now() time.Time { return time.Now() }
-
-// Sleep waits d or until ctx is done.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, d) }
+type RealClock = clock.Wall
 
 // Options configure an Engine. All fields are optional.
 type Options struct {

@@ -39,11 +39,6 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                                   { return time.Now() }
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, d) }
-
 // Defaults of a run.
 const (
 	// DefaultTimeout bounds a task whose Spec gives no timeout.
@@ -81,7 +76,7 @@ type Runner struct {
 func New(api API, o Options) *Runner {
 	r := &Runner{ecs: api, clock: o.Clock, poll: o.Poll, log: o.Log}
 	if r.clock == nil {
-		r.clock = wallClock{}
+		r.clock = clock.Wall{}
 	}
 	if r.poll <= 0 {
 		r.poll = DefaultPoll

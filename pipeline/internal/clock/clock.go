@@ -1,5 +1,5 @@
-// Package clock holds the wall-clock wait the pipeline's pollers share: a sleep that ends
-// early, with the context's error, when its context is done.
+// Package clock holds the wall clock the pipeline's pollers share: a sleep that ends early,
+// with the context's error, when its context is done, and Wall, the clock of a real run.
 package clock
 
 import (
@@ -18,3 +18,12 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Wall is the wall clock: Now is time.Now, Sleep is Sleep.
+type Wall struct{}
+
+// Now is time.Now.
+func (Wall) Now() time.Time { return time.Now() }
+
+// Sleep waits d or until ctx is done.
+func (Wall) Sleep(ctx context.Context, d time.Duration) error { return Sleep(ctx, d) }
