@@ -311,6 +311,19 @@ func TestRollbackHeadline(t *testing.T) {
 	assert.Equal(t, w.arns["preprod"], w.ecs.PrimaryTaskDefinition("sample-app-preprod", "sample-app"))
 }
 
+// The module's --environment names the environment of a rollback as --env does, in its
+// report too.
+func TestRollbackReportNamesTheModulesEnvironment(t *testing.T) {
+	w := newWorld(t)
+	out, err := w.s.Deploy(context.Background(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	w.s.Environment = "preprod"
+	out, err = w.s.Rollback(context.Background(), "", "")
+	require.NoError(t, err, reportOf(out, err))
+	assert.Equal(t, "## Rollback of preprod: sample-app-preprod/sample-app", strings.Split(out, "\n")[0])
+	assert.Contains(t, out, "| Environment | preprod |")
+}
+
 // An AWS-compatible endpoint over plain HTTP hands out a plain-HTTP registry: cosign is told
 // so (it would try HTTPS otherwise); against AWS it is not.
 func TestCosignReachesAPlainHTTPRegistryOnlyBehindAnHTTPEndpoint(t *testing.T) {

@@ -276,7 +276,8 @@ func (s *Session) Audit(ctx context.Context, o AuditOptions) (string, error) {
 // Rollback returns an environment's service to the previous task definition revision, or to
 // the one given, through the same wait as deploy, and reports it.
 func (s *Session) Rollback(ctx context.Context, env, to string) (string, error) {
-	r := s.recorder(env)
+	name, _ := ChooseEnvironment(env, s.Environment) // a conflict is bad input below
+	r := s.recorder(name)
 	r.Action = report.ActionRollback
 	_, e, err := s.LoadAWSEnvironment(ctx, env)
 	if err != nil {
