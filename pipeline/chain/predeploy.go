@@ -264,8 +264,8 @@ func (s *Session) RunTask(ctx context.Context, req RunTaskRequest) (string, erro
 	fail := func(err error) (string, error) {
 		return "", fmt.Errorf("run-task %s: %w", e.Name, err)
 	}
-	if req.Timeout < 0 || req.Timeout > config.MaxPreDeployTimeout {
-		return fail(fmt.Errorf("--timeout %s: expected between 10s and %s", req.Timeout, config.MaxPreDeployTimeout))
+	if req.Timeout != 0 && (req.Timeout < config.MinPreDeployTimeout || req.Timeout > config.MaxPreDeployTimeout) {
+		return fail(fmt.Errorf("timeout %s: expected between %s and %s (0: the default)", req.Timeout, config.MinPreDeployTimeout, config.MaxPreDeployTimeout))
 	}
 	container, command, timeout := e.Container, req.Command, req.Timeout
 	if pd := e.PreDeploy; pd != nil {

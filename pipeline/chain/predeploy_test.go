@@ -261,6 +261,17 @@ func TestRunTaskRunsTheServicesCurrentRevision(t *testing.T) {
 	}
 }
 
+func TestRunTaskRefusesATimeoutOutOfRange(t *testing.T) {
+	for _, timeout := range []time.Duration{-time.Second, time.Second, 9 * time.Second, 61 * time.Minute} {
+		t.Run(timeout.String(), func(t *testing.T) {
+			w := newWorld(t)
+			_, err := w.s.RunTask(context.Background(), chain.RunTaskRequest{Env: "preprod", Timeout: timeout})
+			require.ErrorContains(t, err, "timeout "+timeout.String()+": expected between 10s and 1h0m0s")
+			assert.Empty(t, w.ecs.RanTasks(), "no task ran")
+		})
+	}
+}
+
 // A credential in the pre-deploy command (a bad habit, but the user's) reaches the task as
 // given and never the log or the report.
 func TestPreDeployCommandIsShownMasked(t *testing.T) {

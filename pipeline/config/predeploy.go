@@ -11,6 +11,9 @@ import (
 const (
 	// DefaultPreDeployTimeout bounds a pre-deploy task (a migration) when preDeploy gives no timeout.
 	DefaultPreDeployTimeout = 10 * time.Minute
+	// MinPreDeployTimeout is the shortest timeout a one-off task is given: Fargate takes
+	// longer than that to start one.
+	MinPreDeployTimeout = 10 * time.Second
 	// MaxPreDeployTimeout is the longest a pre-deploy task may run: a migration that needs
 	// more is an operation of its own, not a step of a deploy.
 	MaxPreDeployTimeout = time.Hour
@@ -100,7 +103,7 @@ func (v *validator) preDeploy(p string, env *Environment) {
 	}
 	if pd.Timeout.Duration == 0 {
 		pd.Timeout.Duration = DefaultPreDeployTimeout
-	} else if pd.Timeout.Duration < 10*time.Second || pd.Timeout.Duration > MaxPreDeployTimeout {
-		v.add(p+".preDeploy.timeout", "%s is out of range (expected between 10s and %s; default %s)", pd.Timeout.Duration, MaxPreDeployTimeout, DefaultPreDeployTimeout)
+	} else if pd.Timeout.Duration < MinPreDeployTimeout || pd.Timeout.Duration > MaxPreDeployTimeout {
+		v.add(p+".preDeploy.timeout", "%s is out of range (expected between %s and %s; default %s)", pd.Timeout.Duration, MinPreDeployTimeout, MaxPreDeployTimeout, DefaultPreDeployTimeout)
 	}
 }
