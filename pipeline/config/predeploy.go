@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,12 +56,15 @@ func (p *PreDeploy) CheckContainer(env string, containers []string) error {
 	if p == nil || slices.Contains(containers, p.Container) {
 		return nil
 	}
-	loc := p.file
-	if p.line > 0 {
-		loc = fmt.Sprintf("%s:%d", p.file, p.line)
+	field := fmt.Sprintf("environments.%s.preDeploy.container: the task definition has no container %q (expected one of: %s)",
+		env, p.Container, strings.Join(containers, ", "))
+	switch {
+	case p.file != "" && p.line > 0:
+		return fmt.Errorf("%s:%d: %s", p.file, p.line, field)
+	case p.file != "":
+		return fmt.Errorf("%s: %s", p.file, field)
 	}
-	return fmt.Errorf("%s: environments.%s.preDeploy.container: the task definition has no container %q (expected one of: %s)",
-		loc, env, p.Container, strings.Join(containers, ", "))
+	return errors.New(field)
 }
 
 // LogLinesOrDefault is how many log lines of each failed task the report quotes.

@@ -69,4 +69,8 @@ func TestPreDeployContainerMustBeInTheTaskDefinition(t *testing.T) {
 	err = e.PreDeploy.CheckContainer("preprod", []string{"app", "envoy"})
 	require.Error(t, err)
 	assert.Equal(t, `fargate.yaml:19: environments.preprod.preDeploy.container: the task definition has no container "migrator" (expected one of: app, envoy)`, err.Error())
+
+	// A PreDeploy not read from a file has no location to name.
+	loose := &config.PreDeploy{Command: []string{"x"}, Container: "migrator"}
+	assert.Equal(t, `environments.preprod.preDeploy.container: the task definition has no container "migrator" (expected one of: app)`, loose.CheckContainer("preprod", []string{"app"}).Error())
 }
