@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"dagger/fargate/pipeline/awsconf"
+	"dagger/fargate/pipeline/config"
 	"dagger/fargate/pipeline/taskdef"
 )
 
@@ -120,11 +121,11 @@ func (d *Delivery) validate() error {
 			return fmt.Errorf("delivery %s %s: expected whole minutes between 0 and 24h", name, v)
 		}
 	}
-	if d.Strategy == types.DeploymentStrategyCanary && (d.CanaryPercent < 0.1 || d.CanaryPercent > 100) {
-		return fmt.Errorf("delivery canary percent %v: expected 0.1-100", d.CanaryPercent)
+	if d.Strategy == types.DeploymentStrategyCanary && (d.CanaryPercent < config.MinCanaryPercent || d.CanaryPercent > 100) {
+		return fmt.Errorf("delivery canary percent %v: expected %v-100", d.CanaryPercent, config.MinCanaryPercent)
 	}
-	if d.Strategy == types.DeploymentStrategyLinear && (d.LinearPercent < 3 || d.LinearPercent > 100) {
-		return fmt.Errorf("delivery linear percent %v: expected 3-100", d.LinearPercent)
+	if d.Strategy == types.DeploymentStrategyLinear && (d.LinearPercent < config.MinLinearPercent || d.LinearPercent > 100) {
+		return fmt.Errorf("delivery linear percent %v: expected %v-100", d.LinearPercent, config.MinLinearPercent)
 	}
 	if d.Strategy != types.DeploymentStrategyRolling {
 		lb := d.LoadBalancer
