@@ -77,7 +77,13 @@ func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequ
 	if err != nil {
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
-	if _, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: "registry.invalid/check@" + placeholderDigest}); err != nil {
+	// The definition as it will be registered, the image aside: what preflight verifies.
+	checked, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: "registry.invalid/check@" + placeholderDigest})
+	if err != nil {
+		return r.Finish(report.BadInput, err.Error(), err)
+	}
+	checkedIn, err := checked.Definition.RegisterInput()
+	if err != nil {
 		return r.Finish(report.BadInput, err.Error(), err)
 	}
 	if err := checkPreDeploy(e, def); err != nil {
@@ -127,7 +133,7 @@ func (s *Session) deploy(ctx context.Context, r *report.Recorder, req DeployRequ
 	if err := s.policyGate(ctx, r, f, e, def, "registry.invalid/"+f.Registry.Repository+"@"+placeholderDigest, bg); err != nil {
 		return r.Refuse(err)
 	}
-	if err := s.preflightGate(ctx, r, e, cfg, def); err != nil {
+	if err := s.preflightGate(ctx, r, e, cfg, checkedIn); err != nil {
 		return r.Refuse(err)
 	}
 

@@ -47,22 +47,15 @@ func checkPreDeploy(e config.Environment, def *taskdef.Definition) error {
 	return e.PreDeploy.CheckContainer(e.Name, def.ContainerNames())
 }
 
-// preflightGate verifies the secrets, roles and log groups the task definition refers to
-// (preflight.Check), before anything is built or registered. A miss, or a reference the
-// pipeline could not verify, refuses the deploy. It is the "preflight" phase, failed when
-// the gate refuses.
-func (s *Session) preflightGate(ctx context.Context, r *report.Recorder, e config.Environment, cfg aws.Config, def *taskdef.Definition) (rerr error) {
+// preflightGate verifies the secrets, roles and log groups the task definition in refers
+// to (preflight.Check), and the region of its other containers' images, before anything is
+// built or registered. A miss, or a reference the pipeline could not verify, refuses the
+// deploy. It is the "preflight" phase, failed when the gate refuses.
+func (s *Session) preflightGate(ctx context.Context, r *report.Recorder, e config.Environment, cfg aws.Config, in *awsecs.RegisterTaskDefinitionInput) (rerr error) {
 	ctx, end := r.Phase(ctx, "preflight")
 	defer func() { end(rerr) }()
-	rendered, err := def.Render(taskdef.RenderOptions{Containers: []string{e.Container}, Image: "registry.invalid/check@" + placeholderDigest})
-	if err != nil {
-		return err
-	}
-	in, err := rendered.Definition.RegisterInput()
-	if err != nil {
-		return err
-	}
-	res := preflight.Check(ctx, s.preflightClients(cfg), preflight.Input{Region: orDefault(s.Region, e.Region), Account: e.AccountID, Definition: in})
+	region := orDefault(s.Region, e.Region)
+	res := preflight.Check(ctx, s.preflightClients(cfg), preflight.Input{Region: region, Account: e.AccountID, Definition: in})
 	r.Preflight = &report.Preflight{Verified: len(res.Verified)}
 	for _, p := range res.Problems {
 		r.Preflight.Problems = append(r.Preflight.Problems, p.String())
@@ -70,12 +63,17 @@ func (s *Session) preflightGate(ctx context.Context, r *report.Recorder, e confi
 	if err := res.Err(); err != nil {
 		return err
 	}
+	// The sidecars' images are known now (the service's own is checked once it is built).
+	if err := imageRegionGate(r, e, region, in); err != nil {
+		return err
+	}
 	r.Logf("preflight: %d reference(s) verified (secrets, roles, log groups)", len(res.Verified))
 	return nil
 }
 
 // imageRegionGate refuses an image whose ECR repository is in another region than the
-// environment's (checked once the image is known, before registering).
+// environment's: the sidecars' in preflight, the service's own once it is known, before
+// registering.
 func imageRegionGate(r *report.Recorder, e config.Environment, region string, in *awsecs.RegisterTaskDefinitionInput) error {
 	problems := preflight.ImageRegions(in, region)
 	if len(problems) == 0 {

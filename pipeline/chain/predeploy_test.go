@@ -2,6 +2,7 @@ package chain_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,22 @@ func TestPreflightRefusesBeforeAnythingIsRegistered(t *testing.T) {
 		{"no log group", func(w *world) {
 			w.files["ecs/preprod.taskdef.json"] = strings.Replace(w.file("ecs/preprod.taskdef.json"), `"/ecs/sample-app-preprod"`, `"/ecs/sample-app-typo"`, 1)
 		}, "/ecs/sample-app-typo", "no such log group in eu-west-1"},
+		{"sidecar image in another region", func(w *world) {
+			var td map[string]any
+			require.NoError(w.t, json.Unmarshal([]byte(w.file("ecs/preprod.taskdef.json")), &td))
+			containers := td["containerDefinitions"].([]any)
+			sidecar := map[string]any{}
+			for k, v := range containers[0].(map[string]any) {
+				sidecar[k] = v
+			}
+			sidecar["name"], sidecar["essential"] = "envoy", false
+			sidecar["image"] = "111122223333.dkr.ecr.us-east-1.amazonaws.com/envoy@sha256:" + strings.Repeat("e", 64)
+			delete(sidecar, "portMappings")
+			td["containerDefinitions"] = append(containers, sidecar)
+			data, err := json.Marshal(td)
+			require.NoError(w.t, err)
+			w.files["ecs/preprod.taskdef.json"] = string(data)
+		}, "111122223333.dkr.ecr.us-east-1.amazonaws.com/envoy@sha256:" + strings.Repeat("e", 64), "container envoy: the image's ECR repository is in region us-east-1; the environment is in eu-west-1"},
 		{"parameter not readable", func(w *world) {
 			w.srv.FailNext("ssm", "DescribeParameters", &fakeaws.APIError{Status: 400, Code: "AccessDeniedException", Message: "not authorized to perform ssm:DescribeParameters"})
 		}, "arn:aws:ssm:eu-west-1:111122223333:parameter/sample-app/preprod/api-token-previous", "could not verify the parameter: AccessDeniedException"},
