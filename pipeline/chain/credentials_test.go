@@ -159,3 +159,23 @@ func TestKMSSigningGetsTheCredentialsInUse(t *testing.T) {
 		})
 	}
 }
+
+// A container that logs to another region is checked there on the credentials the deploy
+// already holds: the role is assumed once, not once more for CloudWatch Logs.
+func TestLogsInAnotherRegionReuseTheAssumedRole(t *testing.T) {
+	w := newWorld(t)
+	sts := stsfake.New(w.srv)
+	sts.AddRole(deployRole, "")
+	w.s.Credentials = chain.Credentials{AccessKeyID: plantedKeyID, SecretAccessKey: plantedSecret, RoleARN: deployRole}
+	w.files["ecs/preprod.taskdef.json"] = strings.Replace(w.file("ecs/preprod.taskdef.json"), `"awslogs-region": "eu-west-1"`, `"awslogs-region": "us-east-1"`, 1)
+	out, err := w.s.Deploy(t.Context(), chain.DeployRequest{Env: "preprod"})
+	require.NoError(t, err, reportOf(out, err))
+	described := 0
+	for _, c := range w.srv.CallLog() {
+		if c.Service == "logs" && c.Operation == "DescribeLogGroups" {
+			described++
+		}
+	}
+	assert.Positive(t, described, "preflight read the log group")
+	require.Len(t, sts.Issued(), 1, "the role is assumed once")
+}

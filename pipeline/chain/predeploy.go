@@ -94,23 +94,19 @@ func (s *Session) preflightClients(cfg aws.Config) preflight.Clients {
 		Secrets: secretsmanager.NewFromConfig(cfg),
 		SSM:     ssm.NewFromConfig(cfg),
 		IAM:     iam.NewFromConfig(cfg),
-		Logs: func(ctx context.Context, region string) (preflight.LogsAPI, error) {
-			return s.logsClient(ctx, cfg, region)
+		Logs: func(_ context.Context, region string) (preflight.LogsAPI, error) {
+			return s.logsClient(cfg, region), nil
 		},
 	}
 }
 
 // logsClient is the CloudWatch Logs client of a region (a container may log to another
-// region than the environment's).
-func (s *Session) logsClient(ctx context.Context, cfg aws.Config, region string) (*cloudwatchlogs.Client, error) {
-	if region == "" || region == cfg.Region || s.Region != "" {
-		return cloudwatchlogs.NewFromConfig(cfg), nil
+// region than the environment's), on cfg's credentials: an assumed role is not assumed again.
+func (s *Session) logsClient(cfg aws.Config, region string) *cloudwatchlogs.Client {
+	if region == "" || s.Region != "" {
+		return cloudwatchlogs.NewFromConfig(cfg)
 	}
-	other, err := s.AWSConfig(ctx, region)
-	if err != nil {
-		return nil, fmt.Errorf("AWS configuration for CloudWatch Logs in %s: %w", region, err)
-	}
-	return cloudwatchlogs.NewFromConfig(other), nil
+	return cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.Region = region })
 }
 
 func (s *Session) runner(cfg aws.Config, r *report.Recorder) *runtask.Runner {
@@ -196,12 +192,7 @@ func (s *Session) readLogs(ctx context.Context, cfg aws.Config, t *report.Task, 
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logReadGrace)
 	defer cancel()
-	api, err := s.logsClient(lctx, cfg, src.Region)
-	if err != nil {
-		t.LogNote = "could not read the logs: " + err.Error()
-		return
-	}
-	tail, err := tasklogs.Read(lctx, api, src, lines)
+	tail, err := tasklogs.Read(lctx, s.logsClient(cfg, src.Region), src, lines)
 	if err != nil {
 		t.LogNote = "could not read the logs: " + err.Error()
 		return
